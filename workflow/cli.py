@@ -1,0 +1,169 @@
+"""The ``banli`` command: set up a database, load definitions, verify the audit trail, print sheets."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from workflow.errors import BanliError, DefinitionError
+
+DEFINITIONS_DIR = Path(os.environ.get("BANLI_DEFINITIONS", "definitions"))
+
+
+def _engine(url: str | None):
+    from workflow.engine import Engine
+    from workflow.store.db import Database
+
+    return Engine(Database(url))
+
+
+def _definition_files(paths: tuple[str, ...]) -> list[Path]:
+    if paths:
+        return [Path(p) for p in paths]
+    return sorted(DEFINITIONS_DIR.glob("*.yaml"))
+
+
+@click.group()
+@click.option(
+    "--db",
+    "url",
+    envvar="BANLI_DATABASE_URL",
+    default=None,
+    help="Database URL (default: sqlite:///instance/banli.db).",
+)
+@click.pass_context
+def main(ctx: click.Context, url: str | None) -> None:
+    """Banli (办理): approval workflows with legal effects and a verifiable audit trail."""
+    ctx.obj = {"url": url}
+
+
+@main.command()
+@click.pass_context
+def init(ctx: click.Context) -> None:
+    """Create or upgrade the schema, then load the definitions in ./definitions."""
+    from workflow.store.migrate import upgrade
+
+    engine = _engine(ctx.obj["url"])
+    upgrade(engine.db)
+    _load(engine, _definition_files(()))
+    click.echo(f"database ready: {engine.db.url.render_as_string(hide_password=True)}")
+
+
+@main.command()
+@click.pass_context
+def demo(ctx: click.Context) -> None:
+    """Init, then add the demo organisation (30 people, 8 units) and a few flows."""
+    from workflow.demo import seed_demo
+    from workflow.store.migrate import upgrade
+
+    engine = _engine(ctx.obj["url"])
+    upgrade(engine.db)
+    _load(engine, _definition_files(()))
+    made = seed_demo(engine)
+    click.echo(
+        "demo organisation ready" + (f"; {made} demo flows started" if made else " (already there)")
+    )
+
+
+@main.group()
+def definitions() -> None:
+    """Check and load approval definitions (YAML)."""
+
+
+@definitions.command("check")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+def definitions_check(files: tuple[str, ...]) -> None:
+    """Validate and lint definition files; print every problem as file:line: message."""
+    from workflow.spec.loader import check_files
+
+    paths = _definition_files(files)
+    problems = check_files(paths)
+    for p in problems:
+        click.echo(p, err=True)
+    if problems:
+        sys.exit(1)
+    click.echo(f"{len(paths)} definition(s) OK")
+
+
+@definitions.command("load")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+@click.pass_context
+def definitions_load(ctx: click.Context, files: tuple[str, ...]) -> None:
+    """Store definition files as new versions (unchanged files are skipped)."""
+    if not _load(_engine(ctx.obj["url"]), _definition_files(files)):
+        sys.exit(1)
+
+
+def _load(engine, paths: list[Path]) -> bool:
+    from workflow.engine.registry import store_definition
+
+    ok = True
+    for path in paths:
+        try:
+            with engine.db.write() as s:
+                got = store_definition(s, path, engine.clock())
+        except DefinitionError as exc:
+            ok = False
+            for p in exc.problems:
+                click.echo(p, err=True)
+            continue
+        status = "loaded as" if got.new else "unchanged,"
+        click.echo(f"{path.name}: {got.key} {status} version {got.version}")
+    return ok
+
+
+@main.group()
+def audit() -> None:
+    """The append-only audit trail."""
+
+
+@audit.command("verify")
+@click.pass_context
+def audit_verify(ctx: click.Context) -> None:
+    """Recompute every hash chain; name the first broken link of each broken chain."""
+    from workflow.audit import verify_all
+
+    engine = _engine(ctx.obj["url"])
+    with engine.db.read() as s:
+        checked, broken = verify_all(s)
+    for b in broken:
+        click.echo(f"BROKEN {b}", err=True)
+    if broken:
+        click.echo(f"{len(broken)} broken chain(s); {checked} events checked", err=True)
+        sys.exit(1)
+    click.echo(f"audit trail intact: {checked} events checked")
+
+
+@main.command()
+@click.argument("flow_id", type=int)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to a file.")
+@click.pass_context
+def sheet(ctx: click.Context, flow_id: int, output: str | None) -> None:
+    """Print the flow sheet (流程单) of FLOW_ID as text."""
+    from workflow.sheet import render_text
+
+    engine = _engine(ctx.obj["url"])
+    try:
+        rec = engine.history(flow_id)
+        with engine.db.read() as s:
+            spec = engine.registry.get(s, _definition_id(engine, flow_id)).spec
+    except BanliError as exc:
+        raise click.ClickException(str(exc)) from None
+    text = render_text(rec, spec, engine.local, os.environ.get("BANLI_ORGANISATION", ""))
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"flow sheet of flow {flow_id} written to {output}")
+    else:
+        click.echo(text, nl=False)
+
+
+def _definition_id(engine, flow_id: int) -> int:
+    from sqlalchemy import select
+
+    from workflow.store.models import Flow
+
+    with engine.db.read() as s:
+        return s.scalar(select(Flow.definition_id).where(Flow.id == flow_id))

@@ -1,0 +1,152 @@
+"""Choosing where a flow goes and who works there, checked against the definition's candidates."""
+
+from __future__ import annotations
+
+from string import Formatter
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from workflow.engine.context import ITEMS, USERS, VISITS, Assignment
+from workflow.engine.people import Candidates, describe, resolve
+from workflow.errors import InvalidAction, PeopleInvalid
+from workflow.spec.model import Definition
+
+if TYPE_CHECKING:
+    from workflow.engine.context import Action
+
+__all__ = [
+    "Assignment",
+    "assign",
+    "only_next",
+    "people_of_last_visit",
+    "previous_step",
+    "resolve",
+    "title",
+]
+
+
+def title(spec: Definition, form: dict[str, Any]) -> str:
+    """The flow's title from the definition's template, else its ``title`` field, else its name."""
+    if spec.title:
+        keys = {name for _, name, _, _ in Formatter().parse(spec.title) if name}
+        return spec.title.format(**{k: form.get(k, "") for k in keys})[:500]
+    return str(form.get("title") or spec.name.zh)[:500]
+
+
+def only_next(a: Action) -> str:
+    """The next step when the host did not say: allowed only if exactly one is possible."""
+    options = a.compiled.next_steps(a.visit["step"], a.form)  # type: ignore[union-attr]
+    if len(options) == 1:
+        return options[0]
+    if not options:
+        raise InvalidAction(
+            f"step '{a.visit['step']}' has no next step for this form; it can only end the flow"
+        )
+    raise InvalidAction(f"choose the next step: {', '.join(options)}", options=options)
+
+
+def previous_step(a: Action) -> str:
+    """The step of the visit before the current one: where a plain 'return' goes."""
+    step = a.s.scalar(
+        select(VISITS.c.step).where(
+            VISITS.c.flow_id == a.flow["id"], VISITS.c.seq == a.visit["seq"] - 1
+        )
+    )
+    if step is None:
+        raise InvalidAction("this is the first step: there is nothing to return to")
+    return step
+
+
+def _names(a: Action, ids: list[int] | tuple[int, ...]) -> str:
+    rows = a.s.execute(select(USERS.c.id, USERS.c.name).where(USERS.c.id.in_(ids))).all()
+    names = dict(rows)
+    return ", ".join(names.get(i, str(i)) for i in ids)
+
+
+def _pick_one(a: Action, step: str, cands: Candidates, chosen: int | None) -> int:
+    if chosen is not None:
+        if chosen not in cands.ids:
+            raise PeopleInvalid(
+                f"{_names(a, [chosen])} may not host step '{step}'; the "
+                f"candidates are: {_names(a, cands.ids) or 'nobody'}"
+            )
+        return chosen
+    if len(cands.ids) == 1:
+        return cands.ids[0]
+    if not cands.ids:
+        raise PeopleInvalid(f"nobody can host step '{step}': no active person matches {cands.rule}")
+    raise PeopleInvalid(
+        f"choose the host of step '{step}' among: {_names(a, cands.ids)}",
+        candidates=list(cands.ids),
+    )
+
+
+def _pick_many(
+    a: Action, step: str, what: str, cands: Candidates, chosen: list[int] | None
+) -> list[int]:
+    if not cands.choose:
+        if chosen is not None and sorted(set(chosen)) != sorted(cands.ids):
+            raise PeopleInvalid(
+                f"the {what} of step '{step}' are set by the definition "
+                f"({cands.rule}); they cannot be chosen"
+            )
+        if cands.rule != "nobody" and not cands.ids:
+            raise PeopleInvalid(
+                f"step '{step}' needs {what} but no active person matches {cands.rule}"
+            )
+        return list(cands.ids)
+    picked = list(dict.fromkeys(chosen or []))
+    outside = [p for p in picked if p not in cands.ids]
+    if outside:
+        raise PeopleInvalid(
+            f"{_names(a, outside)} may not be {what} of step '{step}'; the "
+            f"candidates are: {_names(a, cands.ids) or 'nobody'}"
+        )
+    if len(picked) < cands.min or (cands.max is not None and len(picked) > cands.max):
+        most = f" and at most {cands.max}" if cands.max else ""
+        raise PeopleInvalid(
+            f"choose at least {cands.min}{most} {what} for step '{step}' ({len(picked)} chosen)"
+        )
+    return picked
+
+
+def assign(
+    a: Action,
+    step_id: str,
+    host: int | None,
+    handlers: list[int] | None,
+    co_signers: list[int] | None,
+) -> Assignment:
+    """The people of ``step_id`` for this forward: chosen ones checked, fixed ones resolved."""
+    step = a.compiled.step(step_id)  # type: ignore[union-attr]
+    init = a.flow["initiator_id"]
+    the_host = _pick_one(a, step_id, resolve(a.s, step.host, init), host)
+    hs = _pick_many(a, step_id, "handlers", resolve(a.s, step.handlers, init), handlers)
+    cs = _pick_many(a, step_id, "co-signers", resolve(a.s, step.co_signers, init), co_signers)
+    # One person, one part: the host does not also countersign their own step.
+    hs = [u for u in hs if u != the_host]
+    cs = [u for u in cs if u != the_host and u not in hs]
+    return Assignment(the_host, hs, cs)
+
+
+def people_of_last_visit(a: Action, step_id: str) -> Assignment:
+    """A returned-to step gets the people it had on its latest visit."""
+    last = (
+        select(VISITS.c.id)
+        .where(VISITS.c.flow_id == a.flow["id"], VISITS.c.step == step_id)
+        .order_by(VISITS.c.seq.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    rows = a.s.execute(
+        select(ITEMS.c.user_id, ITEMS.c.role).where(ITEMS.c.visit_id == last).order_by(ITEMS.c.id)
+    ).all()
+    people = Assignment(next((r.user_id for r in rows if r.role == "host"), a.flow["initiator_id"]))
+    people.handlers = [r.user_id for r in rows if r.role == "handler"]
+    people.co_signers = [r.user_id for r in rows if r.role == "co_signer"]
+    return people
+
+
+def describe_rule(rule: Any) -> str:
+    return describe(rule)

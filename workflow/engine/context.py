@@ -1,0 +1,412 @@
+"""One action in progress: the rows it loaded, the machine it fires, the rows and events it writes."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+from transitions import EventData, MachineError
+
+from workflow.audit import GENESIS, PendingEvent, chain_rows
+from workflow.errors import (
+    AlreadyHandled,
+    FlowClosed,
+    NotFound,
+    NotYourItem,
+    StaleVersion,
+    WaitingRuleUnmet,
+)
+from workflow.machine import CompiledDefinition, FlowModel, Hooks
+from workflow.store.models import AuditEvent, Flow, User, Visit, WorkItem
+
+if TYPE_CHECKING:
+    from workflow.engine.core import Engine
+
+FLOWS, ITEMS, VISITS, USERS = (Flow.__table__, WorkItem.__table__, Visit.__table__, User.__table__)
+EVENTS = AuditEvent.__table__
+CLOSED_STATES = ("ended", "withdrawn")
+FLOW_COLS = (
+    FLOWS.c.id,
+    FLOWS.c.definition_id,
+    FLOWS.c.state,
+    FLOWS.c.version,
+    FLOWS.c.form,
+    FLOWS.c.initiator_id,
+    FLOWS.c.current_visit_id,
+    FLOWS.c.audit_seq,
+    FLOWS.c.audit_head,
+    FLOWS.c.title,
+)
+
+
+@dataclass
+class Outcome:
+    """What an action did: the flow's new state and version, and the work items it delivered."""
+
+    flow_id: int
+    state: str
+    version: int
+    item_id: int | None = None
+    delivered: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Assignment:
+    host: int
+    handlers: list[int] = field(default_factory=list)
+    co_signers: list[int] = field(default_factory=list)
+
+    def rows(self) -> list[tuple[int, str]]:
+        return (
+            [(self.host, "host")]
+            + [(u, "handler") for u in self.handlers]
+            + [(u, "co_signer") for u in self.co_signers]
+        )
+
+
+class Action:
+    """The state of one engine action inside its transaction."""
+
+    def __init__(self, engine: Engine, session: Session, actor_id: int, now: datetime) -> None:
+        self.engine, self.s, self.actor_id, self.now = engine, session, actor_id, now
+        self.actor_name: str | None = None
+        self.flow: dict[str, Any] = {}
+        self.visit: dict[str, Any] = {}
+        self.item: dict[str, Any] | None = None
+        self.compiled: CompiledDefinition | None = None
+        self.events: list[PendingEvent] = []
+        self.params: dict[str, Any] = {}
+        self.delivered: list[int] = []
+        self.bump = True
+
+    # --- loading -------------------------------------------------------------------------------
+
+    @property
+    def form(self) -> dict[str, Any]:
+        return self.flow["form"]
+
+    def load_item(self, item_id: int) -> None:
+        """Lock the item's flow, then read item, flow and step visit as they are now."""
+        flow_of = select(ITEMS.c.flow_id).where(ITEMS.c.id == item_id).scalar_subquery()
+        self._lock_flow(flow_of)
+        row = (
+            self.s.execute(
+                select(
+                    *FLOW_COLS,
+                    ITEMS.c.id.label("item_id"),
+                    ITEMS.c.user_id,
+                    ITEMS.c.role,
+                    ITEMS.c.status,
+                    ITEMS.c.delivered_at,
+                    ITEMS.c.confirmed_at,
+                    ITEMS.c.handled_at,
+                    ITEMS.c.visit_id,
+                    USERS.c.name.label("user_name"),
+                    VISITS.c.step,
+                    VISITS.c.seq,
+                    VISITS.c.rejected,
+                    VISITS.c.left_at,
+                    VISITS.c.left_by,
+                )
+                .select_from(
+                    ITEMS.join(FLOWS, FLOWS.c.id == ITEMS.c.flow_id)
+                    .join(USERS, USERS.c.id == ITEMS.c.user_id)
+                    .join(VISITS, VISITS.c.id == ITEMS.c.visit_id)
+                )
+                .where(ITEMS.c.id == item_id)
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise NotFound(f"work item {item_id} does not exist")
+        self.flow = {c.name: row[c.name] for c in FLOW_COLS}
+        self.item = {
+            "id": row["item_id"],
+            **{
+                k: row[k]
+                for k in (
+                    "user_id",
+                    "role",
+                    "status",
+                    "delivered_at",
+                    "confirmed_at",
+                    "handled_at",
+                    "visit_id",
+                    "user_name",
+                )
+            },
+        }
+        self.visit = {
+            "id": row["visit_id"],
+            "step": row["step"],
+            "seq": row["seq"],
+            "rejected": row["rejected"],
+            "left_at": row["left_at"],
+            "left_by": row["left_by"],
+        }
+        if row["user_id"] != self.actor_id:
+            raise NotYourItem(f"work item {item_id} belongs to {row['user_name']}, not to you")
+        self.actor_name = row["user_name"]
+        self.compiled = self.engine.registry.get(self.s, self.flow["definition_id"])
+
+    def load_flow(self, flow_id: int) -> None:
+        """Lock and read a flow and its current step visit (for actions on the flow itself)."""
+        self._lock_flow(flow_id)
+        row = self.s.execute(select(*FLOW_COLS).where(FLOWS.c.id == flow_id)).mappings().first()
+        if row is None:
+            raise NotFound(f"flow {flow_id} does not exist")
+        self.flow = dict(row)
+        v = (
+            self.s.execute(
+                select(
+                    VISITS.c.id,
+                    VISITS.c.step,
+                    VISITS.c.seq,
+                    VISITS.c.rejected,
+                    VISITS.c.left_at,
+                    VISITS.c.left_by,
+                ).where(VISITS.c.id == self.flow["current_visit_id"])
+            )
+            .mappings()
+            .first()
+        )
+        self.visit = dict(v) if v else {}
+        self.compiled = self.engine.registry.get(self.s, self.flow["definition_id"])
+        self.load_actor()
+
+    def load_actor(self) -> None:
+        row = self.s.execute(
+            select(USERS.c.name, USERS.c.status).where(USERS.c.id == self.actor_id)
+        ).first()
+        if row is None or row.status != "active":
+            raise NotFound(f"user {self.actor_id} does not exist or is not active")
+        self.actor_name = row.name
+
+    def _lock_flow(self, flow_id: Any) -> None:
+        # SQLite: BEGIN IMMEDIATE already serialises writers. PostgreSQL: lock the flow row first,
+        # so the reads that follow see whatever a concurrent action on this flow committed.
+        if self.s.bind.dialect.name != "sqlite":
+            self.s.execute(select(FLOWS.c.id).where(FLOWS.c.id == flow_id).with_for_update())
+
+    # --- checks --------------------------------------------------------------------------------
+
+    def require_open(self, version: int | None) -> None:
+        """Refuse a handled item, a closed flow, or a page that saw an older version."""
+        item = self.item
+        if item is not None and item["status"] == "done":
+            raise AlreadyHandled(
+                f"this work item was already handled by {item['user_name']} at "
+                f"{self.engine.local(item['handled_at'])}",
+                by=item["user_name"],
+                at=item["handled_at"],
+            )
+        if (item is not None and item["status"] == "cancelled") or self.flow[
+            "state"
+        ] in CLOSED_STATES:
+            raise self._moved_on()
+        if version is not None and version != self.flow["version"]:
+            raise StaleVersion(
+                f"flow {self.flow['id']} changed since your page was loaded (version {version}, "
+                f"now {self.flow['version']}): reload it and try again"
+            )
+
+    def _moved_on(self) -> AlreadyHandled | FlowClosed:
+        by = self.visit.get("left_by")
+        name = self.s.scalar(select(USERS.c.name).where(USERS.c.id == by)) if by else "the system"
+        when = self.engine.local(self.visit["left_at"]) if self.visit.get("left_at") else "?"
+        if self.flow["state"] in CLOSED_STATES:
+            verb = "ended" if self.flow["state"] == "ended" else "withdrawn"
+            return FlowClosed(f"this flow was already {verb} by {name} at {when}", by=name)
+        return AlreadyHandled(f"this step was already handled by {name} at {when}", by=name)
+
+    def require_role(self, *roles: str) -> None:
+        assert self.item is not None
+        if self.item["role"] not in roles:
+            from workflow.errors import NotHost
+
+            words = {"host": "host", "handler": "a handler", "co_signer": "a co-signer"}
+            raise NotHost(
+                f"only {' or '.join(words[r] for r in roles)} of this step may do this; "
+                f"you are {words[self.item['role']]}"
+            )
+
+    # --- the machine ---------------------------------------------------------------------------
+
+    def fire(self, trigger: str, **kwargs: Any) -> None:
+        """Run ``trigger`` through the definition's shared machine; the hooks do the writing."""
+        assert self.compiled is not None
+        model = FlowModel(self.flow["state"], self)
+        with self.compiled.bound(model):
+            try:
+                done = model.trigger(trigger, **kwargs)
+            except MachineError:
+                done = False
+        if not done:
+            raise self.engine.why_not(self, trigger, kwargs)
+        self.flow["state"] = model.state
+
+    def event(self, kind: str, **data: Any) -> None:
+        self.events.append(PendingEvent(self.now, self.actor_id, self.actor_name, kind, data))
+
+    # --- bookkeeping called by the machine -----------------------------------------------------
+
+    def handle_item(self, action: str, **extra: Any) -> None:
+        """Record the actor's handling effect on their item."""
+        item = self.item
+        assert item is not None
+        at = max(self.now, item["delivered_at"], item["confirmed_at"] or item["delivered_at"])
+        self.s.execute(
+            update(ITEMS)
+            .where(ITEMS.c.id == item["id"])
+            .values(
+                status="done",
+                handled_at=at,
+                closed_at=at,
+                action=action,
+                opinion=self.params.get("opinion"),
+                confirmed_at=func.coalesce(ITEMS.c.confirmed_at, at),
+                **extra,
+            )
+        )
+
+    def leave_visit(self) -> list[int]:
+        """Close the current visit; cancel the open items of people who no longer need to act."""
+        vid = self.flow["current_visit_id"]
+        cancelled = list(
+            self.s.scalars(
+                update(ITEMS)
+                .where(ITEMS.c.visit_id == vid, ITEMS.c.status == "open")
+                .values(status="cancelled", closed_at=self.now)
+                .returning(ITEMS.c.id)
+            )
+        )
+        self.s.execute(
+            update(VISITS).where(VISITS.c.id == vid).values(left_at=self.now, left_by=self.actor_id)
+        )
+        return cancelled
+
+    def enter(self, step: str, via: str, people: Assignment) -> None:
+        """Activate ``step``: a new visit, one delivered work item per person."""
+        seq = (self.visit.get("seq") or 0) + 1
+        vid = self.s.scalar(
+            insert(VISITS)
+            .values(
+                flow_id=self.flow["id"],
+                seq=seq,
+                step=step,
+                entered_at=self.now,
+                via=via,
+                entered_by=self.actor_id,
+                rejected=False,
+            )
+            .returning(VISITS.c.id)
+        )
+        rows = [
+            {
+                "flow_id": self.flow["id"],
+                "visit_id": vid,
+                "user_id": uid,
+                "role": role,
+                "status": "open",
+                "delivered_at": self.now,
+            }
+            for uid, role in people.rows()
+        ]
+        ids = list(
+            self.s.scalars(insert(ITEMS).returning(ITEMS.c.id, sort_by_parameter_order=True), rows)
+        )
+        self.delivered.extend(ids)
+        self.flow["current_visit_id"] = vid
+        self.visit = {"id": vid, "step": step, "seq": seq, "rejected": False}
+        self.event(
+            "deliver",
+            step=step,
+            visit=seq,
+            items=[[i, u, r] for i, (u, r) in zip(ids, people.rows(), strict=True)],
+        )
+
+    def waiting_met(self, trigger: str) -> bool:
+        """Whether the host has waited enough for handlers and co-signers (raises if not)."""
+        step = self.compiled.step(self.visit["step"])  # type: ignore[union-attr]
+        if trigger == "end" and self.params.get("outcome") == "rejected":
+            return True
+        if self.visit.get("rejected"):
+            raise WaitingRuleUnmet(
+                "the countersign of this step was vetoed: end the flow as rejected or return it",
+                vetoed=True,
+            )
+        if step.handlers is None and step.co_signers is None:
+            return True
+        rows = self.s.execute(
+            select(ITEMS.c.status, USERS.c.name, ITEMS.c.role)
+            .join(USERS, USERS.c.id == ITEMS.c.user_id)
+            .where(ITEMS.c.visit_id == self.visit["id"], ITEMS.c.role != "host")
+        ).all()
+        total, done = len(rows), sum(r.status == "done" for r in rows)
+        if step.wait == "none" or total == 0:
+            return True
+        need = 1 if step.wait == "any" else math.ceil(step.wait_share() * total)
+        if done >= need:
+            return True
+        waiting = ", ".join(f"{r.name}" for r in rows if r.status != "done")
+        raise WaitingRuleUnmet(
+            f"step '{step.name.zh}' waits for {need} of {total} handlers and co-signers "
+            f"({done} done); still waiting for: {waiting}",
+            need=need,
+            done=done,
+        )
+
+    def write_flow(self, **values: Any) -> Outcome:
+        """Append this action's events to the flow's chain and update the flow row, version-checked."""
+        flow = self.flow
+        rows, seq, head = chain_rows(
+            f"flow:{flow['id']}",
+            flow["id"],
+            flow["audit_seq"],
+            flow["audit_head"] or GENESIS,
+            self.events,
+        )
+        if rows:
+            self.s.execute(insert(EVENTS), rows)
+        version = flow["version"] + (1 if self.bump else 0)
+        result = self.s.execute(
+            update(FLOWS)
+            .where(FLOWS.c.id == flow["id"], FLOWS.c.version == flow["version"])
+            .values(
+                state=flow["state"],
+                version=version,
+                current_visit_id=flow["current_visit_id"],
+                audit_seq=seq,
+                audit_head=head,
+                **values,
+            )
+        )
+        if result.rowcount != 1:
+            raise StaleVersion(f"flow {flow['id']} was changed by someone else at the same time")
+        flow.update(version=version, audit_seq=seq, audit_head=head)
+        return Outcome(
+            flow["id"],
+            flow["state"],
+            version,
+            self.item["id"] if self.item else None,
+            self.delivered,
+        )
+
+
+def _ctx(event: EventData) -> Action:
+    return event.model.ctx
+
+
+HOOKS = Hooks(
+    enter_step=lambda e: _ctx(e).engine.on_enter(_ctx(e), e),
+    close_flow=lambda e: _ctx(e).engine.on_close(_ctx(e), e),
+    waiting_met=lambda e: _ctx(e).waiting_met(e.event.name),
+    visited=lambda e: _ctx(e).engine.visited(_ctx(e), e.transition.dest),
+    nobody_opened=lambda e: _ctx(e).engine.nobody_opened(_ctx(e)),
+    part_done=lambda e: _ctx(e).engine.on_part_done(_ctx(e), e),
+)

@@ -1,0 +1,415 @@
+"""The engine's actions: start, open, forward, finish, sign, end, return, withdraw — one transaction each."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert, select, update
+from transitions import EventData
+
+from workflow.engine import assign
+from workflow.engine.context import (
+    FLOWS,
+    ITEMS,
+    USERS,
+    VISITS,
+    Action,
+    Outcome,
+)
+from workflow.engine.forms import validate_form
+from workflow.engine.queries import Queries
+from workflow.engine.registry import Registry
+from workflow.errors import Forbidden, InvalidAction, NotFound, PeopleInvalid
+from workflow.store.db import Database
+
+DEFAULT_TZ = "Asia/Shanghai"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Engine(Queries):
+    """Banli's engine: one database, a registry of compiled definitions, a clock, a time zone."""
+
+    def __init__(
+        self, db: Database, *, clock: Callable[[], datetime] = utcnow, tz: str | None = None
+    ) -> None:
+        self.db = db
+        self.registry = Registry()
+        self.clock = clock
+        self.tz = ZoneInfo(tz or os.environ.get("BANLI_TIMEZONE") or DEFAULT_TZ)
+
+    def local(self, at: datetime) -> str:
+        """A time as people read it: in the organisation's time zone, to the minute."""
+        return at.astimezone(self.tz).strftime("%Y-%m-%d %H:%M")
+
+    # --- actions -------------------------------------------------------------------------------
+
+    def start(
+        self,
+        actor_id: int,
+        definition: str,
+        form: dict[str, Any],
+        *,
+        submit: bool = True,
+        to: str | None = None,
+        host: int | None = None,
+        handlers: list[int] | None = None,
+        co_signers: list[int] | None = None,
+        opinion: str | None = None,
+    ) -> Outcome:
+        """Start a flow of ``definition`` as ``actor_id`` and, unless ``submit`` is False, forward it.
+
+        Args:
+            form: the values of the definition's form fields, validated field by field.
+            submit: forward from the first step at once (else the draft waits in the inbox).
+            to, host, handlers, co_signers, opinion: as for :meth:`forward`.
+        Returns:
+            The new flow's id, state and version, and the work items delivered.
+        Raises:
+            NotFound, Forbidden (not among the starters), FormInvalid, InvalidAction, PeopleInvalid.
+        """
+        with self.db.write() as s:
+            a = Action(self, s, actor_id, self.clock())
+            a.load_actor()
+            a.compiled = compiled = self.registry.latest(s, definition)
+            spec = compiled.spec
+            if (
+                spec.starters is not None
+                and actor_id not in assign.resolve(s, spec.starters, actor_id).ids
+            ):
+                raise Forbidden(f"you may not start '{spec.name.zh}' ({spec.name.en})")
+            clean = validate_form(s, spec, form)
+            first = spec.first_step
+            a.flow = {
+                "id": None,
+                "definition_id": compiled.version_id,
+                "state": first,
+                "version": 1,
+                "form": clean,
+                "initiator_id": actor_id,
+                "current_visit_id": None,
+                "audit_seq": 0,
+                "audit_head": "",
+                "title": assign.title(spec, clean),
+            }
+            a.flow["id"] = s.scalar(
+                insert(FLOWS)
+                .values(
+                    definition_id=compiled.version_id,
+                    title=a.flow["title"],
+                    form=clean,
+                    initiator_id=actor_id,
+                    state=first,
+                    started_at=a.now,
+                    version=1,
+                    audit_seq=0,
+                    audit_head="",
+                )
+                .returning(FLOWS.c.id)
+            )
+            a.event("start", definition=spec.id, version=compiled.version_id, form=clean)
+            a.enter(first, "start", assign.Assignment(actor_id))
+            a.item = {
+                "id": a.delivered[0],
+                "user_id": actor_id,
+                "role": "host",
+                "delivered_at": a.now,
+                "confirmed_at": a.now,
+                "user_name": a.actor_name,
+            }
+            s.execute(update(ITEMS).where(ITEMS.c.id == a.item["id"]).values(confirmed_at=a.now))
+            a.delivered.clear()
+            if submit:
+                a.params = {"people": (host, handlers, co_signers), "opinion": opinion}
+                a.fire("forward", to=to or assign.only_next(a))
+            return a.write_flow()
+
+    def open(self, actor_id: int, item_id: int) -> Outcome:
+        """Record the confirmation effect of the actor's first look at their work item (idempotent)."""
+        with self.db.write() as s:
+            a = Action(self, s, actor_id, self.clock())
+            a.load_item(item_id)
+            assert a.item is not None
+            if a.item["confirmed_at"] is not None:
+                return Outcome(a.flow["id"], a.flow["state"], a.flow["version"], item_id)
+            at = max(a.now, a.item["delivered_at"])
+            s.execute(update(ITEMS).where(ITEMS.c.id == item_id).values(confirmed_at=at))
+            a.event("confirm", item=item_id, step=a.visit["step"])
+            a.bump = False
+            return a.write_flow()
+
+    def forward(
+        self,
+        actor_id: int,
+        item_id: int,
+        *,
+        to: str | None = None,
+        host: int | None = None,
+        handlers: list[int] | None = None,
+        co_signers: list[int] | None = None,
+        opinion: str | None = None,
+        version: int | None = None,
+    ) -> Outcome:
+        """The host moves the flow to a next step the definition allows, with its people.
+
+        Args:
+            to: the next step; may be omitted when exactly one is allowed for this form.
+            host, handlers, co_signers: user ids, checked against the next step's candidates;
+                omitted where the definition names them without a choice.
+            version: the flow version the actor's page showed; a different one is refused.
+        Raises:
+            NotYourItem, NotHost, AlreadyHandled, FlowClosed, StaleVersion, WaitingRuleUnmet,
+            InvalidAction (not a next step, condition false), PeopleInvalid.
+        """
+        return self._host_action(
+            "forward",
+            actor_id,
+            item_id,
+            version,
+            opinion,
+            people=(host, handlers, co_signers),
+            to=to,
+        )
+
+    def end(
+        self,
+        actor_id: int,
+        item_id: int,
+        *,
+        outcome: str = "approved",
+        opinion: str | None = None,
+        version: int | None = None,
+    ) -> Outcome:
+        """The host ends the flow at a step that may end it, approved (waits) or rejected (does not)."""
+        if outcome not in ("approved", "rejected"):
+            raise InvalidAction(f"outcome must be approved or rejected, not {outcome!r}")
+        return self._host_action("end", actor_id, item_id, version, opinion, outcome=outcome)
+
+    def return_(
+        self,
+        actor_id: int,
+        item_id: int,
+        *,
+        to: str | None = None,
+        opinion: str | None = None,
+        version: int | None = None,
+    ) -> Outcome:
+        """The host sends the flow back to the previous (or an earlier visited) step."""
+        return self._host_action("return_", actor_id, item_id, version, opinion, to=to)
+
+    def finish(
+        self, actor_id: int, item_id: int, *, opinion: str | None = None, version: int | None = None
+    ) -> Outcome:
+        """A handler finishes their part of the step, with an opinion."""
+        return self._part("finish", ("handler",), actor_id, item_id, version, opinion)
+
+    def sign(
+        self,
+        actor_id: int,
+        item_id: int,
+        *,
+        decision: str = "approve",
+        opinion: str | None = None,
+        version: int | None = None,
+    ) -> Outcome:
+        """A co-signer signs their countersign opinion: approve or reject."""
+        if decision not in ("approve", "reject"):
+            raise InvalidAction(f"decision must be approve or reject, not {decision!r}")
+        return self._part(
+            "sign", ("co_signer",), actor_id, item_id, version, opinion, decision=decision
+        )
+
+    def withdraw(
+        self, actor_id: int, flow_id: int, *, reason: str | None = None, version: int | None = None
+    ) -> Outcome:
+        """The initiator takes back a flow while nobody at its current step has opened it."""
+        with self.db.write() as s:
+            a = Action(self, s, actor_id, self.clock())
+            a.load_flow(flow_id)
+            if a.flow["initiator_id"] != actor_id:
+                raise Forbidden("only the initiator may withdraw a flow")
+            a.require_open(version)
+            a.params = {"opinion": reason}
+            a.fire("withdraw")
+            return a.write_flow(ended_at=a.now)
+
+    def _host_action(
+        self,
+        trigger: str,
+        actor_id: int,
+        item_id: int,
+        version: int | None,
+        opinion: str | None,
+        **params: Any,
+    ) -> Outcome:
+        with self.db.write() as s:
+            a = Action(self, s, actor_id, self.clock())
+            a.load_item(item_id)
+            a.require_open(version)
+            a.require_role("host")
+            a.params = {"opinion": opinion, **params}
+            kwargs: dict[str, Any] = {}
+            if trigger == "forward":
+                kwargs["to"] = params.get("to") or assign.only_next(a)
+            elif trigger == "return_":
+                kwargs["to"] = params.get("to") or assign.previous_step(a)
+            a.fire(trigger, **kwargs)
+            extra = {"ended_at": a.now, "outcome": params["outcome"]} if trigger == "end" else {}
+            return a.write_flow(**extra)
+
+    def _part(
+        self,
+        trigger: str,
+        roles: tuple[str, ...],
+        actor_id: int,
+        item_id: int,
+        version: int | None,
+        opinion: str | None,
+        **params: Any,
+    ) -> Outcome:
+        with self.db.write() as s:
+            a = Action(self, s, actor_id, self.clock())
+            a.load_item(item_id)
+            a.require_open(version)
+            a.require_role(*roles)
+            a.params = {"opinion": opinion, **params}
+            a.fire(trigger)
+            return a.write_flow()
+
+    # --- hooks the machine calls (see workflow.engine.context.HOOKS) ---------------------------
+
+    def on_enter(self, a: Action, e: EventData) -> None:
+        """Forward or return: the host's item handled, the visit left, the next step entered."""
+        dest, kind = e.transition.dest, ("forward" if e.event.name == "forward" else "return")
+        people = (
+            assign.assign(a, dest, *a.params.get("people", (None, None, None)))
+            if kind == "forward"
+            else assign.people_of_last_visit(a, dest)
+        )
+        from_step = a.visit["step"]
+        a.handle_item(kind)
+        cancelled = a.leave_visit()
+        a.event(
+            kind,
+            item=a.item["id"],
+            step=from_step,
+            to=dest,
+            opinion=a.params.get("opinion"),
+            cancelled=cancelled,
+        )
+        a.enter(dest, kind, people)
+
+    def on_close(self, a: Action, e: EventData) -> None:
+        """End or withdraw: the actor's item handled (if any), every open item cancelled."""
+        kind = "end" if e.event.name == "end" else "withdraw"
+        step = a.visit["step"]
+        if kind == "end":
+            a.handle_item("end")
+        cancelled = a.leave_visit()
+        a.event(
+            kind,
+            item=a.item["id"] if a.item else None,
+            step=step,
+            opinion=a.params.get("opinion"),
+            outcome=a.params.get("outcome"),
+            cancelled=cancelled,
+        )
+
+    def on_part_done(self, a: Action, e: EventData) -> None:
+        """A handler finished or a co-signer signed; a veto marks the step rejected."""
+        decision = a.params.get("decision")
+        extra = {"decision": decision} if decision else {}
+        a.handle_item(e.event.name, **extra)
+        step = a.compiled.step(a.visit["step"])  # type: ignore[union-attr]
+        cancelled: list[int] = []
+        if decision == "reject" and step.on_reject == "veto":
+            s = a.s
+            s.execute(update(VISITS).where(VISITS.c.id == a.visit["id"]).values(rejected=True))
+            cancelled = list(
+                s.scalars(
+                    update(ITEMS)
+                    .where(
+                        ITEMS.c.visit_id == a.visit["id"],
+                        ITEMS.c.status == "open",
+                        ITEMS.c.role != "host",
+                    )
+                    .values(status="cancelled", closed_at=a.now)
+                    .returning(ITEMS.c.id)
+                )
+            )
+        a.event(
+            e.event.name,
+            item=a.item["id"],
+            step=a.visit["step"],
+            **extra,
+            opinion=a.params.get("opinion"),
+            vetoed=bool(cancelled) or (decision == "reject" and step.on_reject == "veto"),
+            cancelled=cancelled,
+        )
+
+    def visited(self, a: Action, step: str) -> bool:
+        return (
+            a.s.scalar(
+                select(VISITS.c.id)
+                .where(VISITS.c.flow_id == a.flow["id"], VISITS.c.step == step)
+                .limit(1)
+            )
+            is not None
+        )
+
+    def nobody_opened(self, a: Action) -> bool:
+        row = a.s.execute(
+            select(USERS.c.name, ITEMS.c.confirmed_at)
+            .join(USERS, USERS.c.id == ITEMS.c.user_id)
+            .where(
+                ITEMS.c.visit_id == a.visit["id"],
+                ITEMS.c.confirmed_at.is_not(None),
+                ITEMS.c.user_id != a.actor_id,
+            )
+            .limit(1)
+        ).first()
+        if row is not None:
+            raise InvalidAction(
+                f"the flow can no longer be withdrawn: {row.name} opened it at "
+                f"{self.local(row.confirmed_at)}"
+            )
+        return True
+
+    def why_not(self, a: Action, trigger: str, kwargs: dict[str, Any]) -> Exception:
+        """The reason a trigger found no transition, as the error the actor sees."""
+        step_id = a.visit["step"]
+        step = a.compiled.step(step_id)  # type: ignore[union-attr]
+        to = kwargs.get("to")
+        if trigger == "forward":
+            if to not in [n.to for n in step.next]:
+                allowed = ", ".join(n.to for n in step.next) or "none (it can only end the flow)"
+                return InvalidAction(
+                    f"'{to}' is not a next step of '{step_id}'; the next steps are: {allowed}"
+                )
+            cond = next(n.when for n in step.next if n.to == to)
+            return InvalidAction(
+                f"the flow cannot go to '{to}': its condition {cond!r} does not hold for this form"
+            )
+        if trigger == "end":
+            return InvalidAction(f"step '{step.name.zh}' ({step_id}) cannot end the flow")
+        if trigger == "return_":
+            return InvalidAction(
+                f"the flow can only be returned to an earlier step it visited, not to '{to}'"
+            )
+        return InvalidAction(f"'{trigger}' is not possible at step '{step_id}'")
+
+    def get_flow_id(self, item_id: int) -> int:
+        with self.db.read() as s:
+            fid = s.scalar(select(ITEMS.c.flow_id).where(ITEMS.c.id == item_id))
+        if fid is None:
+            raise NotFound(f"work item {item_id} does not exist")
+        return fid
+
+
+__all__ = ["Engine", "Outcome", "PeopleInvalid"]

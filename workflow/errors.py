@@ -1,0 +1,85 @@
+"""Domain errors: every refusal of the engine is one of these, with a message a person can act on."""
+
+from __future__ import annotations
+
+
+class BanliError(Exception):
+    """Base of every error the engine raises on purpose; the web layer maps kinds to HTTP codes."""
+
+    #: ``invalid`` → 400, ``forbidden`` → 403, ``not_found`` → 404, ``conflict`` → 409
+    kind = "invalid"
+
+    def __init__(self, message: str, **details: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class NotFound(BanliError):
+    """A flow, work item, user, unit or definition that does not exist (or that the actor may not see)."""
+
+    kind = "not_found"
+
+
+class Forbidden(BanliError):
+    """The actor may not do this: not their item, not the host, not the initiator."""
+
+    kind = "forbidden"
+
+
+class NotYourItem(Forbidden):
+    """The work item belongs to someone else."""
+
+
+class NotHost(Forbidden):
+    """Only the step's host may forward, end or return."""
+
+
+class Conflict(BanliError):
+    """The state moved on since the actor looked: a double click, a stale page, a race."""
+
+    kind = "conflict"
+
+
+class AlreadyHandled(Conflict):
+    """The work item (or the step) was already handled by someone, at some time."""
+
+
+class StaleVersion(Conflict):
+    """The flow changed since the page that sent this action was rendered."""
+
+
+class FlowClosed(Conflict):
+    """The flow has ended or was withdrawn; nothing more can happen at its steps."""
+
+
+class InvalidAction(BanliError):
+    """The action is not allowed here: wrong step, waiting rule unmet, unknown next step, …"""
+
+
+class WaitingRuleUnmet(InvalidAction):
+    """The host must wait for handlers or co-signers before forwarding or ending."""
+
+
+class FormInvalid(BanliError):
+    """The form failed validation; ``errors`` maps each field key to its message."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        joined = "; ".join(f"{key}: {msg}" for key, msg in errors.items())
+        super().__init__(f"the form is not valid: {joined}", errors=errors)
+        self.errors = errors
+
+
+class PeopleInvalid(InvalidAction):
+    """A chosen host, handler or co-signer is not among the candidates the definition allows."""
+
+
+class DefinitionError(BanliError):
+    """A definition file is broken; ``problems`` lists every ``file:line: message``."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems), problems=problems)
+        self.problems = problems

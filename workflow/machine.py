@@ -1,0 +1,216 @@
+"""A definition compiled once into a shared ``transitions`` machine; flows bind to it per action."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
+from threading import Lock
+from typing import Any
+
+from transitions import EventData, Machine
+
+from workflow.spec.expr import Condition, compiled_conditions
+from workflow.spec.model import TERMINAL_STATES, Definition, Step
+
+#: Every machine ever built in this process, so a test can prove they are shared, not per flow.
+MACHINES_BUILT = 0
+_count_lock = Lock()
+
+FLOW_TRIGGERS = ("forward", "end", "return_", "withdraw", "finish", "sign")
+
+
+class FlowModel:
+    """A stored flow as the machine sees it for one action: its state and the action's context."""
+
+    def __init__(self, state: str, ctx: Any) -> None:
+        self.state = state
+        self.ctx = ctx
+
+
+@dataclass
+class Hooks:
+    """The engine's bookkeeping, called by the machine: guards and after-transition callbacks."""
+
+    enter_step: Callable[[EventData], None]
+    close_flow: Callable[[EventData], None]
+    waiting_met: Callable[[EventData], bool]
+    visited: Callable[[EventData], bool]
+    nobody_opened: Callable[[EventData], bool]
+    part_done: Callable[[EventData], None]
+
+
+@dataclass
+class CompiledDefinition:
+    """One definition version: the validated spec, its parsed conditions and its machine."""
+
+    version_id: int
+    spec: Definition
+    conditions: dict[tuple[str, str], Condition]
+    machine: Machine
+
+    @property
+    def key(self) -> str:
+        return self.spec.id
+
+    def step(self, step_id: str) -> Step:
+        return self.spec.steps[step_id]
+
+    @cached_property
+    def ancestors(self) -> dict[str, frozenset[str]]:
+        """For each step, the steps from which it can be reached: where a return may go."""
+        return {s: frozenset(_predecessors(self.spec, s)) for s in self.spec.steps}
+
+    def next_steps(self, step_id: str, form: dict[str, Any]) -> list[str]:
+        """The next steps of ``step_id`` whose condition holds for this form, in declared order."""
+        out = []
+        for nxt in self.step(step_id).next:
+            cond = self.conditions.get((step_id, nxt.to))
+            if cond is None or cond.evaluate(form, self.fields):
+                out.append(nxt.to)
+        return out
+
+    @cached_property
+    def fields(self) -> dict[str, Any]:
+        return {f.key: f for f in self.spec.form}
+
+    @contextmanager
+    def bound(self, model: FlowModel) -> Iterator[FlowModel]:
+        """Attach ``model`` to the shared machine at its stored state for the span of one action."""
+        # No process lock here: actions hold database locks while the machine runs their callbacks,
+        # and a second lock taken in another order would deadlock. add_model/remove_model only
+        # append to and remove from a list (atomic under the GIL); per-flow order comes from the
+        # flow row lock.
+        self.machine.add_model(model, initial=model.state)
+        try:
+            yield model
+        finally:
+            self.machine.remove_model(model)
+
+
+def _predecessors(spec: Definition, target: str) -> set[str]:
+    parents: dict[str, set[str]] = {s: set() for s in spec.steps}
+    for sid, step in spec.steps.items():
+        for nxt in step.next:
+            parents.setdefault(nxt.to, set()).add(sid)
+    seen: set[str] = set()
+    todo = list(parents.get(target, ()))
+    while todo:
+        s = todo.pop()
+        if s not in seen:
+            seen.add(s)
+            todo.extend(parents.get(s, ()))
+    seen.discard(target)
+    return seen
+
+
+def _chosen(dest: str) -> Callable[[EventData], bool]:
+    def check(event: EventData) -> bool:
+        return event.kwargs.get("to") == dest
+
+    return check
+
+
+def _holds(cond: Condition | None) -> Callable[[EventData], bool]:
+    def check(event: EventData) -> bool:
+        if cond is None:
+            return True
+        model = event.model
+        return cond.evaluate(model.ctx.form, model.ctx.compiled.fields)
+
+    return check
+
+
+def _transitions(spec: Definition, conds: dict[tuple[str, str], Condition], h: Hooks) -> list[dict]:
+    out: list[dict[str, Any]] = []
+    steps = list(spec.steps)
+    for sid, step in spec.steps.items():
+        for nxt in step.next:
+            out.append(
+                {
+                    "trigger": "forward",
+                    "source": sid,
+                    "dest": nxt.to,
+                    "conditions": [
+                        _chosen(nxt.to),
+                        _holds(conds.get((sid, nxt.to))),
+                        h.waiting_met,
+                    ],
+                    "after": h.enter_step,
+                }
+            )
+        if step.can_end:
+            out.append(
+                {
+                    "trigger": "end",
+                    "source": sid,
+                    "dest": "ended",
+                    "conditions": h.waiting_met,
+                    "after": h.close_flow,
+                }
+            )
+        if step.handlers is not None:
+            out.append({"trigger": "finish", "source": sid, "dest": None, "after": h.part_done})
+        if step.co_signers is not None:
+            out.append({"trigger": "sign", "source": sid, "dest": None, "after": h.part_done})
+        out.append(
+            {
+                "trigger": "withdraw",
+                "source": sid,
+                "dest": "withdrawn",
+                "conditions": h.nobody_opened,
+                "after": h.close_flow,
+            }
+        )
+    preds = {s: _predecessors(spec, s) for s in steps}
+    for sid in steps:
+        for target in sorted(preds[sid], key=steps.index):
+            out.append(
+                {
+                    "trigger": "return_",
+                    "source": sid,
+                    "dest": target,
+                    "conditions": [_chosen(target), h.visited],
+                    "after": h.enter_step,
+                }
+            )
+    return out
+
+
+def compile_definition(version_id: int, spec: Definition, hooks: Hooks) -> CompiledDefinition:
+    """Build the one machine for this definition version.
+
+    States are the steps plus ``ended`` and ``withdrawn``; triggers are the engine's actions;
+    guards are the definition's conditions and waiting rules; callbacks are ``hooks``.
+    """
+    global MACHINES_BUILT
+    conditions = compiled_conditions(spec)
+    machine = Machine(
+        model=None,
+        states=[*spec.steps, *TERMINAL_STATES],
+        transitions=_transitions(spec, conditions, hooks),
+        initial=spec.first_step,
+        auto_transitions=False,
+        send_event=True,
+        name=f"{spec.id}@{version_id}",
+    )
+    with _count_lock:
+        MACHINES_BUILT += 1
+    return CompiledDefinition(version_id, spec, conditions, machine)
+
+
+def mermaid(compiled: CompiledDefinition, current: str | None = None) -> str:
+    """A Mermaid state diagram of the definition (the web page draws it), current step marked."""
+    lines = ["stateDiagram-v2", f"    [*] --> {compiled.spec.first_step}"]
+    for sid, step in compiled.spec.steps.items():
+        lines.append(f"    {sid}: {step.name.zh}")
+        for nxt in step.next:
+            label = f" : {nxt.when}" if nxt.when else ""
+            lines.append(f"    {sid} --> {nxt.to}{label}")
+        if step.can_end:
+            lines.append(f"    {sid} --> [*]")
+    if current in compiled.spec.steps:
+        lines.append("    classDef current fill:#fde68a,stroke:#b45309")
+        lines.append(f"    class {current} current")
+    return "\n".join(lines)

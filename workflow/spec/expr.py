@@ -1,0 +1,429 @@
+"""The condition language of ``next: when:``: a small, safe subset of Python expressions."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import operator
+import re
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from typing import Any
+
+from simpleeval import EvalWithCompoundTypes, InvalidExpression, safe_add, safe_mult
+
+from workflow.errors import BanliError
+from workflow.spec.model import NUMBER_TYPES, Definition, FormField
+
+MAX_SOURCE_LENGTH = 1000
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+LIST_TYPES = ("users", "files")
+_ALLOWED = (
+    *(ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.UAdd),
+    *(ast.BinOp, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Compare, ast.Eq, ast.NotEq),
+    *(ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn, ast.List, ast.Tuple, ast.Load),
+)
+_REFUSED: dict[type, str] = {
+    ast.Subscript: "subscripts (x[…])",
+    ast.Slice: "slices",
+    ast.Lambda: "lambda",
+    ast.ListComp: "comprehensions",
+    ast.SetComp: "comprehensions",
+    ast.DictComp: "comprehensions",
+    ast.GeneratorExp: "comprehensions",
+    ast.JoinedStr: "f-strings",
+    ast.NamedExpr: "assignment (:=)",
+    ast.IfExp: "conditional expressions (… if … else …)",
+    ast.Dict: "dict literals",
+    ast.Set: "set literals",
+    ast.Starred: "starred expressions (*x)",
+    ast.Await: "await",
+    ast.Yield: "yield",
+    ast.YieldFrom: "yield",
+}
+_OPERATOR_SYMBOLS: dict[type, str] = {
+    **{ast.Mod: "%", ast.FloorDiv: "//", ast.Pow: "**", ast.MatMult: "@", ast.Invert: "~"},
+    **{ast.LShift: "<<", ast.RShift: ">>", ast.BitOr: "|", ast.BitXor: "^", ast.BitAnd: "&"},
+}
+_ORDERING = (ast.Lt, ast.LtE, ast.Gt, ast.GtE)
+_KIND_WORDS = {
+    "number": "a number",
+    "string": "a string",
+    "bool": "true or false",
+    "none": "None",
+    "list": "a list",
+}
+
+
+class ConditionError(BanliError):
+    """A condition that cannot be parsed, uses what the language refuses, or cannot be evaluated."""
+
+
+@dataclass(frozen=True, eq=False)
+class Condition:
+    """A parsed condition: check it against a form once, evaluate it on every transition."""
+
+    source: str
+    tree: ast.expr = dataclasses.field(repr=False)
+    #: the form keys the condition reads
+    names: frozenset[str]
+
+    def check(self, fields: Mapping[str, FormField]) -> list[str]:
+        """Problems of names and types against the form's fields; empty when the condition is sound."""
+        checker = _Checker(self, fields)
+        checker.kind(self.tree)
+        return checker.problems
+
+    def evaluate(self, form: Mapping[str, Any], fields: Mapping[str, FormField]) -> bool:
+        """Whether the condition holds for these form values; missing values are None."""
+        names = {key: _value(key, form.get(key), fields.get(key)) for key in self.names}
+        evaluator = _evaluator()
+        evaluator.names = names
+        try:
+            return bool(evaluator.eval(self.source, previously_parsed=self.tree))
+        except (InvalidExpression, TypeError, ValueError, ArithmeticError) as err:
+            raise ConditionError(
+                f"condition {self.source!r} could not be evaluated: {err}"
+            ) from err
+        finally:
+            evaluator.names = {}
+
+
+@lru_cache(maxsize=1024)
+def parse(source: str) -> Condition:
+    """Parse and vet a condition; raises ConditionError naming what is wrong."""
+    text = source.strip()
+    if not text:
+        raise ConditionError(f"condition {source!r} is empty")
+    if len(text) > MAX_SOURCE_LENGTH:
+        raise ConditionError(f"condition is longer than {MAX_SOURCE_LENGTH} characters")
+    try:
+        tree = ast.parse(text, mode="eval")  # parsing only: nothing here ever runs Python
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
+        reason = getattr(err, "msg", None) or type(err).__name__
+        raise ConditionError(f"condition {text!r} is not a valid expression: {reason}") from err
+    for node in ast.walk(tree):
+        refusal = _refusal(node)
+        if refusal:
+            raise ConditionError(f"condition {text!r} {refusal}")
+    body = _Decimals().visit(tree).body
+    called = {id(n.func) for n in ast.walk(body) if isinstance(n, ast.Call)}
+    names = frozenset(
+        n.id for n in ast.walk(body) if isinstance(n, ast.Name) and id(n) not in called
+    )
+    return Condition(text, body, names)
+
+
+def compiled_conditions(defn: Definition) -> dict[tuple[str, str], Condition]:
+    """The parsed ``when`` of every conditional next step, keyed by (step id, target step id)."""
+    return {
+        (step_id, nxt.to): parse(nxt.when)
+        for step_id, step in defn.steps.items()
+        for nxt in step.next
+        if nxt.when is not None
+    }
+
+
+def _refusal(node: ast.AST) -> str | None:
+    """Why this node is outside the language, or None if it is allowed."""
+    if isinstance(node, _ALLOWED):
+        return None
+    if isinstance(node, ast.Name):
+        if node.id.startswith("_"):
+            return f"uses the name {node.id!r}, which conditions do not allow"
+        return None
+    if isinstance(node, ast.Constant):
+        if node.value is None or isinstance(node.value, int | float | str):
+            return None
+        return f"uses the literal {node.value!r}, which conditions do not allow"
+    if isinstance(node, ast.Call):
+        return _call_refusal(node)
+    if isinstance(node, ast.Attribute):
+        return f"uses attribute access (.{node.attr}), which conditions do not allow"
+    if isinstance(node, ast.Is | ast.IsNot):
+        return "uses 'is', which conditions do not allow: write == or !="
+    if type(node) in _OPERATOR_SYMBOLS:
+        return f"uses the operator {_OPERATOR_SYMBOLS[type(node)]}, which conditions do not allow"
+    what = _REFUSED.get(type(node), type(node).__name__)
+    return f"uses {what}, which conditions do not allow"
+
+
+def _call_refusal(node: ast.Call) -> str | None:
+    if not isinstance(node.func, ast.Name):
+        return "calls something other than len(), which conditions do not allow"
+    if node.func.id != "len":
+        return f"calls {node.func.id}(); only len() may be called"
+    if len(node.args) != 1 or node.keywords or isinstance(node.args[0], ast.Starred):
+        return "calls len() with other than exactly one argument"
+    return None
+
+
+class _Decimals(ast.NodeTransformer):
+    """Turn float literals into Decimals so they mix with money values (Decimal + float fails)."""
+
+    def visit_Constant(self, node: ast.Constant) -> ast.Constant:
+        if isinstance(node.value, float):
+            return ast.copy_location(ast.Constant(Decimal(repr(node.value))), node)
+        return node
+
+
+# --- type checking against the form ----------------------------------------------------------
+
+
+def _field_kind(field: FormField) -> str:
+    if field.type in NUMBER_TYPES:
+        return "number"
+    return "list" if field.type in LIST_TYPES else "string"
+
+
+class _Checker:
+    """Infers a rough type for each node and records what does not fit."""
+
+    def __init__(self, condition: Condition, fields: Mapping[str, FormField]) -> None:
+        self.source = condition.source
+        self.fields = fields
+        self.problems: list[str] = []
+
+    def problem(self, text: str) -> None:
+        message = f"condition {self.source!r} {text}"
+        if message not in self.problems:
+            self.problems.append(message)
+
+    def field(self, node: ast.expr) -> FormField | None:
+        return self.fields.get(node.id) if isinstance(node, ast.Name) else None
+
+    def describe(self, node: ast.expr, kind: str) -> str:
+        field = self.field(node)
+        if field is not None:
+            return f"'{field.key}' ({field.type})"
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return f"{node.value!r} ({_KIND_WORDS[kind]})"
+        text = ast.get_source_segment(self.source, node) or ast.unparse(node)
+        return f"{text} ({_KIND_WORDS.get(kind, 'unknown')})"
+
+    def kind(self, node: ast.expr) -> str:
+        """One of number, string, bool, none, list or any (unknown: already reported)."""
+        if isinstance(node, ast.Constant):
+            return _constant_kind(node.value)
+        if isinstance(node, ast.Name):
+            return self.name_kind(node)
+        if isinstance(node, ast.List | ast.Tuple):
+            for element in node.elts:
+                self.plain(element)
+            return "list"
+        if isinstance(node, ast.Call):  # only len(x) gets this far
+            if self.kind(node.args[0]) not in ("list", "string", "any"):
+                self.problem(f"takes len() of {self.describe(node.args[0], 'number')}")
+            return "number"
+        if isinstance(node, ast.BoolOp):
+            for value in node.values:
+                self.kind(value)
+            return "bool"
+        if isinstance(node, ast.UnaryOp):
+            return self.unary(node)
+        if isinstance(node, ast.BinOp):
+            return self.binary(node)
+        assert isinstance(node, ast.Compare)
+        sides = [node.left, *node.comparators]
+        for op, left, right in zip(node.ops, sides, sides[1:], strict=False):
+            self.compare(op, left, right)
+        return "bool"
+
+    def name_kind(self, node: ast.Name) -> str:
+        field = self.fields.get(node.id)
+        if field is None:
+            self.problem(f"names {node.id!r}, which is not a form field")
+            return "any"
+        return _field_kind(field)
+
+    def plain(self, node: ast.expr) -> str:
+        """The kind of a value used as a scalar: a list field here is a mistake."""
+        kind = self.kind(node)
+        field = self.field(node)
+        if field is not None and kind == "list":
+            self.problem(
+                f"uses '{field.key}' ({field.type}), a list: "
+                f"use len({field.key}) or 'x in {field.key}'"
+            )
+            return "any"
+        return kind
+
+    def unary(self, node: ast.UnaryOp) -> str:
+        if isinstance(node.op, ast.Not):
+            self.kind(node.operand)
+            return "bool"
+        kind = self.plain(node.operand)
+        if kind not in ("number", "any"):
+            self.problem(f"negates {self.describe(node.operand, kind)}")
+        return "number"
+
+    def binary(self, node: ast.BinOp) -> str:
+        left, right = self.plain(node.left), self.plain(node.right)
+        if "any" in (left, right):
+            return "any"
+        if left == right and (
+            left == "number" or (left == "string" and isinstance(node.op, ast.Add))
+        ):
+            return left
+        symbol = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}[type(node.op)]
+        self.problem(
+            f"cannot apply {symbol} to {self.describe(node.left, left)} "
+            f"and {self.describe(node.right, right)}"
+        )
+        return "any"
+
+    def compare(self, op: ast.cmpop, left: ast.expr, right: ast.expr) -> None:
+        if isinstance(op, ast.In | ast.NotIn):
+            self.membership(left, right)
+        elif isinstance(op, _ORDERING):
+            self.ordering(left, right)
+        else:
+            self.equality(left, right)
+
+    def equality(self, left: ast.expr, right: ast.expr) -> None:
+        lk, rk = self.plain(left), self.plain(right)
+        if "any" in (lk, rk) or "none" in (lk, rk):
+            return
+        if lk != rk:
+            self.problem(f"compares {self.describe(left, lk)} with {self.describe(right, rk)}")
+            return
+        for name, other in ((left, right), (right, left)):
+            self.value_fits(name, other)
+
+    def value_fits(self, name: ast.expr, other: ast.expr) -> None:
+        """A choice field compared with a non-choice, a date with a non-date: never true."""
+        field = self.field(name)
+        if field is None or not _is_text(other):
+            return
+        if field.choices and other.value not in {c.value for c in field.choices}:
+            allowed = ", ".join(c.value for c in field.choices)
+            self.problem(
+                f"compares '{field.key}' with {other.value!r}, "
+                f"which is not one of its choices ({allowed})"
+            )
+        if field.type == "date" and not ISO_DATE.match(other.value):
+            self.problem(
+                f"compares '{field.key}' with {other.value!r}, "
+                "which is not a date like '2024-05-31'"
+            )
+
+    def ordering(self, left: ast.expr, right: ast.expr) -> None:
+        lk, rk = self.plain(left), self.plain(right)
+        if "any" in (lk, rk) or lk == rk == "number":
+            return
+        if self.is_date(left) and self.is_date(right):
+            return
+        for side in (left, right):
+            field = self.field(side)
+            if field is not None and field.type != "date" and _field_kind(field) == "string":
+                self.problem(
+                    f"orders '{field.key}' ({field.type}); only numbers and dates can be ordered"
+                )
+                return
+        for name, other in ((left, right), (right, left)):
+            field = self.field(name)
+            if field is not None and field.type == "date" and _is_text(other):
+                self.value_fits(name, other)  # says the text is not an ISO date
+                return
+        self.problem(f"compares {self.describe(left, lk)} with {self.describe(right, rk)}")
+
+    def is_date(self, node: ast.expr) -> bool:
+        field = self.field(node)
+        if field is not None:
+            return field.type == "date"
+        return isinstance(node, ast.Constant) and bool(ISO_DATE.match(str(node.value)))
+
+    def membership(self, left: ast.expr, right: ast.expr) -> None:
+        rk = self.kind(right)
+        if isinstance(right, ast.List | ast.Tuple):
+            for element in right.elts:
+                self.equality(left, element)
+            return
+        lk = self.plain(left)
+        if "any" in (lk, rk) or (lk == "string" and rk in ("string", "list")):
+            return
+        self.problem(f"looks for {self.describe(left, lk)} in {self.describe(right, rk)}")
+
+
+def _is_text(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, str)
+
+
+def _constant_kind(value: object) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "bool"
+    return "string" if isinstance(value, str) else "number"
+
+
+# --- evaluation ------------------------------------------------------------------------------
+
+
+def _value(key: str, raw: Any, field: FormField | None) -> Any:
+    """A form value as conditions see it: numbers as Decimal, blanks as None."""
+    if field is None or field.type not in NUMBER_TYPES:
+        return raw
+    if raw is None or raw == "":
+        return None
+    try:
+        if isinstance(raw, bool):
+            raise InvalidOperation
+        return Decimal(repr(raw)) if isinstance(raw, float) else Decimal(str(raw))
+    except InvalidOperation as err:
+        raise ConditionError(f"field {key!r} is not a number: {raw!r}") from err
+
+
+def _ordered(compare: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
+    """A missing value is neither smaller nor larger than anything: the comparison is False."""
+    return lambda a, b: a is not None and b is not None and compare(a, b)
+
+
+def _arithmetic(apply: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """Arithmetic on a missing value gives a missing value, which then compares False."""
+    return lambda a, b: None if a is None or b is None else apply(a, b)
+
+
+def _divide(a: Any, b: Any) -> Any:
+    if b == 0:
+        return None  # unknown, like a missing value: compares False
+    if isinstance(a, int | Decimal) and isinstance(b, int | Decimal):
+        return Decimal(a) / Decimal(b)  # int / int would be a float, which Decimal refuses
+    return a / b
+
+
+OPERATORS: dict[type, Callable[..., Any]] = {
+    ast.Add: _arithmetic(safe_add),
+    ast.Sub: _arithmetic(operator.sub),
+    ast.Mult: _arithmetic(safe_mult),
+    ast.Div: _arithmetic(_divide),
+    ast.USub: lambda a: None if a is None else -a,
+    ast.UAdd: lambda a: a,
+    ast.Not: operator.not_,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: _ordered(operator.lt),
+    ast.LtE: _ordered(operator.le),
+    ast.Gt: _ordered(operator.gt),
+    ast.GtE: _ordered(operator.ge),
+    # a missing list or text contains nothing
+    ast.In: lambda a, b: b is not None and a in b,
+    ast.NotIn: lambda a, b: b is None or a not in b,
+}
+_local = threading.local()
+
+
+def _len(value: Any) -> int:
+    return 0 if value is None else len(value)
+
+
+def _evaluator() -> EvalWithCompoundTypes:
+    """One evaluator per thread: building one per call costs more than the evaluation."""
+    evaluator = getattr(_local, "evaluator", None)
+    if evaluator is None:
+        evaluator = EvalWithCompoundTypes(operators=dict(OPERATORS), functions={"len": _len})
+        _local.evaluator = evaluator
+    return evaluator

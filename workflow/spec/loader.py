@@ -1,0 +1,237 @@
+"""Load a definition file: YAML with line numbers, validated by the model, then linted."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from workflow.errors import DefinitionError
+from workflow.spec.lint import Lines, PathKey, line_of, lint_problems
+from workflow.spec.model import IDENT, WHO_SHAPES, Definition
+
+#: more nodes than this means aliases multiplying out ("billion laughs"), not a definition
+MAX_NODES = 20_000
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_SHOULD = {
+    "model_type": "should be a mapping",
+    "model_attributes_type": "should be a mapping",
+    "dict_type": "should be a mapping",
+    "list_type": "should be a list",
+    "string_type": "should be text",
+    "bool_type": "should be true or false",
+    "bool_parsing": "should be true or false",
+    "int_type": "should be a whole number",
+    "int_parsing": "should be a whole number",
+    "int_from_float": "should be a whole number",
+    "float_type": "should be a number",
+    "float_parsing": "should be a number",
+    "too_short": "should not be empty",
+}
+_PATTERNS = {IDENT: "should be lower-case letters, digits and _, starting with a letter"}
+
+
+def load_file(path: str | os.PathLike[str]) -> Definition:
+    """Load and check one definition file; raises DefinitionError listing every problem."""
+    return _load(_read(path), os.fspath(path))[0]
+
+
+def load_text(text: str, filename: str = "<text>") -> Definition:
+    """Load and check a definition from text; ``filename`` names it in the problems."""
+    return _load(text, filename)[0]
+
+
+def check_files(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
+    """Every problem of every file, lint included, plus ids used twice; empty if all are fine."""
+    problems: list[str] = []
+    owners: dict[str, str] = {}
+    for path in paths:
+        name = os.path.basename(path)
+        try:
+            defn, lines = _load(_read(path), os.fspath(path))
+        except DefinitionError as err:
+            problems.extend(err.problems)
+            continue
+        except OSError as err:
+            problems.append(f"{name}:1: cannot read the file: {err.strerror or err}")
+            continue
+        if defn.id in owners:
+            line = line_of(lines, ("id",))
+            problems.append(
+                f"{name}:{line}: definition id '{defn.id}' is also used by {owners[defn.id]}"
+            )
+        owners.setdefault(defn.id, name)
+    return problems
+
+
+def _read(path: str | os.PathLike[str]) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise DefinitionError(
+            [f"{os.path.basename(path)}:1: the file is not UTF-8: {err.reason}"]
+        ) from err
+
+
+def _load(text: str, filename: str) -> tuple[Definition, Lines]:
+    name = os.path.basename(filename)
+    data, lines, problems = _parse_yaml(text, name)
+    defn = None
+    try:
+        defn = Definition.model_validate(data)
+    except ValidationError as err:
+        for error in err.errors(include_url=False):
+            path, message = _explain(error, data)
+            problems.append((line_of(lines, path), message))
+    if defn is not None:
+        problems += lint_problems(defn, lines)
+    if problems:
+        ordered = sorted(dict.fromkeys(problems), key=lambda problem: problem[0])
+        raise DefinitionError([f"{name}:{line}: {message}" for line, message in ordered])
+    assert defn is not None
+    return defn, lines
+
+
+class _Loader(yaml.SafeLoader):
+    """A SafeLoader that notes duplicate keys instead of letting the last one silently win."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.duplicates: list[tuple[int, str]] = []
+
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first: dict[tuple[str, str], int] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, ScalarNode) or key_node.tag == _MERGE_TAG:
+                continue
+            line = key_node.start_mark.line + 1
+            key = (key_node.tag, key_node.value)
+            if key in first:
+                message = f"duplicate key {key_node.value!r} (first at line {first[key]})"
+                self.duplicates.append((line, message))
+            first.setdefault(key, line)
+        return super().construct_mapping(node, deep)
+
+
+def _parse_yaml(text: str, name: str) -> tuple[dict[str, Any], Lines, list[tuple[int, str]]]:
+    """The document as data, the line of every path in it, and its duplicate keys."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        raise DefinitionError(
+            [f"{name}:{line}: YAML syntax error: {err.problem or err.context}"]
+        ) from err
+    except yaml.YAMLError as err:
+        raise DefinitionError([f"{name}:1: YAML syntax error: {err}"]) from err
+    finally:
+        loader.dispose()
+    if node is None or data is None:
+        raise DefinitionError([f"{name}:1: the file is empty"])
+    if not isinstance(data, dict):
+        kind = "a list" if isinstance(data, list) else repr(data)
+        line = node.start_mark.line + 1
+        raise DefinitionError(
+            [
+                f"{name}:{line}: the top level should be a mapping with id, name, form and steps, not {kind}"
+            ]
+        )
+    return data, _lines(node, name), list(dict.fromkeys(loader.duplicates))
+
+
+def _lines(root: Node, name: str) -> dict[PathKey, int]:
+    """Path → line for every mapping entry (the key's line) and list item."""
+    lines: dict[PathKey, int] = {(): root.start_mark.line + 1}
+    todo: list[tuple[Node, PathKey]] = [(root, ())]
+    while todo:
+        node, path = todo.pop()
+        if isinstance(node, MappingNode):
+            children = [
+                (k.value if isinstance(k, ScalarNode) else repr(k), k, v) for k, v in node.value
+            ]
+        elif isinstance(node, SequenceNode):
+            children = [(index, item, item) for index, item in enumerate(node.value)]
+        else:
+            continue
+        for key, marked, value in children:
+            lines[(*path, key)] = marked.start_mark.line + 1
+            todo.append((value, (*path, key)))
+        if len(lines) > MAX_NODES:
+            raise DefinitionError(
+                [f"{name}:1: the file has more than {MAX_NODES} values (aliases?)"]
+            )
+    return lines
+
+
+def _explain(error: ErrorDetails, data: dict[str, Any]) -> tuple[PathKey, str]:
+    """Where a pydantic error is and what it means, in the definition's own words."""
+    # the Who union's tags ("who:role") are pydantic's, not keys of the file
+    loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("who:")))
+    prefix, rest = _context(loc, data)
+    kind = error["type"]
+    if kind == "missing":
+        return loc, f"{prefix}missing key '{rest[-1]}'"
+    if kind == "extra_forbidden":
+        where = f" in {_dotted(rest[:-1])}" if rest[:-1] else ""
+        return loc, f"{prefix}unknown key '{rest[-1]}'{where}"
+    if kind == "who":
+        return loc, f"{prefix}{rest[0]} must be {WHO_SHAPES}, not {_show(error['input'])}"
+    if kind == "value_error":
+        return loc, prefix + str(error.get("ctx", {}).get("error", error["msg"]))
+    subject = _dotted(rest) if rest else prefix.rstrip(": ")
+    prefix = prefix if rest else ""
+    return loc, f"{prefix}{subject} {_should(error)}"
+
+
+def _context(loc: PathKey, data: dict[str, Any]) -> tuple[str, PathKey]:
+    """Who the error is about ("step 'draft': ") and the rest of its location."""
+    if len(loc) >= 2 and loc[0] == "steps":
+        return f"step '{loc[1]}': ", loc[2:]
+    if len(loc) >= 2 and loc[0] == "form" and isinstance(loc[1], int):
+        form = data.get("form")
+        item = form[loc[1]] if isinstance(form, list) and loc[1] < len(form) else None
+        key = item.get("key") if isinstance(item, dict) else None
+        label = f"field '{key}'" if isinstance(key, str) else f"form item {loc[1] + 1}"
+        return f"{label}: ", loc[2:]
+    return "", loc
+
+
+def _dotted(path: PathKey) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
+    return text
+
+
+def _should(error: ErrorDetails) -> str:
+    kind, value = error["type"], error["input"]
+    if kind == "string_pattern_mismatch":
+        text = _PATTERNS.get(error.get("ctx", {}).get("pattern", ""), error["msg"].lower())
+    else:
+        text = _SHOULD.get(kind) or _drop_subject(error["msg"])
+    if kind == "too_short":
+        return text
+    if isinstance(value, bool) and kind == "string_type":
+        # YAML 1.1 reads yes/no/on/off as booleans: the usual cause of this error
+        return f"{text}, not {_show(value)} (quote it: YAML reads yes, no, on and off as true or false)"
+    return f"{text}, not {_show(value)}"
+
+
+def _drop_subject(message: str) -> str:
+    """'Input should be …' → 'should be …': the caller puts the key's name in front."""
+    others = message.partition(" ")[2]
+    return others if others.startswith("should") else message[0].lower() + message[1:]
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "…"

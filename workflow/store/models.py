@@ -1,0 +1,224 @@
+"""The tables: organisation, definitions with versions, flows, step visits, work items, audit events."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite (naive storage) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: Banli stores aware UTC times only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# BIGINT on PostgreSQL, INTEGER (so the rowid alias) on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+pk = Annotated[int, mapped_column(BigId, primary_key=True)]
+UtcTime = Annotated[datetime, mapped_column(UtcDateTime())]
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Unit(Base):
+    """A department, project team, branch or subsidiary: one node of the organisation tree."""
+
+    __tablename__ = "units"
+    id: Mapped[pk]
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20), default="department")
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+
+
+class User(Base):
+    """One employee's account: real name, mobile for reminders, one home unit."""
+
+    __tablename__ = "users"
+    id: Mapped[pk]
+    login: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    mobile: Mapped[str | None] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(200))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    post: Mapped[str | None] = mapped_column(String(100))
+    #: active | invited | removed (Art. 10, 12): a removed account keeps its name on history
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+
+
+class RoleMembership(Base):
+    """A role held by a user, in a unit (unit head, clerk, legal …) or company-wide (unit_id NULL)."""
+
+    __tablename__ = "role_memberships"
+    __table_args__ = (
+        UniqueConstraint("user_id", "role", "unit_id"),
+        Index("ix_role_memberships_role_unit", "role", "unit_id"),
+    )
+    id: Mapped[pk]
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    role: Mapped[str] = mapped_column(String(64))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+
+
+class DefinitionVersion(Base):
+    """One version of an approval type, with its YAML source: running flows stay on theirs."""
+
+    __tablename__ = "definition_versions"
+    __table_args__ = (UniqueConstraint("key", "version"),)
+    id: Mapped[pk]
+    key: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    name_zh: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(Text)
+    filename: Mapped[str] = mapped_column(String(255))
+    digest: Mapped[str] = mapped_column(String(64))
+    loaded_at: Mapped[UtcTime]
+    #: False once an administrator retires the type: no new flows, running ones go on
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class Flow(Base):
+    """One running (or finished) instance of a definition version."""
+
+    __tablename__ = "flows"
+    __table_args__ = (
+        Index("ix_flows_initiator", "initiator_id", "id"),
+        Index("ix_flows_state", "state", "id"),
+    )
+    id: Mapped[pk]
+    definition_id: Mapped[int] = mapped_column(ForeignKey("definition_versions.id"))
+    title: Mapped[str] = mapped_column(String(500))
+    form: Mapped[dict[str, Any]] = mapped_column(JSON)
+    initiator_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    #: a step id, or ended / withdrawn
+    state: Mapped[str] = mapped_column(String(64))
+    #: approved | rejected once ended
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    current_visit_id: Mapped[int | None] = mapped_column(BigId)
+    started_at: Mapped[UtcTime]
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    #: optimistic lock: every action bumps it; a stale page's action is refused
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    #: head of this flow's audit hash chain, kept here so an append never re-reads the chain
+    audit_seq: Mapped[int] = mapped_column(Integer, default=0)
+    audit_head: Mapped[str] = mapped_column(String(64), default="")
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Visit(Base):
+    """One activation of a step in a flow; a step returned to is visited again."""
+
+    __tablename__ = "visits"
+    __table_args__ = (Index("ix_visits_flow_step", "flow_id", "step"),)
+    id: Mapped[pk]
+    flow_id: Mapped[int] = mapped_column(ForeignKey("flows.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    step: Mapped[str] = mapped_column(String(64))
+    entered_at: Mapped[UtcTime]
+    left_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    #: who moved the flow on from here (host, or the initiator withdrawing)
+    left_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: start | forward | return
+    via: Mapped[str] = mapped_column(String(16))
+    #: the host who sent the flow here, or the initiator
+    entered_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: a co-signer's veto marks the step rejected until the host acts
+    rejected: Mapped[bool] = mapped_column(default=False)
+
+
+class WorkItem(Base):
+    """One person's part in one step visit, with the three legal effects (Art. 6)."""
+
+    __tablename__ = "work_items"
+    __table_args__ = (
+        # The workbench: open items of a user, newest first. Partial so it stays small.
+        Index(
+            "ix_work_items_open",
+            "user_id",
+            "id",
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+        Index("ix_work_items_done", "user_id", "handled_at"),
+        Index("ix_work_items_visit", "visit_id"),
+        Index("ix_work_items_flow", "flow_id"),
+    )
+    id: Mapped[pk]
+    flow_id: Mapped[int] = mapped_column(ForeignKey("flows.id"))
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    #: host | handler | co_signer
+    role: Mapped[str] = mapped_column(String(16))
+    #: open | done (the person acted) | cancelled (the step moved on without them)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    delivered_at: Mapped[UtcTime]
+    confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    handled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    #: forward | end | finish | sign | return | withdraw (what the person did)
+    action: Mapped[str | None] = mapped_column(String(16))
+    #: a co-signer's decision: approve | reject
+    decision: Mapped[str | None] = mapped_column(String(16))
+    opinion: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditEvent(Base):
+    """Append-only; each flow's events form a SHA-256 hash chain (``chain`` = 'flow:ID' or 'admin')."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (UniqueConstraint("chain", "seq"),)
+    id: Mapped[pk]
+    chain: Mapped[str] = mapped_column(String(40))
+    seq: Mapped[int] = mapped_column(Integer)
+    flow_id: Mapped[int | None] = mapped_column(BigId)
+    at: Mapped[UtcTime]
+    actor_id: Mapped[int | None] = mapped_column(BigId)
+    #: the actor's name as it was: people are renamed, history is not
+    actor_name: Mapped[str | None] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """Head of a chain that has no flow row to carry it (administrative acts)."""
+
+    __tablename__ = "audit_heads"
+    chain: Mapped[str] = mapped_column(String(40), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    head: Mapped[str] = mapped_column(String(64), default="")
