@@ -184,16 +184,14 @@ def verify_all(session: Session) -> tuple[int, list[Broken]]:
     """Recompute every chain against the heads recorded beside it: (events checked, first breaks)."""
     heads: dict[str, tuple[int, str]] = {
         f"flow:{fid}": (seq, head)
-        for fid, seq, head in session.execute(
-            select(Flow.id, Flow.audit_seq, Flow.audit_head)
-        ).tuples()
+        for fid, seq, head in session.execute(select(Flow.id, Flow.audit_seq, Flow.audit_head))
     }
     heads.update(
         {
             c: (seq, head)
             for c, seq, head in session.execute(
                 select(AuditHead.chain, AuditHead.seq, AuditHead.head)
-            ).tuples()
+            )
         }
     )
     broken: list[Broken] = []

@@ -149,21 +149,12 @@ def sheet(ctx: click.Context, flow_id: int, output: str | None) -> None:
     try:
         rec = engine.history(flow_id)
         with engine.db.read() as s:
-            spec = engine.registry.get(s, _definition_id(engine, flow_id)).spec
+            spec = engine.registry.get(s, rec.definition_id).spec
     except BanliError as exc:
         raise click.ClickException(str(exc)) from None
-    text = render_text(rec, spec, engine.local, os.environ.get("BANLI_ORGANISATION", ""))
+    text = render_text(rec, spec, engine.local, engine.organisation_name())
     if output:
         Path(output).write_text(text, encoding="utf-8")
         click.echo(f"flow sheet of flow {flow_id} written to {output}")
     else:
         click.echo(text, nl=False)
-
-
-def _definition_id(engine, flow_id: int) -> int:
-    from sqlalchemy import select
-
-    from workflow.store.models import Flow
-
-    with engine.db.read() as s:
-        return s.scalar(select(Flow.definition_id).where(Flow.id == flow_id))

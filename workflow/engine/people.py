@@ -91,7 +91,7 @@ def _role_holders(session: Session, rule: RoleRef, initiator_id: int) -> list[in
 
 def unit_chain(session: Session, user_id: int) -> list[int]:
     """The user's unit, its parent, … up to the root."""
-    parents = dict(session.execute(select(Unit.id, Unit.parent_id)).tuples().all())
+    parents = dict(session.execute(select(Unit.id, Unit.parent_id)).all())
     unit_id = session.scalar(select(User.unit_id).where(User.id == user_id))
     chain: list[int] = []
     while unit_id is not None and unit_id not in chain:

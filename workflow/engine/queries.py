@@ -13,7 +13,7 @@ from workflow.engine import assign
 from workflow.engine.context import FLOWS, ITEMS, USERS, VISITS, Action
 from workflow.engine.people import resolve
 from workflow.errors import BanliError, NotFound
-from workflow.store.models import DefinitionVersion, RoleMembership
+from workflow.store.models import DefinitionVersion, RoleMembership, Unit
 
 if TYPE_CHECKING:
     from workflow.engine.core import Engine
@@ -78,6 +78,7 @@ class FlowRecord:
     definition: str
     definition_name: str
     definition_version: int
+    definition_id: int
     state: str
     outcome: str | None
     version: int
@@ -194,6 +195,16 @@ class Queries:
                 for r in rows
             ]
 
+    def organisation_name(self: Engine) -> str:
+        """The name of the root unit: the company the printed sheets are headed with."""
+        with self.db.read() as s:
+            return (
+                s.scalar(
+                    select(Unit.name).where(Unit.parent_id.is_(None)).order_by(Unit.id).limit(1)
+                )
+                or ""
+            )
+
     def may_see(self: Engine, s: Session, user_id: int, flow_id: int) -> bool:
         """The initiator, anyone with a part in the flow, and administrators."""
         if s.scalar(
@@ -268,22 +279,23 @@ class Queries:
                     )
                 )
             return FlowRecord(
-                f["id"],
-                f["title"],
-                spec.id,
-                spec.name.zh,
-                f["dv"],
-                f["state"],
-                f["outcome"],
-                f["version"],
-                f["form"],
-                f["initiator_id"],
-                f["initiator"],
-                f["started_at"],
-                f["ended_at"],
-                f["audit_seq"],
-                f["audit_head"],
-                list(visits.values()),
+                id=f["id"],
+                title=f["title"],
+                definition=spec.id,
+                definition_name=spec.name.zh,
+                definition_version=f["dv"],
+                definition_id=f["definition_id"],
+                state=f["state"],
+                outcome=f["outcome"],
+                version=f["version"],
+                form=f["form"],
+                initiator_id=f["initiator_id"],
+                initiator=f["initiator"],
+                started_at=f["started_at"],
+                ended_at=f["ended_at"],
+                audit_seq=f["audit_seq"],
+                audit_head=f["audit_head"],
+                visits=list(visits.values()),
             )
 
     def available_actions(self: Engine, user_id: int, item_id: int) -> list[dict[str, Any]]:

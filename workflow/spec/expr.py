@@ -19,6 +19,7 @@ from workflow.errors import BanliError
 from workflow.spec.model import NUMBER_TYPES, Definition, FormField
 
 MAX_SOURCE_LENGTH = 1000
+SINGLE_EQUALS = re.compile(r"(?<![=!<>])=(?!=)")
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 LIST_TYPES = ("users", "files")
 _ALLOWED = (
@@ -104,6 +105,8 @@ def parse(source: str) -> Condition:
         tree = ast.parse(text, mode="eval")  # parsing only: nothing here ever runs Python
     except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
         reason = getattr(err, "msg", None) or type(err).__name__
+        if SINGLE_EQUALS.search(text):
+            reason += " (compare with ==, not =)"
         raise ConditionError(f"condition {text!r} is not a valid expression: {reason}") from err
     for node in ast.walk(tree):
         refusal = _refusal(node)
@@ -258,7 +261,8 @@ class _Checker:
         kind = self.plain(node.operand)
         if kind not in ("number", "any"):
             self.problem(f"negates {self.describe(node.operand, kind)}")
-        return "number"
+            return "any"  # reported once here, not again by whatever uses the result
+        return kind
 
     def binary(self, node: ast.BinOp) -> str:
         left, right = self.plain(node.left), self.plain(node.right)

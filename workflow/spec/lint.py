@@ -124,6 +124,8 @@ def _people(defn: Definition, found: _Found) -> None:
                     found.add(
                         path, f"step '{step_id}': {role} nests a choose_from in a choose_from"
                     )
+                if isinstance(part, ChooseFrom):
+                    _choice(f"step '{step_id}': ", part, path, found)
                 if isinstance(part, ChooseFrom) and role == "host":
                     _one_host(step_id, part, path, found)
     first = defn.first_step
@@ -134,6 +136,13 @@ def _people(defn: Definition, found: _Found) -> None:
 def _empty_list(part: object, path: PathKey, subject: str, found: _Found) -> None:
     if part == []:
         found.add(path, f"{subject} is an empty list, which names nobody")
+
+
+def _choice(prefix: str, choice: ChooseFrom, path: PathKey, found: _Found) -> None:
+    if not choice.choose_from:
+        found.add(path, f"{prefix}choose_from: [] names no candidates")
+    if choice.max is not None and choice.min > choice.max:
+        found.add(path, f"{prefix}choose_from has min {choice.min} greater than max {choice.max}")
 
 
 def _one_host(step_id: str, choice: ChooseFrom, path: PathKey, found: _Found) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
+from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from workflow.errors import DefinitionError
@@ -89,7 +90,8 @@ def _load(text: str, filename: str) -> tuple[Definition, Lines]:
         for error in err.errors(include_url=False):
             path, message = _explain(error, data)
             problems.append((line_of(lines, path), message))
-    if defn is not None:
+    # with a duplicate key the document's meaning is a guess: linting that guess adds noise
+    if defn is not None and not problems:
         problems += lint_problems(defn, lines)
     if problems:
         ordered = sorted(dict.fromkeys(problems), key=lambda problem: problem[0])
@@ -128,9 +130,9 @@ def _parse_yaml(text: str, name: str) -> tuple[dict[str, Any], Lines, list[tuple
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark is not None else 1
-        raise DefinitionError(
-            [f"{name}:{line}: YAML syntax error: {err.problem or err.context}"]
-        ) from err
+        # a constructor error is valid YAML with a tag we refuse, such as !!python/object
+        what = "YAML error" if isinstance(err, ConstructorError) else "YAML syntax error"
+        raise DefinitionError([f"{name}:{line}: {what}: {err.problem or err.context}"]) from err
     except yaml.YAMLError as err:
         raise DefinitionError([f"{name}:1: YAML syntax error: {err}"]) from err
     finally:

@@ -1,0 +1,129 @@
+"""The demo: the demo organisation plus a handful of flows left in believable states."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import func, select
+
+from workflow.demo_org import seed_organisation
+from workflow.engine import Engine
+from workflow.store.models import Flow
+
+
+def seed_demo(engine: Engine) -> int:
+    """Seed the organisation and, on a database without flows, a few flows; returns flows made."""
+    with engine.db.write() as s:
+        ids = seed_organisation(s)
+        if s.scalar(select(func.count()).select_from(Flow)):
+            return 0
+    scenarios: list[Callable[[Engine, dict[str, int]], None]] = [
+        _contract_sealed,
+        _contract_in_countersign,
+        _incoming_at_instruct,
+        _seal_withdrawn,
+        _archive_borrowed,
+    ]
+    for run in scenarios:
+        run(engine, ids)
+    return len(scenarios)
+
+
+def _item(engine: Engine, user: int, flow_id: int) -> int:
+    return next(r.item_id for r in engine.inbox(user, limit=100) if r.flow_id == flow_id)
+
+
+def _step(engine: Engine, user: int, flow_id: int, action: str, **kw: object) -> None:
+    item = _item(engine, user, flow_id)
+    engine.open(user, item)
+    getattr(engine, action)(user, item, **kw)
+
+
+def _contract_sealed(e: Engine, p: dict[str, int]) -> None:
+    f = e.start(
+        p["huangyong"],
+        "contract_review",
+        {
+            "title": "办公楼中央空调维保合同",
+            "counterparty": "上海申能机电设备有限公司",
+            "amount": "186000.00",
+            "contract_type": "service",
+            "summary": "2027 年度中央空调维保，按季度付款。",
+        },
+        opinion="请审核",
+    ).flow_id
+    _step(e, p["qianxuejun"], f, "forward", opinion="同意，请会签。")
+    _step(e, p["yangfan"], f, "sign", decision="approve", opinion="条款无异议。")
+    _step(e, p["linxiaoyan"], f, "sign", decision="approve", opinion="在年度预算内。")
+    _step(e, p["liming"], f, "forward", host=p["chenzhiqiang"], opinion="会签完毕，呈分管领导。")
+    _step(e, p["chenzhiqiang"], f, "forward", opinion="同意。")
+    _step(e, p["sunli"], f, "end", opinion="已加盖合同专用章。")
+
+
+def _contract_in_countersign(e: Engine, p: dict[str, int]) -> None:
+    f = e.start(
+        p["xiejun"],
+        "contract_review",
+        {
+            "title": "第一项目部钢材采购合同",
+            "counterparty": "江苏沙钢集团",
+            "amount": "1250000.00",
+            "contract_type": "purchase",
+            "summary": "HRB400 螺纹钢 300 吨。",
+        },
+    ).flow_id
+    _step(e, p["xiejun"], f, "forward", opinion="项目急需，请尽快会签。")
+    _step(e, p["yangfan"], f, "sign", decision="approve", opinion="合同文本已审，可签。")
+
+
+def _incoming_at_instruct(e: Engine, p: dict[str, int]) -> None:
+    f = e.start(
+        p["wangfang"],
+        "incoming_document",
+        {
+            "source_unit": "市住房和城乡建设委员会",
+            "original_number": "沪建质安〔2026〕112 号",
+            "title": "关于开展冬季施工安全大检查的通知",
+            "urgency": "urgent",
+            "confidentiality": "internal",
+            "received_on": "2026-11-27",
+        },
+    ).flow_id
+    _step(
+        e,
+        p["liming"],
+        f,
+        "forward",
+        host=p["liuhaitao"],
+        opinion="拟请刘总阅示，工程管理部牵头落实。",
+    )
+
+
+def _seal_withdrawn(e: Engine, p: dict[str, int]) -> None:
+    f = e.start(
+        p["fenglei"],
+        "seal_usage",
+        {
+            "title": "员工收入证明",
+            "seal": "company",
+            "copies": 2,
+            "purpose": "员工办理房贷。",
+        },
+    )
+    e.withdraw(p["fenglei"], f.flow_id, reason="份数填错，重新申请。")
+
+
+def _archive_borrowed(e: Engine, p: dict[str, int]) -> None:
+    f = e.start(
+        p["huzhigang"],
+        "archive_use",
+        {
+            "archive_name": "滨江花园项目竣工图",
+            "archive_number": "GC-2019-031",
+            "purpose": "borrow",
+            "reason": "编制改造方案。",
+            "return_date": "2026-12-15",
+        },
+    ).flow_id
+    _step(e, p["huzhigang"], f, "forward", opinion="同意借阅。")
+    _step(e, p["zhaomin"], f, "forward", opinion="准予借出，请按期归还。")
