@@ -1,0 +1,90 @@
+"""The ``banli`` command as a script or an administrator uses it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from workflow.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+BROKEN = ROOT / "tests" / "data" / "definitions" / "broken"
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+
+    def invoke(*args: str):
+        return CliRunner().invoke(main, ["--db", url, *args], catch_exceptions=False)
+
+    return invoke
+
+
+def test_demo_then_sheet_and_verify(run):
+    result = run("demo")
+    assert result.exit_code == 0, result.output
+    assert "contract_review loaded as version 1" in result.output
+    assert "5 demo flows started" in result.output
+    again = run("demo")
+    assert "already there" in again.output and "unchanged, version 1" in again.output
+
+    sheet = run("sheet", "1")
+    assert sheet.exit_code == 0
+    for text in (
+        "华东建设集团有限公司",
+        "合同评审 流程单",
+        "办公楼中央空调维保合同",
+        "部门负责人审核",
+        "会签",
+        "杨帆",
+        "条款无异议。",
+        "送达",
+        "确认",
+        "处理",
+        "状态：已结束（同意）",
+    ):
+        assert text in sheet.output
+    verify = run("audit", "verify")
+    assert verify.exit_code == 0 and "audit trail intact" in verify.output
+
+
+def test_sheet_of_unknown_flow_is_a_clear_error(run):
+    run("init")
+    result = run("sheet", "999")
+    assert result.exit_code == 1
+    assert "flow 999 does not exist" in result.output
+
+
+def test_definitions_check_passes_the_shipped_ones(run):
+    files = [str(p) for p in sorted((ROOT / "definitions").glob("*.yaml"))]
+    result = run("definitions", "check", *files)
+    assert result.exit_code == 0
+    assert "4 definition(s) OK" in result.output
+
+
+def test_definitions_check_prints_file_line_and_fails(run):
+    files = sorted(BROKEN.glob("*.yaml"))
+    assert files, "tests/data/definitions/broken holds the broken definitions"
+    result = run("definitions", "check", *map(str, files))
+    assert result.exit_code == 1
+    for path in files:
+        assert f"{path.name}:" in result.output
+
+
+def test_definitions_load_stores_new_versions_only_when_changed(run, tmp_path):
+    run("init")
+    copy = tmp_path / "contract_review.yaml"
+    copy.write_text(
+        (ROOT / "definitions" / "contract_review.yaml")
+        .read_text(encoding="utf-8")
+        .replace("合同评审", "合同审查", 1),
+        encoding="utf-8",
+    )
+    result = run("definitions", "load", str(copy))
+    assert "contract_review loaded as version 2" in result.output
+    result = run("definitions", "load", str(copy))
+    assert "unchanged, version 2" in result.output
