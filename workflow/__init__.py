@@ -1,0 +1,1 @@
+"""Banli's engine: definitions, machines, actions, storage, audit — no web framework here."""

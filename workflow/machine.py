@@ -36,6 +36,7 @@ class Hooks:
     enter_step: Callable[[EventData], None]
     close_flow: Callable[[EventData], None]
     waiting_met: Callable[[EventData], bool]
+    end_allowed: Callable[[EventData], bool]
     visited: Callable[[EventData], bool]
     nobody_opened: Callable[[EventData], bool]
     part_done: Callable[[EventData], None]
@@ -105,6 +106,11 @@ def _predecessors(spec: Definition, target: str) -> set[str]:
     return seen
 
 
+def vetoable(step: Step) -> bool:
+    """Whether a co-signer's rejection on this step is a veto."""
+    return step.co_signers is not None and step.on_reject == "veto"
+
+
 def _chosen(dest: str) -> Callable[[EventData], bool]:
     def check(event: EventData) -> bool:
         return event.kwargs.get("to") == dest
@@ -140,13 +146,15 @@ def _transitions(spec: Definition, conds: dict[tuple[str, str], Condition], h: H
                     "after": h.enter_step,
                 }
             )
-        if step.can_end:
+        if step.can_end or vetoable(step):
+            # A vetoed countersign may always be ended as rejected, even where the step
+            # cannot otherwise end the flow.
             out.append(
                 {
                     "trigger": "end",
                     "source": sid,
                     "dest": "ended",
-                    "conditions": h.waiting_met,
+                    "conditions": h.end_allowed,
                     "after": h.close_flow,
                 }
             )

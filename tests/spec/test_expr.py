@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -86,9 +87,15 @@ def test_missing_values_never_raise(source: str, expected: bool) -> None:
     assert holds(source, amount="", signers=None) is expected
 
 
-def test_a_number_field_that_is_not_a_number_is_an_error() -> None:
-    with pytest.raises(ConditionError, match="field 'amount' is not a number: 'lots'"):
-        holds("amount > 5", amount="lots")
+@pytest.mark.parametrize("value", ["lots", "NaN", "Infinity", True])
+def test_a_number_field_that_is_not_a_number_is_an_error(value: object) -> None:
+    with pytest.raises(ConditionError, match=f"field 'amount' is not a number: {value!r}"):
+        holds("amount > 5", amount=value)
+
+
+def test_dates_compare_as_iso_text() -> None:
+    assert holds("due < '2026-06-01'", due=date(2026, 5, 31)) is True
+    assert holds("due >= '2026-06-01'", due=date(2026, 5, 31)) is False
 
 
 @pytest.mark.parametrize(

@@ -105,3 +105,23 @@ def test_python_tags_are_refused() -> None:
     with pytest.raises(DefinitionError) as caught:
         load_text("id: !!python/object/apply:os.system ['true']\n", "evil.yaml")
     assert caught.value.problems[0].startswith("evil.yaml:1: YAML error: could not determine")
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (
+            "id: a\n---\nid: b\n",
+            "2: YAML syntax error: expected a single document in the stream but found another document",
+        ),
+        ("a: [1, 2\nb: 3\n", "2: YAML syntax error: expected ',' or ']', but got ':'"),
+        (
+            "a: b\n\tc: d\n",
+            "2: YAML syntax error: found character '\\t' that cannot start any token",
+        ),
+    ],
+)
+def test_yaml_syntax_errors_name_the_line(text: str, problem: str) -> None:
+    with pytest.raises(DefinitionError) as caught:
+        load_text(text, "x.yaml")
+    assert caught.value.problems == [f"x.yaml:{problem}"]

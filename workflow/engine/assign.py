@@ -47,15 +47,20 @@ def only_next(a: Action) -> str:
 
 
 def previous_step(a: Action) -> str:
-    """The step of the visit before the current one: where a plain 'return' goes."""
-    step = a.s.scalar(
-        select(VISITS.c.step).where(
-            VISITS.c.flow_id == a.flow["id"], VISITS.c.seq == a.visit["seq"] - 1
-        )
-    )
-    if step is None:
-        raise InvalidAction("this is the first step: there is nothing to return to")
-    return step
+    """Where a plain 'return' goes: the latest earlier visited step that leads to this one.
+
+    After a return to this step, the step that returned it is not "previous": it comes later on
+    the flow's path, so it is skipped for the step before this one on the path.
+    """
+    ancestors = a.compiled.ancestors[a.visit["step"]]  # type: ignore[union-attr]
+    for step in a.s.scalars(
+        select(VISITS.c.step)
+        .where(VISITS.c.flow_id == a.flow["id"], VISITS.c.seq < a.visit["seq"])
+        .order_by(VISITS.c.seq.desc())
+    ):
+        if step in ancestors:
+            return step
+    raise InvalidAction("this is the first step: there is nothing to return to")
 
 
 def _names(a: Action, ids: list[int] | tuple[int, ...]) -> str:

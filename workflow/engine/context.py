@@ -15,6 +15,7 @@ from workflow.audit import GENESIS, PendingEvent, chain_rows
 from workflow.errors import (
     AlreadyHandled,
     FlowClosed,
+    InvalidAction,
     NotFound,
     NotYourItem,
     StaleVersion,
@@ -104,6 +105,8 @@ class Action:
                     ITEMS.c.delivered_at,
                     ITEMS.c.confirmed_at,
                     ITEMS.c.handled_at,
+                    ITEMS.c.closed_at,
+                    ITEMS.c.closed_by,
                     ITEMS.c.visit_id,
                     USERS.c.name.label("user_name"),
                     VISITS.c.step,
@@ -136,6 +139,8 @@ class Action:
                     "delivered_at",
                     "confirmed_at",
                     "handled_at",
+                    "closed_at",
+                    "closed_by",
                     "visit_id",
                     "user_name",
                 )
@@ -216,13 +221,18 @@ class Action:
             )
 
     def _moved_on(self) -> AlreadyHandled | FlowClosed:
-        by = self.visit.get("left_by")
+        """The error for an item whose step moved on, naming who moved it and when."""
+        item = self.item
+        if item is not None and item.get("closed_by"):
+            by, at = item["closed_by"], item["closed_at"]
+        else:
+            by, at = self.visit.get("left_by"), self.visit.get("left_at")
         name = self.s.scalar(select(USERS.c.name).where(USERS.c.id == by)) if by else "the system"
-        when = self.engine.local(self.visit["left_at"]) if self.visit.get("left_at") else "?"
+        when = self.engine.local(at) if at else "an unknown time"
         if self.flow["state"] in CLOSED_STATES:
             verb = "ended" if self.flow["state"] == "ended" else "withdrawn"
-            return FlowClosed(f"this flow was already {verb} by {name} at {when}", by=name)
-        return AlreadyHandled(f"this step was already handled by {name} at {when}", by=name)
+            return FlowClosed(f"this flow was already {verb} by {name} at {when}", by=name, at=at)
+        return AlreadyHandled(f"this step was already handled by {name} at {when}", by=name, at=at)
 
     def require_role(self, *roles: str) -> None:
         assert self.item is not None
@@ -281,7 +291,7 @@ class Action:
             self.s.scalars(
                 update(ITEMS)
                 .where(ITEMS.c.visit_id == vid, ITEMS.c.status == "open")
-                .values(status="cancelled", closed_at=self.now)
+                .values(status="cancelled", closed_at=self.now, closed_by=self.actor_id)
                 .returning(ITEMS.c.id)
             )
         )
@@ -328,6 +338,18 @@ class Action:
             step=step,
             visit=seq,
             items=[[i, u, r] for i, (u, r) in zip(ids, people.rows(), strict=True)],
+        )
+
+    def end_allowed(self) -> bool:
+        """A step with can_end ends once the waiting rule allows; a vetoed one only as rejected."""
+        step = self.compiled.step(self.visit["step"])  # type: ignore[union-attr]
+        if step.can_end:
+            return self.waiting_met("end")
+        if self.visit.get("rejected") and self.params.get("outcome") == "rejected":
+            return True
+        raise InvalidAction(
+            f"step '{step.name.zh}' ({self.visit['step']}) cannot end the flow; only a vetoed "
+            "countersign may be ended here, as rejected"
         )
 
     def waiting_met(self, trigger: str) -> bool:
@@ -406,6 +428,7 @@ HOOKS = Hooks(
     enter_step=lambda e: _ctx(e).engine.on_enter(_ctx(e), e),
     close_flow=lambda e: _ctx(e).engine.on_close(_ctx(e), e),
     waiting_met=lambda e: _ctx(e).waiting_met(e.event.name),
+    end_allowed=lambda e: _ctx(e).end_allowed(),
     visited=lambda e: _ctx(e).engine.visited(_ctx(e), e.transition.dest),
     nobody_opened=lambda e: _ctx(e).engine.nobody_opened(_ctx(e)),
     part_done=lambda e: _ctx(e).engine.on_part_done(_ctx(e), e),

@@ -339,7 +339,7 @@ class Engine(Queries):
                         ITEMS.c.status == "open",
                         ITEMS.c.role != "host",
                     )
-                    .values(status="cancelled", closed_at=a.now)
+                    .values(status="cancelled", closed_at=a.now, closed_by=a.actor_id)
                     .returning(ITEMS.c.id)
                 )
             )

@@ -338,15 +338,10 @@ class Queries:
                 out.append(
                     {"action": "forward", "ready": ready, "waiting": waiting, "options": options}
                 )
-        if "end" in triggers:
-            out.append(
-                {
-                    "action": "end",
-                    "ready": ready,
-                    "waiting": waiting,
-                    "outcomes": ["approved", "rejected"] if ready else ["rejected"],
-                }
-            )
+        can_end = a.compiled.step(step_id).can_end
+        if "end" in triggers and (can_end or a.visit.get("rejected")):
+            outcomes = ["approved", "rejected"] if ready and can_end else ["rejected"]
+            out.append({"action": "end", "ready": ready, "waiting": waiting, "outcomes": outcomes})
         earlier = [
             v
             for v in a.s.scalars(

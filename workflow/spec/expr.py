@@ -9,6 +9,7 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
@@ -368,7 +369,9 @@ def _constant_kind(value: object) -> str:
 
 
 def _value(key: str, raw: Any, field: FormField | None) -> Any:
-    """A form value as conditions see it: numbers as Decimal, blanks as None."""
+    """A form value as conditions see it: numbers as Decimal, dates as ISO text, blanks as None."""
+    if field is not None and field.type == "date" and isinstance(raw, date):
+        return raw.isoformat()[:10]  # conditions compare dates with 'YYYY-MM-DD' text
     if field is None or field.type not in NUMBER_TYPES:
         return raw
     if raw is None or raw == "":
@@ -376,9 +379,12 @@ def _value(key: str, raw: Any, field: FormField | None) -> Any:
     try:
         if isinstance(raw, bool):
             raise InvalidOperation
-        return Decimal(repr(raw)) if isinstance(raw, float) else Decimal(str(raw))
+        number = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(str(raw))
     except InvalidOperation as err:
         raise ConditionError(f"field {key!r} is not a number: {raw!r}") from err
+    if not number.is_finite():
+        raise ConditionError(f"field {key!r} is not a number: {raw!r}")
+    return number
 
 
 def _ordered(compare: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:

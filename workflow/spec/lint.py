@@ -117,20 +117,23 @@ def _people(defn: Definition, found: _Found) -> None:
                 found.add(path, "starters cannot use choose_from: nobody is there to choose")
     for step_id, step in defn.steps.items():
         for role in ("host", "handlers", "co_signers"):
-            value = getattr(step, role)
-            for part, path, depth in _who_parts(value, ("steps", step_id, role)):
-                _empty_list(part, path, f"step '{step_id}': {role}", found)
-                if isinstance(part, ChooseFrom) and depth > 0:
-                    found.add(
-                        path, f"step '{step_id}': {role} nests a choose_from in a choose_from"
-                    )
-                if isinstance(part, ChooseFrom):
-                    _choice(f"step '{step_id}': ", part, path, found)
-                if isinstance(part, ChooseFrom) and role == "host":
-                    _one_host(step_id, part, path, found)
+            _step_people(step_id, role, getattr(step, role), found)
     first = defn.first_step
     if defn.steps[first].host != "initiator":
         found.add(("steps", first, "host"), f"the first step '{first}' must have host: initiator")
+
+
+def _step_people(step_id: str, role: str, value: object, found: _Found) -> None:
+    prefix = f"step '{step_id}': "
+    for part, path, depth in _who_parts(value, ("steps", step_id, role)):
+        _empty_list(part, path, f"{prefix}{role}", found)
+        if not isinstance(part, ChooseFrom):
+            continue
+        if depth > 0:
+            found.add(path, f"{prefix}{role} nests a choose_from in a choose_from")
+        _choice(prefix, part, path, found)
+        if role == "host":
+            _one_host(step_id, part, path, found)
 
 
 def _empty_list(part: object, path: PathKey, subject: str, found: _Found) -> None:

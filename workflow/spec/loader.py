@@ -132,7 +132,7 @@ def _parse_yaml(text: str, name: str) -> tuple[dict[str, Any], Lines, list[tuple
         line = mark.line + 1 if mark is not None else 1
         # a constructor error is valid YAML with a tag we refuse, such as !!python/object
         what = "YAML error" if isinstance(err, ConstructorError) else "YAML syntax error"
-        raise DefinitionError([f"{name}:{line}: {what}: {err.problem or err.context}"]) from err
+        raise DefinitionError([f"{name}:{line}: {what}: {_yaml_reason(err)}"]) from err
     except yaml.YAMLError as err:
         raise DefinitionError([f"{name}:1: YAML syntax error: {err}"]) from err
     finally:
@@ -148,6 +148,13 @@ def _parse_yaml(text: str, name: str) -> tuple[dict[str, Any], Lines, list[tuple
             ]
         )
     return data, _lines(node, name), list(dict.fromkeys(loader.duplicates))
+
+
+def _yaml_reason(err: yaml.MarkedYAMLError) -> str:
+    # "expected a single document in the stream" + "but found another document"
+    if err.context and err.problem and err.problem.startswith("but "):
+        return f"{err.context} {err.problem}"
+    return err.problem or err.context or "unreadable YAML"
 
 
 def _lines(root: Node, name: str) -> dict[PathKey, int]:

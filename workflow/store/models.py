@@ -189,6 +189,8 @@ class WorkItem(Base):
     confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     handled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    #: who closed it: the person themself, or whoever moved the step on without them
+    closed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     #: forward | end | finish | sign | return | withdraw (what the person did)
     action: Mapped[str | None] = mapped_column(String(16))
     #: a co-signer's decision: approve | reject

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 10:56:45.494963
+Create Date: 2026-11-29 11:02:19.543716
 """
 
 from __future__ import annotations
@@ -188,9 +188,14 @@ def upgrade() -> None:
         sa.Column("confirmed_at", workflow.store.models.UtcDateTime(timezone=True), nullable=True),
         sa.Column("handled_at", workflow.store.models.UtcDateTime(timezone=True), nullable=True),
         sa.Column("closed_at", workflow.store.models.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("closed_by", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("action", sa.String(length=16), nullable=True),
         sa.Column("decision", sa.String(length=16), nullable=True),
         sa.Column("opinion", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["closed_by"],
+            ["users.id"],
+        ),
         sa.ForeignKeyConstraint(
             ["flow_id"],
             ["flows.id"],

@@ -1,0 +1,148 @@
+"""Shared helpers for the benchmarks: a fresh SQLite file database, statement counting, output.
+
+``setup`` mirrors ``tests/conftest.setup_engine`` (schema, shipped definitions, demo organisation)
+but is kept here so the benchmarks do not depend on the test suite's fixtures or on pytest.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import event, select  # noqa: E402
+
+from workflow.demo_org import seed_organisation  # noqa: E402
+from workflow.engine import Engine  # noqa: E402
+from workflow.engine.registry import store_definition  # noqa: E402
+from workflow.store.db import Database  # noqa: E402
+from workflow.store.models import DefinitionVersion  # noqa: E402
+
+DEFINITIONS = sorted((ROOT / "definitions").glob("*.yaml"))
+
+#: A contract below 500,000 yuan: leader_review goes straight on to sealing.
+CONTRACT = {
+    "title": "办公楼空调维保服务合同",
+    "counterparty": "上海申能机电有限公司",
+    "amount": "120000",
+    "contract_type": "service",
+    "summary": "空调维保服务一年",
+}
+
+
+@dataclass
+class Setup:
+    db: Database
+    engine: Engine
+    people: dict[str, int]
+    contract_version: int
+
+
+def setup(path: Path) -> Setup:
+    """A new SQLite file database (WAL) at ``path`` with schema, definitions and demo people."""
+    db = Database(f"sqlite:///{path}")
+    db.create_all()
+    engine = Engine(db)
+    with db.write() as s:
+        people = seed_organisation(s)
+        for p in DEFINITIONS:
+            store_definition(s, p, engine.clock())
+        vid = s.scalar(
+            select(DefinitionVersion.id).where(DefinitionVersion.key == "contract_review")
+        )
+    return Setup(db, engine, people, vid)
+
+
+# --- counting statements -------------------------------------------------------------------------
+
+
+@dataclass
+class StatementLog:
+    """Statements seen by ``before_cursor_execute``, grouped by the label of the current action."""
+
+    label: str = "?"
+    by_label: dict[str, list[list[str]]] = field(default_factory=lambda: defaultdict(list))
+
+    def begin(self, label: str) -> None:
+        self.label = label
+        self.by_label[label].append([])
+
+    def record(self, sql: str) -> None:
+        runs = self.by_label[self.label]
+        if not runs:  # statements before the first ``begin``
+            runs.append([])
+        runs[-1].append(" ".join(sql.split()))
+
+    def mean(self, label: str) -> float:
+        return statistics.mean(len(x) for x in self.by_label[label])
+
+    def kinds(self, label: str) -> Counter[str]:
+        c: Counter[str] = Counter()
+        for stmts in self.by_label[label]:
+            c.update(s.split(" ", 1)[0].upper() for s in stmts)
+        n = len(self.by_label[label])
+        return Counter({k: v / n for k, v in c.items()})
+
+
+@contextmanager
+def counting(db: Database) -> Iterator[StatementLog]:
+    """Log every statement sent to the driver while inside the block (BEGIN included; the
+    COMMIT the driver issues on ``connection.commit()`` is not a cursor execute and is not seen)."""
+    log = StatementLog()
+
+    def listener(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        log.record(statement)
+
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        yield log
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+
+
+def print_counts(log: StatementLog, labels: list[str], title: str) -> None:
+    print(f"  {title}: SQL statements per action (BEGIN counted, COMMIT not)")
+    print(f"    {'action':<34}{'total':>6}  {'SELECT':>6}{'INSERT':>7}{'UPDATE':>7}{'other':>6}")
+    for label in labels:
+        k = log.kinds(label)
+        other = sum(v for key, v in k.items() if key not in ("SELECT", "INSERT", "UPDATE"))
+        print(
+            f"    {label:<34}{log.mean(label):>6.1f}  {k['SELECT']:>6.1f}{k['INSERT']:>7.1f}"
+            f"{k['UPDATE']:>7.1f}{other:>6.1f}"
+        )
+
+
+def print_statements(log: StatementLog, labels: list[str], width: int = 150) -> None:
+    """Each action kind's statements (from its first occurrence), shortened to ``width``."""
+    for label in labels:
+        print(f"    -- {label}")
+        for sql in log.by_label[label][0]:
+            print(f"       {sql[:width]}{' …' if len(sql) > width else ''}")
+
+
+# --- output --------------------------------------------------------------------------------------
+
+
+def header(title: str) -> None:
+    print()
+    print("=" * 100)
+    print(title)
+    print("=" * 100)
+
+
+def target(ok: bool, what: str) -> str:
+    return f"TARGET {'met' if ok else 'missed'} ({what})"
+
+
+def percentile(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
