@@ -18,207 +18,241 @@ validation beyond the title, no "cancel the other open items" UPDATE at steps th
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import UTC, datetime
 from typing import Any
 
+from baseline_sql import (
+    FLOWS,
+    ITEMS,
+    USERS,
+    VISITS,
+    Refused,
+    add_events,
+    handle_item,
+    holds_role,
+    load_item,
+    move_to,
+    role_holders,
+    update_flow,
+)
 from common import CONTRACT
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import and_, insert, select, update
 from sqlalchemy.engine import Engine as SAEngine
-
-from workflow.store.models import AuditEvent, Flow, RoleMembership, User, Visit, WorkItem
-
-FLOWS, ITEMS, VISITS = Flow.__table__, WorkItem.__table__, Visit.__table__
-EVENTS, ROLES, USERS = AuditEvent.__table__, RoleMembership.__table__, User.__table__
-GENESIS = "0" * 64
-
-
-class Refused(Exception):
-    pass
-
-
-def _hash(prev: str, body: dict[str, Any]) -> str:
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(prev.encode() + text.encode()).hexdigest()
-
-
-def _events(conn: Connection, f: Any, actor: int, name: str, now: datetime, evs: list) -> tuple:
-    """Insert ``evs`` [(kind, data)] after the flow's chain head; return the new (seq, head)."""
-    seq, head, rows = f["audit_seq"], f["audit_head"] or GENESIS, []
-    for kind, data in evs:
-        seq += 1
-        h = _hash(head, {"chain": f"flow:{f['id']}", "seq": seq, "at": now.isoformat(),
-                         "actor_id": actor, "actor_name": name, "kind": kind, "data": data})
-        rows.append({"chain": f"flow:{f['id']}", "seq": seq, "flow_id": f["id"], "at": now,
-                     "actor_id": actor, "actor_name": name, "kind": kind, "data": data,
-                     "prev_hash": head, "hash": h})
-        head = h
-    conn.execute(insert(EVENTS), rows)
-    return seq, head
-
-
-def _load(conn: Connection, actor: int, item_id: int) -> Any:
-    row = conn.execute(
-        select(ITEMS.c.id.label("item_id"), ITEMS.c.status, ITEMS.c.user_id, ITEMS.c.delivered_at,
-               ITEMS.c.confirmed_at, ITEMS.c.visit_id, ITEMS.c.flow_id.label("id"),
-               FLOWS.c.version, FLOWS.c.audit_seq, FLOWS.c.audit_head, FLOWS.c.initiator_id,
-               VISITS.c.step, VISITS.c.seq, USERS.c.name)
-        .join(FLOWS, FLOWS.c.id == ITEMS.c.flow_id)
-        .join(VISITS, VISITS.c.id == ITEMS.c.visit_id)
-        .join(USERS, USERS.c.id == ITEMS.c.user_id)
-        .where(ITEMS.c.id == item_id)
-    ).mappings().first()
-    if row is None or row["user_id"] != actor or row["status"] != "open":
-        raise Refused(item_id)
-    return row
-
-
-def _flow_update(conn: Connection, f: Any, seq: int, head: str, bump: int = 1, **values: Any):
-    r = conn.execute(
-        update(FLOWS).where(FLOWS.c.id == f["id"], FLOWS.c.version == f["version"])
-        .values(version=f["version"] + bump, audit_seq=seq, audit_head=head, **values)
-    )
-    if r.rowcount != 1:
-        raise Refused(f["id"])
-
-
-def _role_holders(conn: Connection, roles: list[str], unit_id: Any = None) -> dict[str, int]:
-    where = [ROLES.c.role.in_(roles), USERS.c.status == "active"]
-    if unit_id is not None:
-        where.append(ROLES.c.unit_id == unit_id)
-    rows = conn.execute(
-        select(ROLES.c.role, ROLES.c.user_id).join(USERS, USERS.c.id == ROLES.c.user_id)
-        .where(*where)
-    ).all()
-    return {r.role: r.user_id for r in rows}
-
-
-def _done(conn: Connection, f: Any, now: datetime, action: str, **extra: Any) -> None:
-    conn.execute(update(ITEMS).where(ITEMS.c.id == f["item"])
-                 .values(status="done", handled_at=now, closed_at=now, action=action, **extra))
-
-
-def _move(conn: Connection, f: Any, actor: int, now: datetime, step: str, people: list) -> list:
-    """Leave the current visit, enter ``step`` with ``people`` [(user, role)]; new item ids."""
-    conn.execute(update(VISITS).where(VISITS.c.id == f["visit_id"])
-                 .values(left_at=now, left_by=actor))
-    vid = conn.scalar(insert(VISITS).values(
-        flow_id=f["id"], seq=f["seq"] + 1, step=step, entered_at=now, via="forward",
-        entered_by=actor, rejected=False).returning(VISITS.c.id))
-    # One multi-row VALUES statement; SQLite hands out the rowids in VALUES order.
-    ids = sorted(conn.scalars(insert(ITEMS).values([
-        {"flow_id": f["id"], "visit_id": vid, "user_id": u, "role": r, "status": "open",
-         "delivered_at": now} for u, r in people]).returning(ITEMS.c.id)))
-    f["new_visit"] = vid
-    return ids
 
 
 class Baseline:
+    """The 13 actions of the contract review, each in its own ``engine.begin()`` transaction."""
+
     def __init__(self, engine: SAEngine, definition_id: int) -> None:
         self.e, self.definition_id = engine, definition_id
 
     def start(self, actor: int, form: dict[str, Any]) -> int:
         now = datetime.now(UTC)
         with self.e.begin() as conn:
-            me = conn.execute(select(USERS.c.name, USERS.c.unit_id)
-                              .where(USERS.c.id == actor, USERS.c.status == "active")).one()
-            head = _role_holders(conn, ["unit_head"], me.unit_id)["unit_head"]
-            fid = conn.scalar(insert(FLOWS).values(
-                definition_id=self.definition_id, title=form["title"], form=form,
-                initiator_id=actor, state="dept_review", started_at=now, version=1,
-                audit_seq=0, audit_head="").returning(FLOWS.c.id))
-            v1 = conn.scalar(insert(VISITS).values(
-                flow_id=fid, seq=1, step="draft", entered_at=now, via="start", entered_by=actor,
-                left_at=now, left_by=actor, rejected=False).returning(VISITS.c.id))
-            i1 = conn.scalar(insert(ITEMS).values(
-                flow_id=fid, visit_id=v1, user_id=actor, role="host", status="done",
-                delivered_at=now, confirmed_at=now, handled_at=now, closed_at=now,
-                action="forward").returning(ITEMS.c.id))
-            v2 = conn.scalar(insert(VISITS).values(
-                flow_id=fid, seq=2, step="dept_review", entered_at=now, via="forward",
-                entered_by=actor, rejected=False).returning(VISITS.c.id))
-            i2 = conn.scalar(insert(ITEMS).values(
-                flow_id=fid, visit_id=v2, user_id=head, role="host", status="open",
-                delivered_at=now).returning(ITEMS.c.id))
+            me = conn.execute(
+                select(USERS.c.name, USERS.c.unit_id).where(
+                    USERS.c.id == actor, USERS.c.status == "active"
+                )
+            ).one()
+            head = role_holders(conn, ["unit_head"], me.unit_id)["unit_head"]
+            fid = conn.scalar(
+                insert(FLOWS)
+                .values(
+                    definition_id=self.definition_id,
+                    title=form["title"],
+                    form=form,
+                    initiator_id=actor,
+                    state="dept_review",
+                    started_at=now,
+                    version=1,
+                    audit_seq=0,
+                    audit_head="",
+                )
+                .returning(FLOWS.c.id)
+            )
+            v1 = conn.scalar(
+                insert(VISITS)
+                .values(
+                    flow_id=fid,
+                    seq=1,
+                    step="draft",
+                    entered_at=now,
+                    via="start",
+                    entered_by=actor,
+                    left_at=now,
+                    left_by=actor,
+                    rejected=False,
+                )
+                .returning(VISITS.c.id)
+            )
+            i1 = conn.scalar(
+                insert(ITEMS)
+                .values(
+                    flow_id=fid,
+                    visit_id=v1,
+                    user_id=actor,
+                    role="host",
+                    status="done",
+                    delivered_at=now,
+                    confirmed_at=now,
+                    handled_at=now,
+                    closed_at=now,
+                    action="forward",
+                )
+                .returning(ITEMS.c.id)
+            )
+            v2 = conn.scalar(
+                insert(VISITS)
+                .values(
+                    flow_id=fid,
+                    seq=2,
+                    step="dept_review",
+                    entered_at=now,
+                    via="forward",
+                    entered_by=actor,
+                    rejected=False,
+                )
+                .returning(VISITS.c.id)
+            )
+            i2 = conn.scalar(
+                insert(ITEMS)
+                .values(
+                    flow_id=fid,
+                    visit_id=v2,
+                    user_id=head,
+                    role="host",
+                    status="open",
+                    delivered_at=now,
+                )
+                .returning(ITEMS.c.id)
+            )
             f = {"id": fid, "version": 1, "audit_seq": 0, "audit_head": ""}
-            seq, h = _events(conn, f, actor, me.name, now, [
-                ("start", {"definition": "contract_review", "form": form}),
-                ("deliver", {"step": "draft", "visit": 1, "items": [[i1, actor, "host"]]}),
-                ("forward", {"item": i1, "step": "draft", "to": "dept_review"}),
-                ("deliver", {"step": "dept_review", "visit": 2, "items": [[i2, head, "host"]]}),
-            ])
-            _flow_update(conn, f, seq, h, current_visit_id=v2)
+            seq, h = add_events(
+                conn,
+                f,
+                actor,
+                me.name,
+                now,
+                [
+                    ("start", {"definition": "contract_review", "form": form}),
+                    ("deliver", {"step": "draft", "visit": 1, "items": [[i1, actor, "host"]]}),
+                    ("forward", {"item": i1, "step": "draft", "to": "dept_review"}),
+                    ("deliver", {"step": "dept_review", "visit": 2, "items": [[i2, head, "host"]]}),
+                ],
+            )
+            update_flow(conn, f, seq, h, current_visit_id=v2)
             return i2
 
     def open(self, actor: int, item_id: int) -> None:
         now = datetime.now(UTC)
         with self.e.begin() as conn:
-            f = _load(conn, actor, item_id)
+            f = load_item(conn, actor, item_id)
             if f["confirmed_at"] is not None:
                 return
             conn.execute(update(ITEMS).where(ITEMS.c.id == item_id).values(confirmed_at=now))
-            seq, h = _events(conn, f, actor, f["name"], now,
-                             [("confirm", {"item": item_id, "step": f["step"]})])
-            _flow_update(conn, f, seq, h, bump=0)
+            seq, h = add_events(
+                conn, f, actor, f["name"], now, [("confirm", {"item": item_id, "step": f["step"]})]
+            )
+            update_flow(conn, f, seq, h, bump=0)
 
     def sign(self, actor: int, item_id: int, opinion: str) -> None:
         now = datetime.now(UTC)
         with self.e.begin() as conn:
-            f = {**_load(conn, actor, item_id), "item": item_id}
-            _done(conn, f, now, "sign", decision="approve", opinion=opinion)
-            seq, h = _events(conn, f, actor, f["name"], now, [
-                ("sign", {"item": item_id, "step": f["step"], "decision": "approve",
-                          "opinion": opinion})])
-            _flow_update(conn, f, seq, h)
+            f = {**load_item(conn, actor, item_id), "item": item_id}
+            handle_item(conn, f, now, "sign", decision="approve", opinion=opinion)
+            seq, h = add_events(
+                conn,
+                f,
+                actor,
+                f["name"],
+                now,
+                [
+                    (
+                        "sign",
+                        {
+                            "item": item_id,
+                            "step": f["step"],
+                            "decision": "approve",
+                            "opinion": opinion,
+                        },
+                    )
+                ],
+            )
+            update_flow(conn, f, seq, h)
 
     def forward(self, actor: int, item_id: int, host: int | None = None) -> list[int]:
         now = datetime.now(UTC)
         with self.e.begin() as conn:
-            f = {**_load(conn, actor, item_id), "item": item_id}
+            f = {**load_item(conn, actor, item_id), "item": item_id}
             step = f["step"]
             if step == "dept_review":
                 to = "countersign"
-                r = _role_holders(conn, ["office_director", "legal", "finance"])
-                people = [(r["office_director"], "host"),
-                          *sorted(((r["legal"], "co_signer"), (r["finance"], "co_signer")))]
+                r = role_holders(conn, ["office_director", "legal", "finance"])
+                people = [
+                    (r["office_director"], "host"),
+                    *sorted(((r["legal"], "co_signer"), (r["finance"], "co_signer"))),
+                ]
             elif step == "countersign":
                 to = "leader_review"
-                pending = conn.scalar(select(ITEMS.c.id).where(and_(
-                    ITEMS.c.visit_id == f["visit_id"], ITEMS.c.role != "host",
-                    ITEMS.c.status != "done")).limit(1))
-                if pending is not None or not _holds_role(conn, host, "deputy_director"):
+                pending = conn.scalar(
+                    select(ITEMS.c.id)
+                    .where(
+                        and_(
+                            ITEMS.c.visit_id == f["visit_id"],
+                            ITEMS.c.role != "host",
+                            ITEMS.c.status != "done",
+                        )
+                    )
+                    .limit(1)
+                )
+                if pending is not None or not holds_role(conn, host, "deputy_director"):
                     raise Refused(item_id)
                 people = [(host, "host")]
             else:  # leader_review, amount < 500,000
                 to = "sealing"
-                people = [(_role_holders(conn, ["seal_keeper"])["seal_keeper"], "host")]
-            _done(conn, f, now, "forward")
-            ids = _move(conn, f, actor, now, to, people)
-            seq, h = _events(conn, f, actor, f["name"], now, [
-                ("forward", {"item": item_id, "step": step, "to": to, "cancelled": []}),
-                ("deliver", {"step": to, "visit": f["seq"] + 1,
-                             "items": [[i, u, r] for i, (u, r) in zip(ids, people)]})])
-            _flow_update(conn, f, seq, h, state=to, current_visit_id=f["new_visit"])
+                people = [(role_holders(conn, ["seal_keeper"])["seal_keeper"], "host")]
+            handle_item(conn, f, now, "forward")
+            ids = move_to(conn, f, actor, now, to, people)
+            seq, h = add_events(
+                conn,
+                f,
+                actor,
+                f["name"],
+                now,
+                [
+                    ("forward", {"item": item_id, "step": step, "to": to, "cancelled": []}),
+                    (
+                        "deliver",
+                        {
+                            "step": to,
+                            "visit": f["seq"] + 1,
+                            "items": [[i, u, r] for i, (u, r) in zip(ids, people, strict=True)],
+                        },
+                    ),
+                ],
+            )
+            update_flow(conn, f, seq, h, state=to, current_visit_id=f["new_visit"])
             return ids
 
     def end(self, actor: int, item_id: int) -> None:
         now = datetime.now(UTC)
         with self.e.begin() as conn:
-            f = {**_load(conn, actor, item_id), "item": item_id}
-            _done(conn, f, now, "end")
-            conn.execute(update(VISITS).where(VISITS.c.id == f["visit_id"])
-                         .values(left_at=now, left_by=actor))
-            seq, h = _events(conn, f, actor, f["name"], now, [
-                ("end", {"item": item_id, "step": f["step"], "outcome": "approved"})])
-            _flow_update(conn, f, seq, h, state="ended", outcome="approved", ended_at=now)
-
-
-def _holds_role(conn: Connection, user_id: int | None, role: str) -> bool:
-    """Whether the chosen host holds ``role`` and is active (one indexed SELECT)."""
-    return conn.scalar(select(ROLES.c.id).join(USERS, USERS.c.id == ROLES.c.user_id).where(
-        ROLES.c.role == role, ROLES.c.user_id == user_id, USERS.c.status == "active").limit(1)
-    ) is not None
+            f = {**load_item(conn, actor, item_id), "item": item_id}
+            handle_item(conn, f, now, "end")
+            conn.execute(
+                update(VISITS)
+                .where(VISITS.c.id == f["visit_id"])
+                .values(left_at=now, left_by=actor)
+            )
+            seq, h = add_events(
+                conn,
+                f,
+                actor,
+                f["name"],
+                now,
+                [("end", {"item": item_id, "step": f["step"], "outcome": "approved"})],
+            )
+            update_flow(conn, f, seq, h, state="ended", outcome="approved", ended_at=now)
 
 
 def baseline_flow(b: Baseline, p: dict[str, int], mark=lambda label: None) -> None:

@@ -3,9 +3,14 @@
 A contract review is started (draft → dept_review) and then bounced between dept_review and draft:
 the department head returns it (``return_``), the initiator forwards it again (``forward``), 50
 actions in all, each visiting one more step (52 visits, 50+ work items and 100+ audit events on the
-flow at the end). Each action is timed on its own; the mean time of actions 1–5 is compared with
-that of actions 46–50 over several flows. A flat engine gives a ratio of about 1. The statements
-of action 1 and action 50 are counted too (a growing count would show a per-history query).
+flow by the end). Each action is timed on its own (wall clock and this process's CPU time).
+
+So that a change in machine load cannot pass for a trend, POOL flows are bounced side by side at
+staggered ages (0, 5, 10 … 45 actions done): every round advances each by one action, and a flow
+that has done its 50 is replaced by a new one. Actions 1–5 and 46–50 are thus sampled throughout
+the run. Printed: their mean times and the ratio (a flat engine gives about 1), the mean by block
+of ten, and the statement counts of early and late actions (a growing count would show a query
+per history row).
 """
 
 from __future__ import annotations
@@ -20,67 +25,94 @@ from common import CONTRACT, counting, header, setup, target
 from workflow.engine import Engine
 
 BOUNCES = 50
+POOL = 10
 TARGET_RATIO = 1.3
 
 
-def bounce_flow(eng: Engine, p: dict[str, int], marks: list[float] | None = None, log=None) -> None:
-    """Start one flow and bounce it BOUNCES times; append each action's duration to ``marks``."""
-    head, author = p["qianxuejun"], p["huangyong"]
-    item = eng.start(author, "contract_review", CONTRACT).delivered[0]
-    at_dept = True
-    for n in range(1, BOUNCES + 1):
-        if log is not None:
-            log.begin(f"action {n}")
-        t = time.perf_counter()
-        if at_dept:
-            out = eng.return_(head, item, opinion="请补充附件")
+class Bouncer:
+    """One flow being bounced dept_review ⇄ draft; ``step()`` does its next action."""
+
+    def __init__(self, eng: Engine, p: dict[str, int]) -> None:
+        self.eng, self.head, self.author = eng, p["qianxuejun"], p["huangyong"]
+        self.item = eng.start(self.author, "contract_review", CONTRACT).delivered[0]
+        self.done = 0
+
+    def step(self) -> tuple[int, float, float]:
+        """Do the next action: (its number, wall seconds, CPU seconds)."""
+        t, c = time.perf_counter(), time.process_time()
+        if self.done % 2 == 0:
+            out = self.eng.return_(self.head, self.item, opinion="请补充附件")
         else:
-            out = eng.forward(author, item, opinion="已补充")
-        if marks is not None:
-            marks.append(time.perf_counter() - t)
-        item, at_dept = out.delivered[0], not at_dept
-    assert out.state == "dept_review", out
+            out = self.eng.forward(self.author, self.item, opinion="已补充")
+        wall, cpu = time.perf_counter() - t, time.process_time() - c
+        self.item, self.done = out.delivered[0], self.done + 1
+        return self.done, wall, cpu
 
 
 def run(quick: bool = False) -> None:
-    flows = 5 if quick else 20
+    samples_per_action = 8 if quick else 30
+    rounds = samples_per_action * BOUNCES // POOL
     header(
-        f"2. Per-action cost as history grows: {flows} flows, each bounced dept_review ⇄ draft "
-        f"{BOUNCES} times (return_ / forward)"
+        f"2. Per-action cost as history grows: flows bounced dept_review ⇄ draft {BOUNCES} times "
+        f"(return_ / forward), {POOL} side by side, {samples_per_action} samples per action number"
     )
     with tempfile.TemporaryDirectory(prefix="banli-bench-") as tmp:
         st = setup(Path(tmp) / "history.db")
         eng, p = st.engine, st.people
-        bounce_flow(eng, p)  # warm-up
-        per_flow: list[list[float]] = []
-        for _ in range(flows):
-            marks: list[float] = []
-            bounce_flow(eng, p, marks)
-            per_flow.append(marks)
-        first = [m for f in per_flow for m in f[:5]]
-        last = [m for f in per_flow for m in f[-5:]]
-        mean1, mean2 = statistics.mean(first) * 1e6, statistics.mean(last) * 1e6
-        med1, med2 = statistics.median(first) * 1e6, statistics.median(last) * 1e6
-        ratio = mean2 / mean1
-        print(f"  actions  1–5 : mean {mean1:7.0f} µs   median {med1:7.0f} µs")
-        print(f"  actions 46–50: mean {mean2:7.0f} µs   median {med2:7.0f} µs")
+        warm = Bouncer(eng, p)
+        while warm.done < BOUNCES:
+            warm.step()
+        pool = []
+        for k in range(POOL):  # staggered ages 0, 5, … 45 (not timed)
+            b = Bouncer(eng, p)
+            while b.done < k * BOUNCES // POOL:
+                b.step()
+            pool.append(b)
+        by_n: dict[int, list[tuple[float, float]]] = {n: [] for n in range(1, BOUNCES + 1)}
+        for _ in range(rounds):
+            for i, b in enumerate(pool):
+                n, wall, cpu = b.step()
+                by_n[n].append((wall, cpu))
+                if b.done == BOUNCES:
+                    pool[i] = Bouncer(eng, p)
+
+        def stats(lo: int, hi: int) -> tuple[float, float, float]:
+            """Mean wall, median wall and mean CPU µs of actions lo..hi (1-based)."""
+            sample = [m for n in range(lo, hi + 1) for m in by_n[n]]
+            wall = [w for w, _ in sample]
+            return (
+                statistics.mean(wall) * 1e6,
+                statistics.median(wall) * 1e6,
+                statistics.mean(c for _, c in sample) * 1e6,
+            )
+
+        first, last = stats(1, 5), stats(BOUNCES - 4, BOUNCES)
+        for name, (mean, med, cpu) in (("1–5", first), (f"{BOUNCES - 4}–{BOUNCES}", last)):
+            print(
+                f"  actions {name:>5}: mean {mean:6.0f} µs   median {med:6.0f} µs   "
+                f"mean CPU {cpu:6.0f} µs"
+            )
+        ratio = last[0] / first[0]
         print(
-            f"  ratio (46–50 / 1–5, means): {ratio:.2f}  (medians: {med2 / med1:.2f})   "
+            f"  ratio ({BOUNCES - 4}–{BOUNCES} / 1–5, means): {ratio:.2f}  (medians: "
+            f"{last[1] / first[1]:.2f}, CPU: {last[2] / first[2]:.2f})   "
             f"{target(ratio <= TARGET_RATIO, f'≤ {TARGET_RATIO:g}')}"
         )
-        blocks = []
-        for b in range(0, BOUNCES, 10):
-            blk = [m for f in per_flow for m in f[b : b + 10]]
-            blocks.append(f"{b + 1}–{b + 10}: {statistics.median(blk) * 1e6:.0f}")
-        print(f"  median µs by block of ten actions: {'; '.join(blocks)}")
+        blocks = [f"{b}–{b + 9}: {stats(b, b + 9)[2]:.0f}" for b in range(1, BOUNCES, 10)]
+        print(f"  mean CPU µs by block of ten actions: {'; '.join(blocks)}")
+
+        counted = Bouncer(eng, p)
         with counting(st.db) as log:
-            bounce_flow(eng, p, log=log)
+            while counted.done < BOUNCES:
+                log.begin(f"action {counted.done + 1}")
+                counted.step()
         counts = [len(log.by_label[f"action {n}"][0]) for n in (1, 2, BOUNCES - 1, BOUNCES)]
         print(
             f"  SQL statements: action 1 (return) {counts[0]}, action 2 (forward) {counts[1]}, "
             f"action {BOUNCES - 1} (return) {counts[2]}, action {BOUNCES} (forward) {counts[3]}"
         )
-        print("  the return's statements (action 1):")
-        for sql in log.by_label["action 1"][0]:
-            print(f"       {sql[:150]}{' …' if len(sql) > 150 else ''}")
+        for n, what in ((1, "return_"), (2, "forward draft → dept_review")):
+            print(f"  the statements of action {n} ({what}):")
+            for sql in log.by_label[f"action {n}"][0]:
+                print(f"       {sql[:150]}{' …' if len(sql) > 150 else ''}")
         st.db.dispose()

@@ -144,6 +144,7 @@ def test_a_legal_veto_stops_the_countersign_and_the_contract_ends_rejected(engin
     host_item = item_of("liming", fid)
     actions = {a["action"]: a for a in engine.available_actions(people["liming"], host_item)}
     assert actions["forward"]["ready"] is False and "vetoed" in actions["forward"]["waiting"]
+    assert actions["end"]["outcomes"] == ["rejected"]  # countersign cannot end, except vetoed
 
     with pytest.raises(WaitingRuleUnmet, match="vetoed"):
         engine.forward(people["liming"], host_item, host=people["chenzhiqiang"])

@@ -183,3 +183,18 @@ def test_effects_are_in_order_in_every_flow_of_a_busy_day(engine, people, item_o
     for fid in flows:
         assert_effects_in_order(engine, fid)
     assert all(engine.inbox(uid) == [] for uid in h.values())
+
+
+def test_opening_an_item_closed_by_a_withdraw_records_nothing(engine, people, item_of):
+    fid = engine.start(
+        people["huangyong"],
+        "seal_usage",
+        {"title": "收入证明", "seal": "company", "copies": 1, "purpose": "办理贷款"},
+    ).flow_id
+    item = item_of("qianxuejun", fid)
+    engine.withdraw(people["huangyong"], fid, reason="不需要了")
+    before = engine.history(fid)
+    engine.open(people["qianxuejun"], item)
+    after = engine.history(fid)
+    assert part(engine, fid, item).confirmed_at is None
+    assert (after.audit_seq, after.audit_head) == (before.audit_seq, before.audit_head)

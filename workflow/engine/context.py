@@ -239,7 +239,7 @@ class Action:
         if self.item["role"] not in roles:
             from workflow.errors import NotHost
 
-            words = {"host": "host", "handler": "a handler", "co_signer": "a co-signer"}
+            words = {"host": "the host", "handler": "a handler", "co_signer": "a co-signer"}
             raise NotHost(
                 f"only {' or '.join(words[r] for r in roles)} of this step may do this; "
                 f"you are {words[self.item['role']]}"

@@ -136,7 +136,8 @@ class Engine(Queries):
             a = Action(self, s, actor_id, self.clock())
             a.load_item(item_id)
             assert a.item is not None
-            if a.item["confirmed_at"] is not None:
+            if a.item["confirmed_at"] is not None or a.item["status"] == "cancelled":
+                # Already confirmed, or closed before the person looked: nothing to record.
                 return Outcome(a.flow["id"], a.flow["state"], a.flow["version"], item_id)
             at = max(a.now, a.item["delivered_at"])
             s.execute(update(ITEMS).where(ITEMS.c.id == item_id).values(confirmed_at=at))

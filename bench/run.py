@@ -1,0 +1,93 @@
+"""Banli's benchmarks: ``.venv/bin/python bench/run.py [--quick] [--profile] [--only …]``.
+
+1. actions.py   actions/s for the contract review on a SQLite file (WAL), engine vs hand-written
+                Core, with the SQL statements each kind of action runs;
+2. history.py   per-action cost as a flow's history grows (actions 1–5 vs 46–50);
+3. inbox.py     inbox p50/p95 at 10k, 100k and 1M work items, with the query plan;
+4. profile_actions.py   cProfile of the actions benchmark (top cumulative entries).
+
+Default: all four. ``--quick``: short runs and the inbox at 10k/100k only (a smoke run).
+``--profile``: only the profile. Figures are printed with "TARGET met/missed" beside each target;
+nothing asserts. A calibration line first shows how fast this machine runs SQLite and SQLAlchemy,
+so figures from different machines can be compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import actions
+import history
+import inbox
+import profile_actions
+from common import header
+from sqlalchemy import Column, Integer, MetaData, Table, create_engine, select
+
+ALL = ("actions", "history", "inbox", "profile")
+
+
+def calibrate() -> None:
+    """Machine speed: a bare SQLite write transaction and a bare SQLAlchemy Core SELECT."""
+    header("0. This machine")
+    with tempfile.TemporaryDirectory(prefix="banli-bench-") as tmp:
+        c = sqlite3.connect(Path(tmp) / "cal.db", isolation_level=None)
+        c.execute("PRAGMA journal_mode=WAL")
+        c.execute("PRAGMA synchronous=NORMAL")
+        c.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, x INTEGER)")
+        n = 2000
+        w, cpu = time.perf_counter(), time.process_time()
+        for i in range(n):
+            c.execute("BEGIN IMMEDIATE")
+            c.execute("INSERT INTO t (x) VALUES (?)", (i,))
+            c.execute("COMMIT")
+        raw_us = (time.perf_counter() - w) / n * 1e6
+        share = (time.process_time() - cpu) / (time.perf_counter() - w)
+        c.close()
+        eng = create_engine(f"sqlite:///{Path(tmp) / 'cal.db'}")
+        t = Table("t", MetaData(), Column("id", Integer, primary_key=True), Column("x", Integer))
+        with eng.connect() as conn:
+            for i in range(200):
+                conn.execute(select(t.c.x).where(t.c.id == i + 1)).first()
+            w = time.perf_counter()
+            for i in range(n):
+                conn.execute(select(t.c.x).where(t.c.id == i + 1)).first()
+            sa_us = (time.perf_counter() - w) / n * 1e6
+        eng.dispose()
+    print(f"  sqlite3 {sqlite3.sqlite_version}, Python {sys.version.split()[0]}")
+    print(f"  bare sqlite3 write transaction (BEGIN IMMEDIATE; INSERT; COMMIT): {raw_us:6.1f} µs")
+    print(f"  SQLAlchemy Core select(...).where(id == ?) executed and fetched: {sa_us:6.1f} µs")
+    print(f"  CPU share this process got while calibrating: {share:.0%}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    ap.add_argument("--quick", action="store_true", help="short runs, inbox at 10k/100k only")
+    ap.add_argument("--profile", action="store_true", help="only profile the actions benchmark")
+    ap.add_argument("--only", help=f"comma-separated subset of {','.join(ALL)}")
+    args = ap.parse_args(argv)
+    chosen = ["profile"] if args.profile else (args.only.split(",") if args.only else list(ALL))
+    unknown = set(chosen) - set(ALL)
+    if unknown:
+        ap.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
+    t0 = time.perf_counter()
+    calibrate()
+    if "actions" in chosen:
+        actions.run(args.quick)
+    if "history" in chosen:
+        history.run(args.quick)
+    if "inbox" in chosen:
+        inbox.run(args.quick)
+    if "profile" in chosen:
+        profile_actions.run(args.quick)
+    print(f"\n(all done in {time.perf_counter() - t0:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
