@@ -69,6 +69,8 @@ def _role_holders(session: Session, rule: RoleRef, initiator_id: int) -> list[in
     )
     if rule.unit is not None:
         unit_id = session.scalar(select(Unit.id).where(Unit.code == rule.unit))
+        if unit_id is None:
+            return []  # an unknown unit names nobody (not the role's company-wide holders)
         return list(
             session.scalars(
                 stmt.with_only_columns(RoleMembership.user_id).where(

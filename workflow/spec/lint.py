@@ -121,6 +121,12 @@ def _people(defn: Definition, found: _Found) -> None:
     first = defn.first_step
     if defn.steps[first].host != "initiator":
         found.add(("steps", first, "host"), f"the first step '{first}' must have host: initiator")
+    for role in ("handlers", "co_signers"):
+        if getattr(defn.steps[first], role) is not None:
+            found.add(
+                ("steps", first, role),
+                f"the first step '{first}' is the initiator's own: it cannot have {role}",
+            )
 
 
 def _step_people(step_id: str, role: str, value: object, found: _Found) -> None:
