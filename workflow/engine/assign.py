@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from workflow.engine.context import ITEMS, USERS, VISITS, Assignment
+from workflow.engine.context import Assignment
 from workflow.engine.people import Candidates, describe, resolve
+from workflow.engine.sql import ITEMS, USERS, VISITS
 from workflow.errors import InvalidAction, PeopleInvalid
 from workflow.spec.model import Definition
 

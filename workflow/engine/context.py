@@ -7,41 +7,27 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 from transitions import EventData, MachineError
 
 from workflow.audit import GENESIS, PendingEvent, chain_rows
+from workflow.engine import sql
 from workflow.errors import (
     AlreadyHandled,
     FlowClosed,
     InvalidAction,
     NotFound,
+    NotHost,
     NotYourItem,
     StaleVersion,
     WaitingRuleUnmet,
 )
 from workflow.machine import CompiledDefinition, FlowModel, Hooks
-from workflow.store.models import AuditEvent, Flow, User, Visit, WorkItem
 
 if TYPE_CHECKING:
     from workflow.engine.core import Engine
 
-FLOWS, ITEMS, VISITS, USERS = (Flow.__table__, WorkItem.__table__, Visit.__table__, User.__table__)
-EVENTS = AuditEvent.__table__
 CLOSED_STATES = ("ended", "withdrawn")
-FLOW_COLS = (
-    FLOWS.c.id,
-    FLOWS.c.definition_id,
-    FLOWS.c.state,
-    FLOWS.c.version,
-    FLOWS.c.form,
-    FLOWS.c.initiator_id,
-    FLOWS.c.current_visit_id,
-    FLOWS.c.audit_seq,
-    FLOWS.c.audit_head,
-    FLOWS.c.title,
-)
 
 
 @dataclass
@@ -74,6 +60,8 @@ class Action:
 
     def __init__(self, engine: Engine, session: Session, actor_id: int, now: datetime) -> None:
         self.engine, self.s, self.actor_id, self.now = engine, session, actor_id, now
+        # Core statements run on the session's connection: same transaction, less overhead.
+        self.c = session.connection()
         self.actor_name: str | None = None
         self.flow: dict[str, Any] = {}
         self.visit: dict[str, Any] = {}
@@ -90,70 +78,22 @@ class Action:
     def form(self) -> dict[str, Any]:
         return self.flow["form"]
 
+    @property
+    def _locks_rows(self) -> bool:
+        # SQLite: BEGIN IMMEDIATE already serialises writers. PostgreSQL: lock the flow row first,
+        # so the reads that follow see whatever a concurrent action on this flow committed.
+        return self.c.dialect.name != "sqlite"
+
     def load_item(self, item_id: int) -> None:
         """Lock the item's flow, then read item, flow and step visit as they are now."""
-        flow_of = select(ITEMS.c.flow_id).where(ITEMS.c.id == item_id).scalar_subquery()
-        self._lock_flow(flow_of)
-        row = (
-            self.s.execute(
-                select(
-                    *FLOW_COLS,
-                    ITEMS.c.id.label("item_id"),
-                    ITEMS.c.user_id,
-                    ITEMS.c.role,
-                    ITEMS.c.status,
-                    ITEMS.c.delivered_at,
-                    ITEMS.c.confirmed_at,
-                    ITEMS.c.handled_at,
-                    ITEMS.c.closed_at,
-                    ITEMS.c.closed_by,
-                    ITEMS.c.visit_id,
-                    USERS.c.name.label("user_name"),
-                    VISITS.c.step,
-                    VISITS.c.seq,
-                    VISITS.c.rejected,
-                    VISITS.c.left_at,
-                    VISITS.c.left_by,
-                )
-                .select_from(
-                    ITEMS.join(FLOWS, FLOWS.c.id == ITEMS.c.flow_id)
-                    .join(USERS, USERS.c.id == ITEMS.c.user_id)
-                    .join(VISITS, VISITS.c.id == ITEMS.c.visit_id)
-                )
-                .where(ITEMS.c.id == item_id)
-            )
-            .mappings()
-            .first()
-        )
+        if self._locks_rows:
+            self.c.execute(sql.LOCK_FLOW_OF_ITEM, {"b_item": item_id})
+        row = self.c.execute(sql.LOAD_ITEM, {"b_item": item_id}).mappings().first()
         if row is None:
             raise NotFound(f"work item {item_id} does not exist")
-        self.flow = {c.name: row[c.name] for c in FLOW_COLS}
-        self.item = {
-            "id": row["item_id"],
-            **{
-                k: row[k]
-                for k in (
-                    "user_id",
-                    "role",
-                    "status",
-                    "delivered_at",
-                    "confirmed_at",
-                    "handled_at",
-                    "closed_at",
-                    "closed_by",
-                    "visit_id",
-                    "user_name",
-                )
-            },
-        }
-        self.visit = {
-            "id": row["visit_id"],
-            "step": row["step"],
-            "seq": row["seq"],
-            "rejected": row["rejected"],
-            "left_at": row["left_at"],
-            "left_by": row["left_by"],
-        }
+        self.flow = {c.name: row[c.name] for c in sql.FLOW_COLS}
+        self.item = {"id": item_id, **{k: row[k] for k in sql.ITEM_KEYS}}
+        self.visit = {"id": row["visit_id"], **{k: row[k] for k in sql.VISIT_KEYS}}
         if row["user_id"] != self.actor_id:
             raise NotYourItem(f"work item {item_id} belongs to {row['user_name']}, not to you")
         self.actor_name = row["user_name"]
@@ -161,42 +101,22 @@ class Action:
 
     def load_flow(self, flow_id: int) -> None:
         """Lock and read a flow and its current step visit (for actions on the flow itself)."""
-        self._lock_flow(flow_id)
-        row = self.s.execute(select(*FLOW_COLS).where(FLOWS.c.id == flow_id)).mappings().first()
+        if self._locks_rows:
+            self.c.execute(sql.LOCK_FLOW, {"b_flow": flow_id})
+        row = self.c.execute(sql.LOAD_FLOW, {"b_flow": flow_id}).mappings().first()
         if row is None:
             raise NotFound(f"flow {flow_id} does not exist")
         self.flow = dict(row)
-        v = (
-            self.s.execute(
-                select(
-                    VISITS.c.id,
-                    VISITS.c.step,
-                    VISITS.c.seq,
-                    VISITS.c.rejected,
-                    VISITS.c.left_at,
-                    VISITS.c.left_by,
-                ).where(VISITS.c.id == self.flow["current_visit_id"])
-            )
-            .mappings()
-            .first()
-        )
+        v = self.c.execute(sql.LOAD_VISIT, {"b_visit": row["current_visit_id"]}).mappings().first()
         self.visit = dict(v) if v else {}
         self.compiled = self.engine.registry.get(self.s, self.flow["definition_id"])
         self.load_actor()
 
     def load_actor(self) -> None:
-        row = self.s.execute(
-            select(USERS.c.name, USERS.c.status).where(USERS.c.id == self.actor_id)
-        ).first()
+        row = self.c.execute(sql.LOAD_USER, {"b_user": self.actor_id}).first()
         if row is None or row.status != "active":
             raise NotFound(f"user {self.actor_id} does not exist or is not active")
         self.actor_name = row.name
-
-    def _lock_flow(self, flow_id: Any) -> None:
-        # SQLite: BEGIN IMMEDIATE already serialises writers. PostgreSQL: lock the flow row first,
-        # so the reads that follow see whatever a concurrent action on this flow committed.
-        if self.s.bind.dialect.name != "sqlite":
-            self.s.execute(select(FLOWS.c.id).where(FLOWS.c.id == flow_id).with_for_update())
 
     # --- checks --------------------------------------------------------------------------------
 
@@ -227,7 +147,7 @@ class Action:
             by, at = item["closed_by"], item["closed_at"]
         else:
             by, at = self.visit.get("left_by"), self.visit.get("left_at")
-        name = self.s.scalar(select(USERS.c.name).where(USERS.c.id == by)) if by else "the system"
+        name = self.c.execute(sql.USER_NAME, {"b_user": by}).scalar() if by else "the system"
         when = self.engine.local(at) if at else "an unknown time"
         if self.flow["state"] in CLOSED_STATES:
             verb = "ended" if self.flow["state"] == "ended" else "withdrawn"
@@ -237,8 +157,6 @@ class Action:
     def require_role(self, *roles: str) -> None:
         assert self.item is not None
         if self.item["role"] not in roles:
-            from workflow.errors import NotHost
-
             words = {"host": "the host", "handler": "a handler", "co_signer": "a co-signer"}
             raise NotHost(
                 f"only {' or '.join(words[r] for r in roles)} of this step may do this; "
@@ -265,80 +183,50 @@ class Action:
 
     # --- bookkeeping called by the machine -----------------------------------------------------
 
-    def handle_item(self, action: str, **extra: Any) -> None:
+    def handle_item(self, action: str, decision: str | None = None) -> None:
         """Record the actor's handling effect on their item."""
         item = self.item
         assert item is not None
         at = max(self.now, item["delivered_at"], item["confirmed_at"] or item["delivered_at"])
-        self.s.execute(
-            update(ITEMS)
-            .where(ITEMS.c.id == item["id"])
-            .values(
-                status="done",
-                handled_at=at,
-                closed_at=at,
-                action=action,
-                opinion=self.params.get("opinion"),
-                confirmed_at=func.coalesce(ITEMS.c.confirmed_at, at),
-                **extra,
-            )
-        )
+        params = {"b_item": item["id"], "b_at": at, "b_actor": self.actor_id,
+                  "b_action": action, "b_opinion": self.params.get("opinion")}  # fmt: skip
+        if decision is None:
+            self.c.execute(sql.HANDLE, params)
+        else:
+            self.c.execute(sql.HANDLE_DECIDED, {**params, "b_decision": decision})
+
+    def cancel_open(self, others_only: bool = False) -> list[int]:
+        """Close the open items of the current visit whose people no longer need to act."""
+        stmt = sql.CANCEL_OTHERS if others_only else sql.CANCEL_OPEN
+        params = {"b_visit": self.visit["id"], "b_at": self.now, "b_actor": self.actor_id}
+        return list(self.c.execute(stmt, params).scalars())
 
     def leave_visit(self) -> list[int]:
-        """Close the current visit; cancel the open items of people who no longer need to act."""
-        vid = self.flow["current_visit_id"]
-        cancelled = list(
-            self.s.scalars(
-                update(ITEMS)
-                .where(ITEMS.c.visit_id == vid, ITEMS.c.status == "open")
-                .values(status="cancelled", closed_at=self.now, closed_by=self.actor_id)
-                .returning(ITEMS.c.id)
-            )
-        )
-        self.s.execute(
-            update(VISITS).where(VISITS.c.id == vid).values(left_at=self.now, left_by=self.actor_id)
-        )
+        """Close the current visit, cancelling open items where anyone besides the host has one."""
+        step = self.compiled.step(self.visit["step"])  # type: ignore[union-attr]
+        shared = step.handlers is not None or step.co_signers is not None
+        cancelled = self.cancel_open() if shared or self.item is None else []
+        self.c.execute(sql.LEAVE_VISIT, {"b_visit": self.visit["id"], "b_at": self.now,
+                                         "b_actor": self.actor_id})  # fmt: skip
         return cancelled
 
-    def enter(self, step: str, via: str, people: Assignment) -> None:
+    def enter(self, step: str, via: str, people: Assignment, confirmed: bool = False) -> None:
         """Activate ``step``: a new visit, one delivered work item per person."""
         seq = (self.visit.get("seq") or 0) + 1
-        vid = self.s.scalar(
-            insert(VISITS)
-            .values(
-                flow_id=self.flow["id"],
-                seq=seq,
-                step=step,
-                entered_at=self.now,
-                via=via,
-                entered_by=self.actor_id,
-                rejected=False,
-            )
-            .returning(VISITS.c.id)
-        )
-        rows = [
-            {
-                "flow_id": self.flow["id"],
-                "visit_id": vid,
-                "user_id": uid,
-                "role": role,
-                "status": "open",
-                "delivered_at": self.now,
-            }
-            for uid, role in people.rows()
-        ]
-        ids = list(
-            self.s.scalars(insert(ITEMS).returning(ITEMS.c.id, sort_by_parameter_order=True), rows)
-        )
+        vid = self.c.execute(sql.INSERT_VISIT, {
+            "flow_id": self.flow["id"], "seq": seq, "step": step, "entered_at": self.now,
+            "via": via, "entered_by": self.actor_id, "rejected": False}).scalar_one()  # fmt: skip
+        base = {"flow_id": self.flow["id"], "visit_id": vid, "status": "open",
+                "delivered_at": self.now, "confirmed_at": self.now if confirmed else None}  # fmt: skip
+        ids = []
+        for uid, role in people.rows():
+            ids.append(self.c.execute(sql.INSERT_ITEM, {**base, "user_id": uid, "role": role})
+                       .scalar_one())  # fmt: skip
         self.delivered.extend(ids)
         self.flow["current_visit_id"] = vid
         self.visit = {"id": vid, "step": step, "seq": seq, "rejected": False}
-        self.event(
-            "deliver",
-            step=step,
-            visit=seq,
-            items=[[i, u, r] for i, (u, r) in zip(ids, people.rows(), strict=True)],
-        )
+        self.event("deliver", step=step, visit=seq,
+                   items=[[i, u, r] for i, (u, r) in zip(ids, people.rows(), strict=True)])  # fmt: skip
 
     def end_allowed(self) -> bool:
         """A step with can_end ends once the waiting rule allows; a vetoed one only as rejected."""
@@ -364,26 +252,23 @@ class Action:
             )
         if step.handlers is None and step.co_signers is None:
             return True
-        rows = self.s.execute(
-            select(ITEMS.c.status, USERS.c.name, ITEMS.c.role)
-            .join(USERS, USERS.c.id == ITEMS.c.user_id)
-            .where(ITEMS.c.visit_id == self.visit["id"], ITEMS.c.role != "host")
-        ).all()
+        rows = self.c.execute(sql.WAITING, {"b_visit": self.visit["id"]}).all()
         total, done = len(rows), sum(r.status == "done" for r in rows)
         if step.wait == "none" or total == 0:
             return True
         need = 1 if step.wait == "any" else math.ceil(step.wait_share() * total)
         if done >= need:
             return True
-        waiting = ", ".join(f"{r.name}" for r in rows if r.status != "done")
+        late = [r.user_id for r in rows if r.status != "done"]
+        names = dict(self.c.execute(sql.NAMES, {"b_ids": late}).all())
         raise WaitingRuleUnmet(
             f"step '{step.name.zh}' waits for {need} of {total} handlers and co-signers "
-            f"({done} done); still waiting for: {waiting}",
+            f"({done} done); still waiting for: {', '.join(names[u] for u in late)}",
             need=need,
             done=done,
         )
 
-    def write_flow(self, **values: Any) -> Outcome:
+    def write_flow(self, **closing: Any) -> Outcome:
         """Append this action's events to the flow's chain and update the flow row, version-checked."""
         flow = self.flow
         rows, seq, head = chain_rows(
@@ -394,20 +279,16 @@ class Action:
             self.events,
         )
         if rows:
-            self.s.execute(insert(EVENTS), rows)
+            self.c.execute(sql.INSERT_EVENTS, rows)
         version = flow["version"] + (1 if self.bump else 0)
-        result = self.s.execute(
-            update(FLOWS)
-            .where(FLOWS.c.id == flow["id"], FLOWS.c.version == flow["version"])
-            .values(
-                state=flow["state"],
-                version=version,
-                current_visit_id=flow["current_visit_id"],
-                audit_seq=seq,
-                audit_head=head,
-                **values,
-            )
-        )
+        params = {"b_flow": flow["id"], "b_version": flow["version"], "b_state": flow["state"],
+                  "b_new_version": version, "b_visit": flow["current_visit_id"], "b_seq": seq,
+                  "b_head": head}  # fmt: skip
+        if closing:
+            params.update(b_ended=self.now, b_outcome=closing.get("outcome"))
+            result = self.c.execute(sql.CLOSE_FLOW, params)
+        else:
+            result = self.c.execute(sql.UPDATE_FLOW, params)
         if result.rowcount != 1:
             raise StaleVersion(f"flow {flow['id']} was changed by someone else at the same time")
         flow.update(version=version, audit_seq=seq, audit_head=head)

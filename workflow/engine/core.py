@@ -8,21 +8,15 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select
 from transitions import EventData
 
-from workflow.engine import assign
-from workflow.engine.context import (
-    FLOWS,
-    ITEMS,
-    USERS,
-    VISITS,
-    Action,
-    Outcome,
-)
+from workflow.engine import assign, sql
+from workflow.engine.context import Action, Outcome
 from workflow.engine.forms import validate_form
 from workflow.engine.queries import Queries
 from workflow.engine.registry import Registry
+from workflow.engine.sql import ITEMS, USERS, VISITS
 from workflow.errors import Forbidden, InvalidAction, NotFound, PeopleInvalid
 from workflow.store.db import Database
 
@@ -98,23 +92,12 @@ class Engine(Queries):
                 "audit_head": "",
                 "title": assign.title(spec, clean),
             }
-            a.flow["id"] = s.scalar(
-                insert(FLOWS)
-                .values(
-                    definition_id=compiled.version_id,
-                    title=a.flow["title"],
-                    form=clean,
-                    initiator_id=actor_id,
-                    state=first,
-                    started_at=a.now,
-                    version=1,
-                    audit_seq=0,
-                    audit_head="",
-                )
-                .returning(FLOWS.c.id)
-            )
+            a.flow["id"] = a.c.execute(sql.INSERT_FLOW, {
+                "definition_id": compiled.version_id, "title": a.flow["title"], "form": clean,
+                "initiator_id": actor_id, "state": first, "started_at": a.now, "version": 1,
+                "audit_seq": 0, "audit_head": ""}).scalar_one()  # fmt: skip
             a.event("start", definition=spec.id, version=compiled.version_id, form=clean)
-            a.enter(first, "start", assign.Assignment(actor_id))
+            a.enter(first, "start", assign.Assignment(actor_id), confirmed=True)
             a.item = {
                 "id": a.delivered[0],
                 "user_id": actor_id,
@@ -123,7 +106,6 @@ class Engine(Queries):
                 "confirmed_at": a.now,
                 "user_name": a.actor_name,
             }
-            s.execute(update(ITEMS).where(ITEMS.c.id == a.item["id"]).values(confirmed_at=a.now))
             a.delivered.clear()
             if submit:
                 a.params = {"people": (host, handlers, co_signers), "opinion": opinion}
@@ -140,7 +122,7 @@ class Engine(Queries):
                 # Already confirmed, or closed before the person looked: nothing to record.
                 return Outcome(a.flow["id"], a.flow["state"], a.flow["version"], item_id)
             at = max(a.now, a.item["delivered_at"])
-            s.execute(update(ITEMS).where(ITEMS.c.id == item_id).values(confirmed_at=at))
+            a.c.execute(sql.CONFIRM, {"b_item": item_id, "b_at": at})
             a.event("confirm", item=item_id, step=a.visit["step"])
             a.bump = False
             return a.write_flow()
@@ -326,31 +308,20 @@ class Engine(Queries):
         """A handler finished or a co-signer signed; a veto marks the step rejected."""
         decision = a.params.get("decision")
         extra = {"decision": decision} if decision else {}
-        a.handle_item(e.event.name, **extra)
+        a.handle_item(e.event.name, decision)
         step = a.compiled.step(a.visit["step"])  # type: ignore[union-attr]
+        vetoed = decision == "reject" and step.on_reject == "veto"
         cancelled: list[int] = []
-        if decision == "reject" and step.on_reject == "veto":
-            s = a.s
-            s.execute(update(VISITS).where(VISITS.c.id == a.visit["id"]).values(rejected=True))
-            cancelled = list(
-                s.scalars(
-                    update(ITEMS)
-                    .where(
-                        ITEMS.c.visit_id == a.visit["id"],
-                        ITEMS.c.status == "open",
-                        ITEMS.c.role != "host",
-                    )
-                    .values(status="cancelled", closed_at=a.now, closed_by=a.actor_id)
-                    .returning(ITEMS.c.id)
-                )
-            )
+        if vetoed:
+            a.c.execute(sql.VETO_VISIT, {"b_visit": a.visit["id"]})
+            cancelled = a.cancel_open(others_only=True)
         a.event(
             e.event.name,
             item=a.item["id"],
             step=a.visit["step"],
             **extra,
             opinion=a.params.get("opinion"),
-            vetoed=bool(cancelled) or (decision == "reject" and step.on_reject == "veto"),
+            vetoed=vetoed,
             cancelled=cancelled,
         )
 

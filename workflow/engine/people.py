@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workflow.engine import sql
 from workflow.spec.model import ChooseFrom, RoleRef, UnitRef, UserRef, Who
 from workflow.store.models import RoleMembership, Unit, User
 
@@ -78,28 +79,12 @@ def _role_holders(session: Session, rule: RoleRef, initiator_id: int) -> list[in
                 )
             )
         )
-    holders = session.execute(stmt).all()
     if rule.of is None:
-        return [h.user_id for h in holders]
-    # The holder in the initiator's unit, else in the nearest unit above it.
-    by_unit: dict[int | None, list[int]] = {}
-    for h in holders:
-        by_unit.setdefault(h.unit_id, []).append(h.user_id)
-    for unit_id in unit_chain(session, initiator_id):
-        if unit_id in by_unit:
-            return by_unit[unit_id]
-    return []
-
-
-def unit_chain(session: Session, user_id: int) -> list[int]:
-    """The user's unit, its parent, … up to the root."""
-    parents = dict(session.execute(select(Unit.id, Unit.parent_id)).all())
-    unit_id = session.scalar(select(User.unit_id).where(User.id == user_id))
-    chain: list[int] = []
-    while unit_id is not None and unit_id not in chain:
-        chain.append(unit_id)
-        unit_id = parents.get(unit_id)
-    return chain
+        return list(session.scalars(sql.ROLE_ANYWHERE, {"b_role": rule.role}))
+    # The holders in the initiator's unit, else in the nearest unit above it: one recursive query.
+    rows = session.execute(sql.ROLE_IN_CHAIN, {"b_role": rule.role, "b_user": initiator_id}).all()
+    nearest = rows[0].depth if rows else None
+    return [r.user_id for r in rows if r.depth == nearest]
 
 
 def _subtree(session: Session, code: str) -> list[int]:

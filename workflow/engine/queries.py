@@ -6,19 +6,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import literal_column, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, aliased
 
 from workflow.engine import assign
-from workflow.engine.context import FLOWS, ITEMS, USERS, VISITS, Action
+from workflow.engine.context import Action
 from workflow.engine.people import resolve
+from workflow.engine.sql import FLOWS, ITEMS, OPEN, USERS, VISITS
 from workflow.errors import BanliError, NotFound
 from workflow.store.models import DefinitionVersion, RoleMembership, Unit
 
 if TYPE_CHECKING:
     from workflow.engine.core import Engine
 
-OPEN = literal_column("'open'")  # a literal, so SQLite can use the partial index on open items
 DEFS = DefinitionVersion.__table__
 
 
@@ -92,40 +92,39 @@ class FlowRecord:
     visits: list[VisitRecord]
 
 
+_INITIATOR = aliased(USERS)
+_WORK_ROWS = (
+    select(
+        ITEMS.c.id, ITEMS.c.flow_id, ITEMS.c.role, ITEMS.c.status, ITEMS.c.delivered_at,
+        ITEMS.c.confirmed_at, ITEMS.c.handled_at, VISITS.c.step, FLOWS.c.title,
+        FLOWS.c.definition_id, FLOWS.c.state, _INITIATOR.c.name.label("initiator"),
+    )
+    .select_from(
+        ITEMS.join(FLOWS, FLOWS.c.id == ITEMS.c.flow_id)
+        .join(VISITS, VISITS.c.id == ITEMS.c.visit_id)
+        .join(_INITIATOR, _INITIATOR.c.id == FLOWS.c.initiator_id)
+    )
+    .limit(bindparam("b_limit"))
+)  # fmt: skip
+# Built once: on SQLite building the statement costs more than running it.
+INBOX = _WORK_ROWS.where(ITEMS.c.user_id == bindparam("b_user"), ITEMS.c.status == OPEN).order_by(
+    ITEMS.c.id.desc()
+)
+INBOX_BEFORE = INBOX.where(ITEMS.c.id < bindparam("b_before"))
+DONE = _WORK_ROWS.where(
+    ITEMS.c.user_id == bindparam("b_user"), ITEMS.c.handled_at.is_not(None)
+).order_by(ITEMS.c.handled_at.desc())
+
+
 class Queries:
     """The engine's read side; every method opens its own read transaction."""
 
     db: Any
     registry: Any
 
-    def _rows(self: Engine, s: Session, where: Any, order: Any, limit: int) -> list[WorkRow]:
-        initiator = aliased(USERS)
-        stmt = (
-            select(
-                ITEMS.c.id,
-                ITEMS.c.flow_id,
-                ITEMS.c.role,
-                ITEMS.c.status,
-                ITEMS.c.delivered_at,
-                ITEMS.c.confirmed_at,
-                ITEMS.c.handled_at,
-                VISITS.c.step,
-                FLOWS.c.title,
-                FLOWS.c.definition_id,
-                FLOWS.c.state,
-                initiator.c.name.label("initiator"),
-            )
-            .select_from(
-                ITEMS.join(FLOWS, FLOWS.c.id == ITEMS.c.flow_id)
-                .join(VISITS, VISITS.c.id == ITEMS.c.visit_id)
-                .join(initiator, initiator.c.id == FLOWS.c.initiator_id)
-            )
-            .where(*where)
-            .order_by(*order)
-            .limit(limit)
-        )
+    def _rows(self: Engine, s: Session, stmt: Any, params: dict[str, Any]) -> list[WorkRow]:
         out = []
-        for r in s.execute(stmt):
+        for r in s.connection().execute(stmt, params):
             spec = self.registry.get(s, r.definition_id).spec
             out.append(
                 WorkRow(
@@ -151,21 +150,17 @@ class Queries:
         self: Engine, user_id: int, *, limit: int = 20, before: int | None = None
     ) -> list[WorkRow]:
         """Open work items of a user, newest first (待办); page with ``before`` = last item id."""
-        where = [ITEMS.c.user_id == user_id, ITEMS.c.status == OPEN]
-        if before is not None:
-            where.append(ITEMS.c.id < before)
         with self.db.read() as s:
-            return self._rows(s, where, [ITEMS.c.id.desc()], limit)
+            if before is None:
+                return self._rows(s, INBOX, {"b_user": user_id, "b_limit": limit})
+            return self._rows(
+                s, INBOX_BEFORE, {"b_user": user_id, "b_limit": limit, "b_before": before}
+            )
 
     def done(self: Engine, user_id: int, *, limit: int = 20) -> list[WorkRow]:
         """Work items the user handled, most recent first (已办)."""
         with self.db.read() as s:
-            return self._rows(
-                s,
-                [ITEMS.c.user_id == user_id, ITEMS.c.handled_at.is_not(None)],
-                [ITEMS.c.handled_at.desc()],
-                limit,
-            )
+            return self._rows(s, DONE, {"b_user": user_id, "b_limit": limit})
 
     def started(self: Engine, user_id: int, *, limit: int = 20) -> list[dict[str, Any]]:
         """Flows the user started, newest first (我发起的)."""

@@ -1,0 +1,162 @@
+"""The hot path's statements, built once: building a statement costs more than running it on SQLite."""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, func, insert, literal_column, select, update
+from sqlalchemy.orm import aliased
+
+from workflow.store.models import (
+    AuditEvent,
+    Flow,
+    RoleMembership,
+    Unit,
+    User,
+    UtcDateTime,
+    Visit,
+    WorkItem,
+)
+
+FLOWS, ITEMS, VISITS, USERS = (
+    Flow.__table__,
+    WorkItem.__table__,
+    Visit.__table__,
+    User.__table__,
+)
+EVENTS, UNITS, ROLES = AuditEvent.__table__, Unit.__table__, RoleMembership.__table__
+AT = bindparam("b_at", type_=UtcDateTime())  # one typed parameter, also inside coalesce()
+OPEN = literal_column("'open'")  # a literal, so SQLite can use the partial index on open items
+
+FLOW_COLS = (
+    FLOWS.c.id,
+    FLOWS.c.definition_id,
+    FLOWS.c.state,
+    FLOWS.c.version,
+    FLOWS.c.form,
+    FLOWS.c.initiator_id,
+    FLOWS.c.current_visit_id,
+    FLOWS.c.audit_seq,
+    FLOWS.c.audit_head,
+    FLOWS.c.title,
+)
+ITEM_KEYS = ("user_id", "role", "status", "delivered_at", "confirmed_at", "handled_at",
+             "closed_at", "closed_by", "visit_id", "user_name")  # fmt: skip
+VISIT_KEYS = ("step", "seq", "rejected", "left_at", "left_by")
+
+LOCK_FLOW_OF_ITEM = (
+    select(FLOWS.c.id)
+    .where(FLOWS.c.id == select(ITEMS.c.flow_id).where(ITEMS.c.id == bindparam("b_item"))
+           .scalar_subquery())
+    .with_for_update()
+)  # fmt: skip
+LOCK_FLOW = select(FLOWS.c.id).where(FLOWS.c.id == bindparam("b_flow")).with_for_update()
+
+LOAD_ITEM = (
+    select(
+        *FLOW_COLS,
+        ITEMS.c.id.label("item_id"),
+        *(ITEMS.c[k] for k in ITEM_KEYS if k != "user_name"),
+        USERS.c.name.label("user_name"),
+        *(VISITS.c[k] for k in VISIT_KEYS),
+    )
+    .select_from(
+        ITEMS.join(FLOWS, FLOWS.c.id == ITEMS.c.flow_id)
+        .join(USERS, USERS.c.id == ITEMS.c.user_id)
+        .join(VISITS, VISITS.c.id == ITEMS.c.visit_id)
+    )
+    .where(ITEMS.c.id == bindparam("b_item"))
+)
+LOAD_FLOW = select(*FLOW_COLS).where(FLOWS.c.id == bindparam("b_flow"))
+LOAD_VISIT = select(VISITS.c.id, *(VISITS.c[k] for k in VISIT_KEYS)).where(
+    VISITS.c.id == bindparam("b_visit")
+)
+LOAD_USER = select(USERS.c.name, USERS.c.status, USERS.c.unit_id).where(
+    USERS.c.id == bindparam("b_user")
+)
+
+CONFIRM = update(ITEMS).where(ITEMS.c.id == bindparam("b_item")).values(confirmed_at=AT)
+_HANDLE_VALUES = {
+    "status": "done",
+    "handled_at": AT,
+    "closed_at": AT,
+    "closed_by": bindparam("b_actor"),
+    "action": bindparam("b_action"),
+    "opinion": bindparam("b_opinion"),
+    "confirmed_at": func.coalesce(ITEMS.c.confirmed_at, AT),
+}
+HANDLE = update(ITEMS).where(ITEMS.c.id == bindparam("b_item")).values(**_HANDLE_VALUES)
+HANDLE_DECIDED = (
+    update(ITEMS)
+    .where(ITEMS.c.id == bindparam("b_item"))
+    .values(**_HANDLE_VALUES, decision=bindparam("b_decision"))
+)
+CANCEL_OPEN = (
+    update(ITEMS)
+    .where(ITEMS.c.visit_id == bindparam("b_visit"), ITEMS.c.status == OPEN)
+    .values(status="cancelled", closed_at=AT, closed_by=bindparam("b_actor"))
+    .returning(ITEMS.c.id)
+)
+CANCEL_OTHERS = (
+    update(ITEMS)
+    .where(ITEMS.c.visit_id == bindparam("b_visit"), ITEMS.c.status == OPEN,
+           ITEMS.c.role != "host")
+    .values(status="cancelled", closed_at=AT, closed_by=bindparam("b_actor"))
+    .returning(ITEMS.c.id)
+)  # fmt: skip
+LEAVE_VISIT = (
+    update(VISITS)
+    .where(VISITS.c.id == bindparam("b_visit"))
+    .values(left_at=AT, left_by=bindparam("b_actor"))
+)
+VETO_VISIT = update(VISITS).where(VISITS.c.id == bindparam("b_visit")).values(rejected=True)
+INSERT_VISIT = insert(VISITS).returning(VISITS.c.id)
+INSERT_ITEM = insert(ITEMS).returning(ITEMS.c.id)
+INSERT_EVENTS = insert(EVENTS)
+INSERT_FLOW = insert(FLOWS).returning(FLOWS.c.id)
+
+_FLOW_VALUES = {
+    "state": bindparam("b_state"),
+    "version": bindparam("b_new_version"),
+    "current_visit_id": bindparam("b_visit"),
+    "audit_seq": bindparam("b_seq"),
+    "audit_head": bindparam("b_head"),
+}
+_FLOW_WHERE = (FLOWS.c.id == bindparam("b_flow"), FLOWS.c.version == bindparam("b_version"))
+UPDATE_FLOW = update(FLOWS).where(*_FLOW_WHERE).values(**_FLOW_VALUES)
+CLOSE_FLOW = (
+    update(FLOWS)
+    .where(*_FLOW_WHERE)
+    .values(**_FLOW_VALUES, ended_at=bindparam("b_ended"), outcome=bindparam("b_outcome"))
+)
+
+WAITING = select(ITEMS.c.status, ITEMS.c.user_id).where(
+    ITEMS.c.visit_id == bindparam("b_visit"), ITEMS.c.role != "host"
+)
+NAMES = select(USERS.c.id, USERS.c.name).where(USERS.c.id.in_(bindparam("b_ids", expanding=True)))
+USER_NAME = select(USERS.c.name).where(USERS.c.id == bindparam("b_user"))
+
+# The units from a user's own up to the root, with their distance: for "head of my unit".
+_start = (
+    select(UNITS.c.id, UNITS.c.parent_id, literal_column("0").label("depth"))
+    .join(USERS, USERS.c.unit_id == UNITS.c.id)
+    .where(USERS.c.id == bindparam("b_user"))
+    .cte("chain", recursive=True)
+)
+_up = aliased(UNITS)
+CHAIN = _start.union_all(
+    select(_up.c.id, _up.c.parent_id, (_start.c.depth + 1).label("depth")).join(
+        _start, _up.c.id == _start.c.parent_id
+    )
+)
+_holder = aliased(USERS)
+ROLE_IN_CHAIN = (
+    select(ROLES.c.user_id, CHAIN.c.depth)
+    .join(CHAIN, CHAIN.c.id == ROLES.c.unit_id)
+    .join(_holder, _holder.c.id == ROLES.c.user_id)
+    .where(ROLES.c.role == bindparam("b_role"), _holder.c.status == "active")
+    .order_by(CHAIN.c.depth, ROLES.c.user_id)
+)
+ROLE_ANYWHERE = (
+    select(ROLES.c.user_id)
+    .join(USERS, USERS.c.id == ROLES.c.user_id)
+    .where(ROLES.c.role == bindparam("b_role"), USERS.c.status == "active")
+)
