@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
 from transitions import EventData, MachineError
 
 from workflow.audit import GENESIS, PendingEvent, chain_rows
@@ -23,6 +23,7 @@ from workflow.errors import (
     WaitingRuleUnmet,
 )
 from workflow.machine import CompiledDefinition, FlowModel, Hooks
+from workflow.store.db import Tx
 
 if TYPE_CHECKING:
     from workflow.engine.core import Engine
@@ -58,10 +59,10 @@ class Assignment:
 class Action:
     """The state of one engine action inside its transaction."""
 
-    def __init__(self, engine: Engine, session: Session, actor_id: int, now: datetime) -> None:
+    def __init__(self, engine: Engine, session: Tx, actor_id: int, now: datetime) -> None:
         self.engine, self.s, self.actor_id, self.now = engine, session, actor_id, now
         # Core statements run on the session's connection: same transaction, less overhead.
-        self.c = session.connection()
+        self.c = session if isinstance(session, Connection) else session.connection()
         self.actor_name: str | None = None
         self.flow: dict[str, Any] = {}
         self.visit: dict[str, Any] = {}

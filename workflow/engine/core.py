@@ -68,7 +68,7 @@ class Engine(Queries):
         Raises:
             NotFound, Forbidden (not among the starters), FormInvalid, InvalidAction, PeopleInvalid.
         """
-        with self.db.write() as s:
+        with self.db.transaction() as s:
             a = Action(self, s, actor_id, self.clock())
             a.load_actor()
             a.compiled = compiled = self.registry.latest(s, definition)
@@ -114,7 +114,7 @@ class Engine(Queries):
 
     def open(self, actor_id: int, item_id: int) -> Outcome:
         """Record the confirmation effect of the actor's first look at their work item (idempotent)."""
-        with self.db.write() as s:
+        with self.db.transaction() as s:
             a = Action(self, s, actor_id, self.clock())
             a.load_item(item_id)
             assert a.item is not None
@@ -212,7 +212,7 @@ class Engine(Queries):
         self, actor_id: int, flow_id: int, *, reason: str | None = None, version: int | None = None
     ) -> Outcome:
         """The initiator takes back a flow while nobody at its current step has opened it."""
-        with self.db.write() as s:
+        with self.db.transaction() as s:
             a = Action(self, s, actor_id, self.clock())
             a.load_flow(flow_id)
             if a.flow["initiator_id"] != actor_id:
@@ -231,7 +231,7 @@ class Engine(Queries):
         opinion: str | None,
         **params: Any,
     ) -> Outcome:
-        with self.db.write() as s:
+        with self.db.transaction() as s:
             a = Action(self, s, actor_id, self.clock())
             a.load_item(item_id)
             a.require_open(version)
@@ -256,7 +256,7 @@ class Engine(Queries):
         opinion: str | None,
         **params: Any,
     ) -> Outcome:
-        with self.db.write() as s:
+        with self.db.transaction() as s:
             a = Action(self, s, actor_id, self.clock())
             a.load_item(item_id)
             a.require_open(version)

@@ -9,10 +9,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from workflow.errors import FormInvalid
 from workflow.spec.model import Definition, FormField
+from workflow.store.db import Tx
 from workflow.store.models import Unit, User
 
 TEXT_MAX = 200
@@ -25,7 +25,7 @@ class Bad(ValueError):
     """One field's problem."""
 
 
-def validate_form(session: Session, spec: Definition, values: dict[str, Any]) -> dict[str, Any]:
+def validate_form(session: Tx, spec: Definition, values: dict[str, Any]) -> dict[str, Any]:
     """The cleaned form (JSON-ready), or ``FormInvalid`` naming every bad field at once."""
     errors: dict[str, str] = {}
     clean: dict[str, Any] = {}
@@ -55,8 +55,8 @@ def _blank(value: Any) -> bool:
     )
 
 
-def _text(limit: int) -> Callable[[Session, FormField, Any], str]:
-    def check(_s: Session, field: FormField, raw: Any) -> str:
+def _text(limit: int) -> Callable[[Tx, FormField, Any], str]:
+    def check(_s: Tx, field: FormField, raw: Any) -> str:
         if not isinstance(raw, str):
             raise Bad(f"must be text, not {type(raw).__name__}")
         value = raw.strip()
@@ -77,7 +77,7 @@ def _bounds(field: FormField, value: Decimal | int) -> None:
         raise Bad(f"must be at most {field.max:g}")
 
 
-def _integer(_s: Session, field: FormField, raw: Any) -> int:
+def _integer(_s: Tx, field: FormField, raw: Any) -> int:
     if isinstance(raw, bool) or not isinstance(raw, int | str):
         raise Bad(f"must be a whole number, not {raw!r}")
     try:
@@ -88,7 +88,7 @@ def _integer(_s: Session, field: FormField, raw: Any) -> int:
     return value
 
 
-def _money(_s: Session, field: FormField, raw: Any) -> str:
+def _money(_s: Tx, field: FormField, raw: Any) -> str:
     if isinstance(raw, bool) or not isinstance(raw, int | str | Decimal | float):
         raise Bad(f"must be an amount such as 1234.50, not {raw!r}")
     try:
@@ -105,7 +105,7 @@ def _money(_s: Session, field: FormField, raw: Any) -> str:
     return str(value.quantize(Decimal("0.01")))
 
 
-def _date(_s: Session, _field: FormField, raw: Any) -> str:
+def _date(_s: Tx, _field: FormField, raw: Any) -> str:
     if isinstance(raw, date):
         return raw.isoformat()
     try:
@@ -114,14 +114,14 @@ def _date(_s: Session, _field: FormField, raw: Any) -> str:
         raise Bad(f"must be a date such as 2026-03-01, not {raw!r}") from None
 
 
-def _choice(_s: Session, field: FormField, raw: Any) -> str:
+def _choice(_s: Tx, field: FormField, raw: Any) -> str:
     allowed = [c.value for c in field.choices or ()]
     if raw not in allowed:
         raise Bad(f"must be one of {', '.join(allowed)}, not {raw!r}")
     return raw
 
 
-def _user(session: Session, _field: FormField, raw: Any) -> int:
+def _user(session: Tx, _field: FormField, raw: Any) -> int:
     col = User.login if isinstance(raw, str) and not raw.isdigit() else User.id
     key = int(raw) if col is User.id and not isinstance(raw, bool) and str(raw).isdigit() else raw
     uid = session.scalar(select(User.id).where(col == key, User.status == "active"))
@@ -130,14 +130,14 @@ def _user(session: Session, _field: FormField, raw: Any) -> int:
     return uid
 
 
-def _users(session: Session, field: FormField, raw: Any) -> list[int]:
+def _users(session: Tx, field: FormField, raw: Any) -> list[int]:
     if not isinstance(raw, list | tuple):
         raise Bad("must be a list of people")
     ids = [_user(session, field, r) for r in raw]
     return list(dict.fromkeys(ids))
 
 
-def _unit(session: Session, _field: FormField, raw: Any) -> int:
+def _unit(session: Tx, _field: FormField, raw: Any) -> int:
     col = Unit.id if isinstance(raw, int) and not isinstance(raw, bool) else Unit.code
     uid = session.scalar(select(Unit.id).where(col == raw))
     if uid is None:
@@ -145,7 +145,7 @@ def _unit(session: Session, _field: FormField, raw: Any) -> int:
     return uid
 
 
-def _files(_s: Session, _field: FormField, raw: Any) -> list[dict[str, Any]]:
+def _files(_s: Tx, _field: FormField, raw: Any) -> list[dict[str, Any]]:
     if not isinstance(raw, list | tuple):
         raise Bad("must be a list of attachments")
     out = []
@@ -163,7 +163,7 @@ def _files(_s: Session, _field: FormField, raw: Any) -> list[dict[str, Any]]:
     return out
 
 
-CHECKS: dict[str, Callable[[Session, FormField, Any], Any]] = {
+CHECKS: dict[str, Callable[[Tx, FormField, Any], Any]] = {
     "text": _text(TEXT_MAX),
     "textarea": _text(TEXTAREA_MAX),
     "integer": _integer,
