@@ -55,7 +55,7 @@ def main() -> None:
     with engine.db.read() as s:
         spec = engine.registry.latest(s, "contract_review").spec
     print()
-    print(render_text(record, spec, engine.local, engine.organisation_name()))
+    print(render_text(record, spec, engine.stamp, engine.organisation_name()))
 
 
 if __name__ == "__main__":

@@ -152,7 +152,7 @@ def sheet(ctx: click.Context, flow_id: int, output: str | None) -> None:
             spec = engine.registry.get(s, rec.definition_id).spec
     except BanliError as exc:
         raise click.ClickException(str(exc)) from None
-    text = render_text(rec, spec, engine.local, engine.organisation_name())
+    text = render_text(rec, spec, engine.stamp, engine.organisation_name())
     if output:
         Path(output).write_text(text, encoding="utf-8")
         click.echo(f"flow sheet of flow {flow_id} written to {output}")

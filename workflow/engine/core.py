@@ -42,6 +42,10 @@ class Engine(Queries):
         """A time as people read it: in the organisation's time zone, to the minute."""
         return at.astimezone(self.tz).strftime("%Y-%m-%d %H:%M")
 
+    def stamp(self, at: datetime) -> str:
+        """A time as a record shows it (the flow sheet): local time to the second."""
+        return at.astimezone(self.tz).strftime("%Y-%m-%d %H:%M:%S")
+
     # --- actions -------------------------------------------------------------------------------
 
     def start(
