@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from workflow.engine.context import Assignment
-from workflow.engine.people import Candidates, describe, resolve
+from workflow.engine.people import Candidates, resolve
 from workflow.engine.sql import ITEMS, USERS, VISITS
 from workflow.errors import InvalidAction, PeopleInvalid
 from workflow.spec.model import Definition
@@ -154,5 +154,3 @@ def people_of_last_visit(a: Action, step_id: str) -> Assignment:
     return people
 
 
-def describe_rule(rule: Any) -> str:
-    return describe(rule)
