@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from workflow.demo_org import seed_organisation
 from workflow.engine import Engine
-from workflow.store.models import Flow
+from workflow.passwords import DEMO_PASSWORD, hash_password
+from workflow.store.models import Flow, User
 
 
 def seed_demo(engine: Engine) -> int:
     """Seed the organisation and, on a database without flows, a few flows; returns flows made."""
     with engine.db.write() as s:
         ids = seed_organisation(s)
+        # One hash for all: argon2 is slow on purpose, and demo accounts share the password.
+        digest = hash_password(DEMO_PASSWORD)
+        s.execute(update(User).where(User.password_hash.is_(None)).values(password_hash=digest))
         if s.scalar(select(func.count()).select_from(Flow)):
             return 0
     scenarios: list[Callable[[Engine, dict[str, int]], None]] = [

@@ -224,3 +224,17 @@ class AuditHead(Base):
     chain: Mapped[str] = mapped_column(String(40), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, default=0)
     head: Mapped[str] = mapped_column(String(64), default="")
+
+
+class SignInSession(Base):
+    """One signed-in browser or phone (Art. 14-15): a fresh id at every sign-in, idle expiry."""
+
+    __tablename__ = "sign_in_sessions"
+    __table_args__ = (Index("ix_sign_in_sessions_user", "user_id", "ended_at"),)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[UtcTime]
+    last_seen_at: Mapped[UtcTime]
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+    address: Mapped[str | None] = mapped_column(String(64))
