@@ -1,0 +1,71 @@
+"""Web fixtures: an app on a fresh database with the demo organisation, a client, sign-in."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import update
+
+from tests.conftest import setup_engine
+from web import create_app
+from workflow.passwords import hash_password
+from workflow.store.models import User
+
+PASSWORD = "test-password"
+_HASH = hash_password(PASSWORD)  # argon2 is slow on purpose: hash once per test run
+
+
+@pytest.fixture
+def app(db, clock, tmp_path):
+    engine, _people = setup_engine(db, clock)
+    with db.write() as s:
+        s.execute(update(User).values(password_hash=_HASH))
+    app = create_app({"ENGINE": engine, "SECRET_KEY": "test", "TESTING": True,
+                      "FILES_DIR": str(tmp_path / "files")})  # fmt: skip
+    app.config["PEOPLE"] = _people
+    return app
+
+
+@pytest.fixture
+def people(app):
+    return app.config["PEOPLE"]
+
+
+@pytest.fixture
+def engine(app):
+    return app.extensions["banli"]
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token a page's form carries."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "the page has a form with a CSRF token"
+    return found.group(1)
+
+
+class Auth:
+    """``auth.login('wangfang')`` signs in as that person; ``auth.post(url, data)`` sends a form
+    with the CSRF token of the page at ``page`` (default: the same URL)."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, login: str):
+        page = self.client.get("/login")
+        return self.client.post("/login", data={"login": login, "password": PASSWORD,
+                                                "csrf_token": csrf_of(page.text)})  # fmt: skip
+
+    def post(self, url: str, data: dict | None = None, page: str | None = None, **kw):
+        token = csrf_of(self.client.get(page or "/").text)
+        return self.client.post(url, data={**(data or {}), "csrf_token": token}, **kw)
+
+
+@pytest.fixture
+def auth(client):
+    return Auth(client)
