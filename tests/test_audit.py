@@ -246,7 +246,9 @@ def test_tampering_with_the_admin_chain_is_found(trail: dict[str, Any]) -> None:
     db = trail["db"]
     with db.read() as s:
         ev = s.execute(
-            select(EVENTS.c.id, EVENTS.c.seq).where(EVENTS.c.chain == "admin").order_by(EVENTS.c.seq)
+            select(EVENTS.c.id, EVENTS.c.seq)
+            .where(EVENTS.c.chain == "admin")
+            .order_by(EVENTS.c.seq)
         ).first()
     _flip_one_character(db, ev.id)
     _checked, broken = _verify(db)

@@ -65,7 +65,7 @@ def race(*calls: Callable[[], Any]) -> list[Any]:
         barrier.wait()
         try:
             results[i] = call()
-        except Exception as exc:  # noqa: BLE001 - every outcome is examined by the test
+        except Exception as exc:  # every outcome is examined by the test
             results[i] = exc
 
     threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
@@ -234,8 +234,10 @@ def test_last_countersign_and_forward_at_once(setup) -> None:
         flow, items = _at_countersign(engine, people, n)
         engine.sign(people["linxiaoyan"], items["linxiaoyan"], decision="approve")
         signed, moved = race(
-            lambda: engine.sign(people["yangfan"], items["yangfan"], decision="approve"),
-            lambda: engine.forward(people["liming"], items["liming"], host=people["chenzhiqiang"]),
+            lambda it=items: engine.sign(people["yangfan"], it["yangfan"], decision="approve"),
+            lambda it=items: engine.forward(
+                people["liming"], it["liming"], host=people["chenzhiqiang"]
+            ),
         )
         assert not isinstance(signed, Exception), signed
         rec = assert_consistent(engine, flow)
@@ -258,11 +260,12 @@ def test_veto_and_return_at_once(setup) -> None:
     """A co-signer vetoes while the host returns the flow: whichever comes second either finds
     the step gone (the veto) or proceeds (the return does not wait for co-signers)."""
     engine, people = setup
+    first = Counter()
     for n in range(ROUNDS):
         flow, items = _at_countersign(engine, people, n)
         vetoed, returned = race(
-            lambda: engine.sign(people["yangfan"], items["yangfan"], decision="reject"),
-            lambda: engine.return_(people["liming"], items["liming"], opinion="退回"),
+            lambda it=items: engine.sign(people["yangfan"], it["yangfan"], decision="reject"),
+            lambda it=items: engine.return_(people["liming"], it["liming"], opinion="退回"),
         )
         assert not isinstance(returned, Exception), returned
         rec = assert_consistent(engine, flow)
@@ -272,20 +275,24 @@ def test_veto_and_return_at_once(setup) -> None:
             assert isinstance(vetoed, AlreadyHandled), vetoed
             assert "李明" in vetoed.message
             assert legal.status == "cancelled" and legal.handled_at is None
+            first["return"] += 1
         else:
             assert legal.status == "done" and rec.visits[2].rejected
+            first["veto"] += 1
         finance = next(p for p in rec.visits[2].people if p.user_id == people["linxiaoyan"])
         assert finance.status == "cancelled"
+    print(f"first of {ROUNDS}: {dict(first)}")
 
 
 def test_countersign_and_withdraw_at_once(setup) -> None:
     """The initiator withdraws while a co-signer signs: one of the two wins, cleanly."""
     engine, people = setup
+    first = Counter()
     for n in range(ROUNDS):
         flow, items = _at_countersign(engine, people, n)
         signed, withdrawn = race(
-            lambda: engine.sign(people["yangfan"], items["yangfan"], decision="approve"),
-            lambda: engine.withdraw(people["huangyong"], flow, reason="不签了"),
+            lambda it=items: engine.sign(people["yangfan"], it["yangfan"], decision="approve"),
+            lambda f=flow: engine.withdraw(people["huangyong"], f, reason="不签了"),
         )
         rec = assert_consistent(engine, flow)
         if isinstance(withdrawn, Exception):
@@ -293,7 +300,10 @@ def test_countersign_and_withdraw_at_once(setup) -> None:
             assert "杨帆" in withdrawn.message
             assert not isinstance(signed, Exception), signed
             assert rec.state == "countersign"
+            first["sign"] += 1
         else:
             assert isinstance(signed, FlowClosed), signed
             assert rec.state == "withdrawn"
             assert all(p.status == "cancelled" for p in rec.visits[-1].people)
+            first["withdraw"] += 1
+    print(f"first of {ROUNDS}: {dict(first)}")

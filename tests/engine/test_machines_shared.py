@@ -109,7 +109,8 @@ def _changed_copy(tmp_path: Path) -> Path:
     source = original.read_text(encoding="utf-8")
     assert "name: {zh: 合同评审, en: Contract review}" in source
     changed = source.replace(
-        "name: {zh: 合同评审, en: Contract review}", "name: {zh: 合同评审（新）, en: Contract review}"
+        "name: {zh: 合同评审, en: Contract review}",
+        "name: {zh: 合同评审（新）, en: Contract review}",
     )
     path = tmp_path / "contract_review_v2.yaml"
     path.write_text(changed, encoding="utf-8")
@@ -125,7 +126,11 @@ def test_a_new_version_leaves_running_flows_on_theirs(
     h = _host(engine, old)
     act.forward(h.user_id, h.item_id)  # now at countersign, on version 1
     rec = engine.history(old)
-    assert (rec.definition_version, rec.definition_name, rec.state) == (1, "合同评审", "countersign")
+    assert (rec.definition_version, rec.definition_name, rec.state) == (
+        1,
+        "合同评审",
+        "countersign",
+    )
 
     with engine.db.write() as s:
         loaded = store_definition(s, _changed_copy(tmp_path), clock())
