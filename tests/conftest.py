@@ -89,13 +89,16 @@ def item_of(engine: Engine, people: dict[str, int]):
 def pg_db() -> Iterator[Database]:
     """A PostgreSQL database in a schema of its own, dropped afterwards."""
     if not PG_URL:
-        pytest.skip("BANLI_TEST_POSTGRES_URL is not set: PostgreSQL tests skipped (.ci/run sets it)")
+        pytest.skip(
+            "BANLI_TEST_POSTGRES_URL is not set: PostgreSQL tests skipped (.ci/run sets it)"
+        )
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = Database(PG_URL)
     with admin.engine.begin() as conn:
         conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    database = Database(PG_URL, connect_args={"options": f"-csearch_path={schema}"},
-                        pool_size=25, max_overflow=10)
+    database = Database(
+        PG_URL, connect_args={"options": f"-csearch_path={schema}"}, pool_size=25, max_overflow=10
+    )
     yield database
     database.dispose()
     with admin.engine.begin() as conn:

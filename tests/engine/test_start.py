@@ -6,22 +6,32 @@ import pytest
 
 from workflow.errors import Forbidden, FormInvalid
 
-CONTRACT = {"title": "办公楼空调采购合同", "counterparty": "上海申能机电有限公司",
-            "amount": "680000", "contract_type": "purchase", "summary": "采购空调 40 台"}
+CONTRACT = {
+    "title": "办公楼空调采购合同",
+    "counterparty": "上海申能机电有限公司",
+    "amount": "680000",
+    "contract_type": "purchase",
+    "summary": "采购空调 40 台",
+}
 
 
 def test_start_forwards_to_the_initiators_unit_head(engine, people, item_of):
     out = engine.start(people["huangyong"], "contract_review", CONTRACT)
     assert out.state == "dept_review"
     rows = engine.inbox(people["qianxuejun"])
-    assert [(r.title, r.step_name, r.role) for r in rows] == [("办公楼空调采购合同", "部门负责人审核", "host")]
+    assert [(r.title, r.step_name, r.role) for r in rows] == [
+        ("办公楼空调采购合同", "部门负责人审核", "host")
+    ]
     assert rows[0].confirmed_at is None and rows[0].delivered_at is not None
 
 
 def test_form_errors_name_every_bad_field(engine, people):
     with pytest.raises(FormInvalid) as err:
-        engine.start(people["huangyong"], "contract_review",
-                     {**CONTRACT, "amount": "12.345", "contract_type": "lease", "title": ""})
+        engine.start(
+            people["huangyong"],
+            "contract_review",
+            {**CONTRACT, "amount": "12.345", "contract_type": "lease", "title": ""},
+        )
     assert err.value.errors == {
         "title": "is required",
         "amount": "must be an amount with at most two decimals, not '12.345'",
