@@ -152,5 +152,3 @@ def people_of_last_visit(a: Action, step_id: str) -> Assignment:
     people.handlers = [r.user_id for r in rows if r.role == "handler"]
     people.co_signers = [r.user_id for r in rows if r.role == "co_signer"]
     return people
-
-
