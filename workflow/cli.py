@@ -115,6 +115,19 @@ def _load(engine, paths: list[Path]) -> bool:
     return ok
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int) -> None:
+    """Serve the web workbench for development (production: gunicorn, see README)."""
+    from web import create_app
+
+    if ctx.obj["url"]:
+        os.environ["BANLI_DATABASE_URL"] = ctx.obj["url"]
+    create_app().run(host=host, port=port)
+
+
 @main.group()
 def audit() -> None:
     """The append-only audit trail."""

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from sqlalchemy import update
 
 from tests.conftest import setup_engine
@@ -12,7 +15,20 @@ from web import create_app
 from workflow.passwords import hash_password
 from workflow.store.models import User
 
+TRANSLATIONS = Path(__file__).resolve().parents[2] / "web" / "translations"
 PASSWORD = "test-password"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_catalogs():
+    """Compile the message catalogs, as ``make`` does, so the suite also runs under bare pytest."""
+    for po in TRANSLATIONS.glob("*/LC_MESSAGES/messages.po"):
+        with po.open("rb") as f:
+            catalog = read_po(f)
+        with po.with_suffix(".mo").open("wb") as f:
+            write_mo(f, catalog, use_fuzzy=True)
+
+
 _HASH = hash_password(PASSWORD)  # argon2 is slow on purpose: hash once per test run
 
 
