@@ -85,3 +85,15 @@ class Auth:
 @pytest.fixture
 def auth(client):
     return Auth(client)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test, so fixtures can screenshot a failed browser test."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
+# The real-browser fixtures (live_server, browser, new_page) for every web test module.
+from tests.web.browser import browser, live_server, new_page  # noqa: E402, F401
