@@ -152,10 +152,19 @@ def audit_verify(ctx: click.Context) -> None:
 
 @main.command()
 @click.argument("flow_id", type=int)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to a file.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Write to a file: PDF if it ends in .pdf.",
+)
+@click.option(
+    "--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
+    help="Language of the PDF's labels (the text sheet is Chinese).",
+)  # fmt: skip
 @click.pass_context
-def sheet(ctx: click.Context, flow_id: int, output: str | None) -> None:
-    """Print the flow sheet (流程单) of FLOW_ID as text."""
+def sheet(ctx: click.Context, flow_id: int, output: str | None, lang: str) -> None:
+    """Print the flow sheet (流程单) of FLOW_ID as text, or write it as an A4 PDF (-o FILE.pdf)."""
     from workflow.sheet import render_text
 
     engine = _engine(ctx.obj["url"])
@@ -165,6 +174,13 @@ def sheet(ctx: click.Context, flow_id: int, output: str | None) -> None:
             spec = engine.registry.get(s, rec.definition_id).spec
     except BanliError as exc:
         raise click.ClickException(str(exc)) from None
+    if output and output.lower().endswith(".pdf"):
+        from workflow.sheet_pdf import render_pdf
+
+        pdf = render_pdf(rec, spec, engine.stamp, engine.organisation_name(), lang)
+        Path(output).write_bytes(pdf)
+        click.echo(f"flow sheet of flow {flow_id} written to {output} (PDF)")
+        return
     text = render_text(rec, spec, engine.stamp, engine.organisation_name())
     if output:
         Path(output).write_text(text, encoding="utf-8")
