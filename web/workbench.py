@@ -1,20 +1,98 @@
-"""The workbench (工作台): a person's work — to do, done, started by me."""
+"""The workbench (工作台): to do, done, started by me, circulated to me — searched and paged."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from flask import Blueprint, render_template
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from web import engine
 
 bp = Blueprint("workbench", __name__)
+PER_PAGE = 20
+TABS = {
+    "todo": _l("To do"),
+    "done": _l("Done"),
+    "started": _l("Started by me"),
+    "circulated": _l("Circulated to me"),
+}
+STATES = {
+    "active": _l("In progress"),
+    "ended": _l("Ended"),
+    "approved": _l("Approved"),
+    "rejected": _l("Rejected"),
+    "withdrawn": _l("Withdrawn"),
+}
 
 
-@bp.get("/")
+@bp.get("/", defaults={"tab": "todo"})
+@bp.get("/workbench/<any(todo, done, started, circulated):tab>")
 @login_required
-def index() -> Any:
-    """The to-do tab: open work items, newest first."""
-    rows = engine().inbox(current_user.id, limit=20)
-    return render_template("workbench/index.html", rows=rows)
+def index(tab: str) -> Any:
+    """One tab of the signed-in person's work, newest first, with the counts of every tab."""
+    search = _search(request.args)
+    page = max(1, request.args.get("page", 1, type=int))
+    work = engine().worklist(current_user.id, tab, page=page, per_page=PER_PAGE, **search)
+    if not work.rows and page > work.pages:
+        return redirect(_link(tab, search, work.pages))
+    return render_template(
+        "workbench/index.html",
+        tab=tab,
+        tabs=TABS,
+        states=STATES,
+        work=work,
+        counts=engine().tab_counts(current_user.id, **search),
+        types=engine().approval_types(),
+        form=request.args,
+        searching=any(v is not None for v in search.values()),
+        lang="en" if str(get_locale()) == "en" else "zh",
+        link=lambda tab=tab, page=None: _link(tab, search, page),
+        page_numbers=page_numbers(work.page, work.pages),
+    )
+
+
+def _search(args: Any) -> dict[str, Any]:
+    """The search the query string asks for; what cannot be read counts as "any"."""
+    state = args.get("state") or None
+    return {
+        "query": (args.get("q") or "").strip()[:200] or None,
+        "definition": args.get("type") or None,
+        "since": _day(args.get("from")),
+        "until": _day(args.get("to")),
+        "state": state if state in STATES else None,
+    }
+
+
+def _day(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def _link(tab: str, search: dict[str, Any], page: int | None = None) -> str:
+    """This search on another tab or page (tabs and pages keep the search)."""
+    args = {
+        "q": search["query"],
+        "type": search["definition"],
+        "from": search["since"].isoformat() if search["since"] else None,
+        "to": search["until"].isoformat() if search["until"] else None,
+        "state": search["state"],
+        "page": page if page and page > 1 else None,
+    }
+    return url_for("workbench.index", tab=tab, **{k: v for k, v in args.items() if v})
+
+
+def page_numbers(page: int, pages: int, around: int = 2) -> list[int | None]:
+    """The page numbers a pager shows: first, last and a few around this one; None is a gap."""
+    shown = {1, pages, *range(page - around, page + around + 1)}
+    out: list[int | None] = []
+    for n in sorted(n for n in shown if 1 <= n <= pages):
+        if out and n - (out[-1] or 0) > 1:
+            out.append(None)
+        out.append(n)
+    return out

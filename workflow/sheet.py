@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from workflow.engine.queries import FlowRecord
+from workflow.engine.records import FlowRecord
 from workflow.spec.model import Definition
 
 ROLE = {"host": "主办", "handler": "经办", "co_signer": "会签"}

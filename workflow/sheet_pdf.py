@@ -11,7 +11,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from workflow.engine.queries import FlowRecord
+from workflow.engine.records import FlowRecord
 from workflow.sheet import ACTION, DECISION, ROLE, STATE, form_lines
 from workflow.spec.model import Definition
 

@@ -1,95 +1,27 @@
-"""Read-only questions: inbox, done, started, a flow's history, and what a user may do right now."""
+"""Read-only questions: the workbench's lists, a flow's history, and what a user may do right now."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, aliased
 
-from workflow.engine import assign
+from workflow.engine import assign, worklist
 from workflow.engine.context import Action
 from workflow.engine.people import resolve
+from workflow.engine.records import FlowRecord, PersonPart, VisitRecord, WorkRow
 from workflow.engine.sql import FLOWS, ITEMS, OPEN, USERS, VISITS
-from workflow.errors import BanliError, NotFound
+from workflow.engine.worklist import Search, WorkList
+from workflow.errors import BanliError, InvalidAction, NotFound
+from workflow.spec.model import Names
 from workflow.store.models import DefinitionVersion, RoleMembership, Unit
 
 if TYPE_CHECKING:
     from workflow.engine.core import Engine
 
 DEFS = DefinitionVersion.__table__
-
-
-@dataclass
-class WorkRow:
-    """One line of a workbench tab."""
-
-    item_id: int
-    flow_id: int
-    title: str
-    definition: str
-    definition_name: str
-    step: str
-    step_name: str
-    role: str
-    status: str
-    initiator: str
-    flow_state: str
-    delivered_at: datetime
-    confirmed_at: datetime | None
-    handled_at: datetime | None
-
-
-@dataclass
-class PersonPart:
-    item_id: int
-    user_id: int
-    name: str
-    role: str
-    status: str
-    delivered_at: datetime
-    confirmed_at: datetime | None
-    handled_at: datetime | None
-    action: str | None
-    decision: str | None
-    opinion: str | None
-
-
-@dataclass
-class VisitRecord:
-    seq: int
-    step: str
-    step_name: str
-    via: str
-    entered_at: datetime
-    left_at: datetime | None
-    rejected: bool
-    people: list[PersonPart] = field(default_factory=list)
-
-
-@dataclass
-class FlowRecord:
-    """A flow with every step visited and every person's part: the stuff of the flow sheet."""
-
-    id: int
-    title: str
-    definition: str
-    definition_name: str
-    definition_version: int
-    definition_id: int
-    state: str
-    outcome: str | None
-    version: int
-    form: dict[str, Any]
-    initiator_id: int
-    initiator: str
-    started_at: datetime
-    ended_at: datetime | None
-    audit_seq: int
-    audit_head: str
-    visits: list[VisitRecord]
 
 
 _INITIATOR = aliased(USERS)
@@ -189,6 +121,80 @@ class Queries:
                 }
                 for r in rows
             ]
+
+    def worklist(
+        self: Engine,
+        user_id: int,
+        tab: str,
+        *,
+        query: str | None = None,
+        definition: str | None = None,
+        since: date | None = None,
+        until: date | None = None,
+        state: str | None = None,
+        page: int = 1,
+        per_page: int = 20,
+    ) -> WorkList:
+        """One page of a workbench tab of ``user_id``, newest first.
+
+        Args:
+            tab: todo (open items, newest first), done (items the user handled, latest first),
+                started (flows the user started, newest first) or circulated (copies sent to
+                the user to read, newest first).
+            query: part of the title or of the document number (original_number,
+                archive_number), any case.
+            definition: an approval type's key.
+            since, until: local calendar days, both included, of the item's arrival (todo,
+                circulated), its handling (done) or the flow's start (started).
+            state: active (at a step), ended, approved, rejected or withdrawn.
+            page, per_page: which page, of how many rows (at most 100).
+        Returns:
+            The page's rows and the total number of rows the search finds.
+        Raises:
+            InvalidAction: an unknown tab or state.
+        """
+        search = Search.of(query, definition, since, until, state)
+        _check_tab(tab)
+        page, per_page = max(1, page), min(max(1, per_page), worklist.MAX_PER_PAGE)
+        params = {**search.params(self.tz), "b_user": user_id}
+        with self.db.read() as s:
+            c = s.connection()
+            total = c.execute(worklist.count_statement(tab, search.shape), params).scalar_one()
+            found = []
+            if total > (page - 1) * per_page:
+                found = c.execute(
+                    worklist.list_statement(tab, search.shape),
+                    {**params, "b_limit": per_page, "b_offset": (page - 1) * per_page},
+                ).all()
+            rows = worklist.build_rows(
+                s, lambda vid: self.registry.get(s, vid).spec, found, self.clock
+            )
+        return WorkList(tab, rows, total, page, per_page)
+
+    def tab_counts(
+        self: Engine,
+        user_id: int,
+        *,
+        query: str | None = None,
+        definition: str | None = None,
+        since: date | None = None,
+        until: date | None = None,
+        state: str | None = None,
+    ) -> dict[str, int]:
+        """How many rows each workbench tab has for this search: {todo, done, started, circulated}."""
+        search = Search.of(query, definition, since, until, state)
+        params = {**search.params(self.tz), "b_user": user_id}
+        with self.db.read() as s:
+            c = s.connection()
+            return {
+                tab: c.execute(worklist.count_statement(tab, search.shape), params).scalar_one()
+                for tab in worklist.TABS
+            }
+
+    def approval_types(self: Engine) -> list[tuple[str, Names]]:
+        """(key, names) of every approval type, retired ones too: what the workbench filters on."""
+        with self.db.read() as s:
+            return worklist.approval_types(s)
 
     def organisation_name(self: Engine) -> str:
         """The name of the root unit: the company the printed sheets are headed with."""
@@ -355,6 +361,11 @@ class Queries:
                 {"action": "return", "default": default, "options": list(dict.fromkeys(earlier))}
             )
         return out
+
+
+def _check_tab(tab: str) -> None:
+    if tab not in worklist.TABS:
+        raise InvalidAction(f"tab must be one of {', '.join(worklist.TABS)}, not {tab!r}")
 
 
 def _cands(c: Any, one: bool = False) -> dict[str, Any]:

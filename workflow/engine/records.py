@@ -1,0 +1,77 @@
+"""What the engine's queries return: workbench rows and a flow's whole record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass
+class WorkRow:
+    """One line of a workbench tab."""
+
+    item_id: int
+    flow_id: int
+    title: str
+    definition: str
+    definition_name: str
+    step: str
+    step_name: str
+    role: str
+    status: str
+    initiator: str
+    flow_state: str
+    delivered_at: datetime
+    confirmed_at: datetime | None
+    handled_at: datetime | None
+
+
+@dataclass
+class PersonPart:
+    item_id: int
+    user_id: int
+    name: str
+    role: str
+    status: str
+    delivered_at: datetime
+    confirmed_at: datetime | None
+    handled_at: datetime | None
+    action: str | None
+    decision: str | None
+    opinion: str | None
+
+
+@dataclass
+class VisitRecord:
+    seq: int
+    step: str
+    step_name: str
+    via: str
+    entered_at: datetime
+    left_at: datetime | None
+    rejected: bool
+    people: list[PersonPart] = field(default_factory=list)
+
+
+@dataclass
+class FlowRecord:
+    """A flow with every step visited and every person's part: the stuff of the flow sheet."""
+
+    id: int
+    title: str
+    definition: str
+    definition_name: str
+    definition_version: int
+    definition_id: int
+    state: str
+    outcome: str | None
+    version: int
+    form: dict[str, Any]
+    initiator_id: int
+    initiator: str
+    started_at: datetime
+    ended_at: datetime | None
+    audit_seq: int
+    audit_head: str
+    visits: list[VisitRecord]
