@@ -1,0 +1,351 @@
+"""Approvals in the browser: start one, open a work item, act on it, see a flow, fetch its files."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+)
+from flask import url_for as url
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+from itsdangerous import BadSignature, URLSafeSerializer
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from web import engine
+from web.errors import TITLES
+from workflow import files
+from workflow.engine import catalog
+from workflow.engine.records import FlowRecord
+from workflow.errors import FormInvalid, InvalidAction, NotFound, NotYourItem
+from workflow.machine import mermaid
+
+bp = Blueprint("flows", __name__)
+
+
+@bp.before_request
+def _signed_in() -> Any:
+    if not current_user.is_authenticated:
+        return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
+    return None
+
+
+@bp.errorhandler(NotYourItem)
+def _not_yours(_exc: NotYourItem) -> Any:
+    # Someone else's work item is, to this person, no work item at all: never say whose it is.
+    message = _("There is no such work item.")
+    return render_template("error.html", title=TITLES[404], message=message, status=404), 404
+
+
+# --- starting ----------------------------------------------------------------------------------
+
+
+@bp.get("/start")
+def start_list() -> Any:
+    """The approval types this person may start."""
+    kinds = catalog.startable(engine(), current_user.id)
+    return render_template("flows/start_list.html", kinds=kinds)
+
+
+@bp.route("/start/<key>", methods=["GET", "POST"])
+def start_form(key: str) -> Any:
+    """The form of an approval type; sending it starts the flow and hands it to the next step."""
+    eng = engine()
+    compiled = catalog.for_start(eng, current_user.id, key)
+    options = catalog.first_forward(eng, current_user.id, compiled)
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    problem = None
+    if request.method == "POST":
+        values, errors = _form_values(compiled)
+        try:
+            if errors:  # an upload failed: still say what else is wrong, but start nothing
+                catalog.check_form(eng, compiled, values)
+            else:
+                out = eng.start(current_user.id, key, values, **_people(), opinion=_opinion())
+                flash(_("The approval was started and handed to the next step."))
+                return redirect(url("flows.flow", flow_id=out.flow_id))
+        except FormInvalid as exc:
+            errors = {**exc.errors, **errors}
+        except InvalidAction as exc:  # the first forward: next step or people not acceptable
+            problem = exc.message
+    page = _start_page(compiled, options, values, errors, problem)
+    return page, 400 if errors or problem else 200
+
+
+def _start_page(compiled: Any, options: list, values: dict, errors: dict, problem: Any) -> str:
+    eng, spec = engine(), compiled.spec
+    needs = {f.type for f in spec.form}
+    kept = {
+        k: [(_sign(f), f) for f in v] for k, v in values.items() if spec.field(k).type == "files"
+    }
+    return render_template(
+        "flows/start_form.html",
+        spec=spec,
+        values=values,
+        errors={k: _field_error(m) for k, m in errors.items()},
+        problem=problem,
+        options=options,
+        choose=catalog.needs_choice(options),
+        who=catalog.people(eng, _candidates(options)),
+        everyone=catalog.people(eng) if needs & {"user", "users"} else {},
+        units=catalog.units(eng) if "unit" in needs else [],
+        kept=kept,
+    )
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+@bp.get("/items/<int:item_id>")
+def item(item_id: int) -> Any:
+    """One's own work item: opening it records the confirmation effect (Art. 6)."""
+    eng = engine()
+    out = eng.open(current_user.id, item_id)
+    record = eng.history(out.flow_id, viewer_id=current_user.id)
+    actions = {a["action"]: a for a in eng.available_actions(current_user.id, item_id)}
+    options = actions.get("forward", {}).get("options", [])
+    mine = next(p for v in record.visits for p in v.people if p.item_id == item_id)
+    return _record_page(
+        "flows/item.html", record, item_id=item_id, mine=mine, actions=actions,
+        who=catalog.people(eng, _candidates(options)),
+    )  # fmt: skip
+
+
+@bp.get("/flows/<int:flow_id>")
+def flow(flow_id: int) -> Any:
+    """A flow's whole record, for its initiator, its participants and administrators."""
+    record = engine().history(flow_id, viewer_id=current_user.id)
+    return _record_page(
+        "flows/flow.html",
+        record,
+        withdraw=catalog.may_withdraw(record, current_user.id),
+        my_item=catalog.open_item(record, current_user.id),
+    )
+
+
+def _candidates(options: list[dict[str, Any]]) -> list[int]:
+    """Everyone a forward chooser may name, so the page can show their names."""
+    return [i for o in options for k in ("host", "handlers", "co_signers") for i in o[k]["ids"]]
+
+
+def _record_page(template: str, record: FlowRecord, **extra: Any) -> str:
+    eng = engine()
+    compiled = catalog.compiled(eng, record.definition_id)
+    return render_template(
+        template,
+        record=record,
+        spec=compiled.spec,
+        names=catalog.form_people(eng, compiled, record.form),
+        diagram=mermaid(compiled, record.state),
+        **extra,
+    )
+
+
+@bp.get("/flows/<int:flow_id>/files/<sha256>")
+def download(flow_id: int, sha256: str) -> Any:
+    """An attachment of a flow one may see; the download confirms one's open item in it."""
+    eng = engine()
+    record = eng.history(flow_id, viewer_id=current_user.id)
+    found = catalog.attachment(catalog.compiled(eng, record.definition_id), record.form, sha256)
+    if found is None or not _store().exists(sha256):
+        raise NotFound(f"flow {flow_id} has no attachment {sha256}")
+    mine = catalog.open_item(record, current_user.id)
+    if mine is not None and request.method == "GET":  # a HEAD is not a download
+        eng.open(current_user.id, mine)
+    response = send_file(
+        _store().path(sha256),
+        mimetype=found.get("content_type") or "application/octet-stream",
+        as_attachment=True,
+        download_name=found["name"],
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+# --- acting: each posts the flow version its page showed --------------------------------------
+
+
+@bp.post("/items/<int:item_id>/forward")
+def forward(item_id: int) -> Any:
+    """The host hands the flow to a next step and its people."""
+    engine().forward(current_user.id, item_id, **_people(), opinion=_opinion(), version=_version())
+    flash(_("Forwarded to the next step."))
+    return redirect(url("flows.item", item_id=item_id))
+
+
+@bp.post("/items/<int:item_id>/end")
+def end(item_id: int) -> Any:
+    """The host ends the flow here, approved or rejected."""
+    outcome = request.form.get("outcome", "approved")
+    engine().end(current_user.id, item_id, outcome=outcome, opinion=_opinion(), version=_version())
+    flash(_("The flow has ended: approved.") if outcome == "approved" else
+          _("The flow has ended: rejected."))  # fmt: skip
+    return redirect(url("flows.item", item_id=item_id))
+
+
+@bp.post("/items/<int:item_id>/finish")
+def finish(item_id: int) -> Any:
+    """A handler finishes their part of the step."""
+    engine().finish(current_user.id, item_id, opinion=_opinion(), version=_version())
+    flash(_("Your part is done."))
+    return redirect(url("flows.item", item_id=item_id))
+
+
+@bp.post("/items/<int:item_id>/sign")
+def sign(item_id: int) -> Any:
+    """A co-signer signs: approve or reject, with an opinion."""
+    decision = request.form.get("decision", "approve")
+    engine().sign(current_user.id, item_id, decision=decision, opinion=_opinion(),
+                  version=_version())  # fmt: skip
+    flash(_("Signed: approved.") if decision == "approve" else _("Signed: rejected."))
+    return redirect(url("flows.item", item_id=item_id))
+
+
+@bp.post("/items/<int:item_id>/return")
+def return_(item_id: int) -> Any:
+    """The host sends the flow back to an earlier step."""
+    to = request.form.get("to") or None
+    engine().return_(current_user.id, item_id, to=to, opinion=_opinion(), version=_version())
+    flash(_("Returned to an earlier step."))
+    return redirect(url("flows.item", item_id=item_id))
+
+
+@bp.post("/flows/<int:flow_id>/withdraw")
+def withdraw(flow_id: int) -> Any:
+    """The initiator takes the flow back while nobody has opened it at its current step."""
+    engine().withdraw(current_user.id, flow_id, reason=_opinion(), version=_version())
+    flash(_("The flow was withdrawn."))
+    return redirect(url("flows.flow", flow_id=flow_id))
+
+
+# --- reading a posted form ---------------------------------------------------------------------
+
+
+def _opinion() -> str | None:
+    return request.form.get("opinion", "").strip() or None
+
+
+def _version() -> int:
+    version = request.form.get("version", type=int)
+    if version is None:
+        abort(400)
+    return version
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+def _people() -> dict[str, Any]:
+    """The next step and its people as the forward chooser posted them (``host.STEP`` …)."""
+    to = request.form.get("to") or None
+    if to is None:
+        return {"to": None}
+    many = {k: [int(v) for v in request.form.getlist(f"{k}.{to}") if v.isdigit()] or None
+            for k in ("handlers", "co_signers")}  # fmt: skip
+    return {"to": to, "host": _int(request.form.get(f"host.{to}")), **many}
+
+
+def _form_values(compiled: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    """The posted form as the engine takes it, and the upload problems by field."""
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for field in compiled.spec.form:
+        if field.type == "users":
+            values[field.key] = request.form.getlist(field.key)
+        elif field.type == "files":
+            values[field.key], problem = _uploads(field.key)
+            if problem:
+                errors[field.key] = problem
+        else:
+            values[field.key] = request.form.get(field.key, "")
+    return values, errors
+
+
+def _store() -> files.FileStore:
+    return files.FileStore(current_app.config["FILES_DIR"])
+
+
+def _uploads(key: str) -> tuple[list[dict[str, Any]], str | None]:
+    """Files kept from an earlier try (signed, so nobody attaches a file by guessing its hash)
+    less those ticked for removal, plus the new uploads, streamed into the store."""
+    removed = set(request.form.getlist(f"{key}.remove"))
+    kept = [f for f in map(_unsign, request.form.getlist(f"{key}.kept")) if f]
+    out = {
+        f["sha256"]: f for f in kept if f["sha256"] not in removed and _store().exists(f["sha256"])
+    }
+    problem = None
+    for upload in request.files.getlist(key):
+        if not upload.filename:
+            continue  # the browser sends an empty part when no file was chosen
+        try:
+            saved = _store().save(upload.stream, upload.filename,
+                                  limit=current_app.config["MAX_CONTENT_LENGTH"])  # fmt: skip
+        except files.FileTooLarge:
+            raise RequestEntityTooLarge() from None
+        except files.EmptyFile as exc:
+            problem = _("The file %(name)s is empty.", name=exc.details["name"])
+            continue
+        out.setdefault(saved.sha256, saved.as_dict())
+    return list(out.values()), problem
+
+
+def _signer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key, salt="banli.flows.upload")
+
+
+def _sign(f: dict[str, Any]) -> str:
+    return _signer().dumps([current_user.id, f])
+
+
+def _unsign(token: str) -> dict[str, Any] | None:
+    try:
+        uid, f = _signer().loads(token)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    return f if uid == current_user.id and isinstance(f, dict) else None
+
+
+def _field_error(message: str) -> str:
+    return _("This field is required.") if message == "is required" else message
+
+
+# --- how values read ---------------------------------------------------------------------------
+
+
+@bp.app_template_filter("tr")
+def translate_names(names: Any) -> str:
+    """A definition's {zh, en} name in the page's language."""
+    return names.get(str(get_locale())) if names else ""
+
+
+@bp.app_template_filter("money")
+def money(value: Any) -> str:
+    """An amount as people read it: 680,000.00."""
+    try:
+        return f"{Decimal(str(value)):,.2f}"
+    except (InvalidOperation, ValueError):
+        return str(value)
+
+
+@bp.app_template_filter("filesize")
+def filesize(size: int) -> str:
+    """A byte count in B, KB, MB or GB."""
+    for unit in ("B", "KB", "MB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024  # type: ignore[assignment]
+    return f"{size:.1f} GB"
