@@ -1,16 +1,38 @@
-"""One place that turns engine refusals and HTTP errors into pages, in the person's language."""
+"""One place that turns engine refusals and HTTP errors into pages, in the person's language.
+
+The engine refuses in English sentences (workflow/errors.py). A person reading English sees those
+sentences as they are; anyone else sees a translated sentence, chosen by the exception's class and
+details and, where the details do not carry the specifics, by the shape of the engine's sentence.
+A refusal nothing here recognises gets its class's general sentence, with the engine's own words
+as a secondary line (``detail``). ``field_message`` does the same for a form field's message.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Flask, render_template, request
+from flask_babel import get_locale, lazy_gettext
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from workflow.errors import AlreadyHandled, BanliError, FlowClosed, StaleVersion
+from workflow.errors import (
+    AlreadyHandled,
+    BanliError,
+    Conflict,
+    FlowClosed,
+    Forbidden,
+    FormInvalid,
+    InvalidAction,
+    NotFound,
+    NotHost,
+    NotYourItem,
+    PeopleInvalid,
+    StaleVersion,
+    WaitingRuleUnmet,
+)
 
 STATUS = {"invalid": 400, "forbidden": 403, "not_found": 404, "conflict": 409}
 TITLES = {
@@ -20,6 +42,94 @@ TITLES = {
     409: lazy_gettext("Already handled"),
     413: lazy_gettext("File too large"),
     500: lazy_gettext("Something went wrong"),
+}
+
+# --- refusals: (class, the engine's sentence, its translation) — first match wins ---------------
+# Named groups become the placeholders of the translation. The msgids keep the engine's wording
+# so that a translator sees what is being said; English readers get the engine's text itself.
+REFUSALS: list[tuple[type[BanliError], re.Pattern[str], Any]] = [
+    (NotHost, re.compile(r"^only (?P<who>.+?) of this step may do this; you are (?P<you>.+)$"),
+     lazy_gettext("only %(who)s of this step may do this; you are %(you)s")),
+    (PeopleInvalid, re.compile(r"^choose the host of step '[^']*' among: (?P<names>.+)$"),
+     lazy_gettext("choose the host of the next step among: %(names)s")),
+    (PeopleInvalid, re.compile(r"^nobody can host step '[^']*'"),
+     lazy_gettext("nobody can host the next step: no active person matches its rule")),
+    (PeopleInvalid, re.compile(r"^(?P<names>.+) may not host step '[^']*';"),
+     lazy_gettext("%(names)s may not host the next step")),
+    (PeopleInvalid, re.compile(r"^(?P<names>.+) may not be (?P<what>handlers|co-signers) of step "),
+     lazy_gettext("%(names)s may not be %(what)s of the next step")),
+    (PeopleInvalid, re.compile(r"^the (?P<what>handlers|co-signers) of step '[^']*' are set by "
+                               r"the definition"),
+     lazy_gettext("the %(what)s of the next step are set by the definition; they cannot be "
+                  "chosen")),
+    (PeopleInvalid, re.compile(r"^step '[^']*' needs (?P<what>handlers|co-signers) but no active "
+                               r"person matches"),
+     lazy_gettext("the next step needs %(what)s but no active person matches its rule")),
+    (PeopleInvalid, re.compile(r"^choose at least (?P<min>\d+) and at most (?P<max>\d+) "
+                               r"(?P<what>handlers|co-signers) for step '[^']*' \((?P<n>\d+) chosen\)"),
+     lazy_gettext("choose %(min)s to %(max)s %(what)s for the next step (%(n)s chosen)")),
+    (PeopleInvalid, re.compile(r"^choose at least (?P<min>\d+) (?P<what>handlers|co-signers) for "
+                               r"step '[^']*' \((?P<n>\d+) chosen\)"),
+     lazy_gettext("choose at least %(min)s %(what)s for the next step (%(n)s chosen)")),
+    (InvalidAction, re.compile(r"^the flow can no longer be withdrawn: (?P<name>.+) opened it at "
+                               r"(?P<at>.+)$"),
+     lazy_gettext("the flow can no longer be withdrawn: %(name)s opened it at %(at)s")),
+    (InvalidAction, re.compile(r"^this is the first step: there is nothing to return to$"),
+     lazy_gettext("this is the first step: there is nothing to return to")),
+    (InvalidAction, re.compile(r"^the flow can only be returned to an earlier step it visited"),
+     lazy_gettext("the flow can only be returned to an earlier step it visited")),
+    (InvalidAction, re.compile(r"^step '(?P<step>[^']*)' \([^)]*\) cannot end the flow; only a "
+                               r"vetoed countersign"),
+     lazy_gettext("step '%(step)s' cannot end the flow; only a vetoed countersign may be ended "
+                  "here, as rejected")),
+    (InvalidAction, re.compile(r"^step '(?P<step>[^']*)' \([^)]*\) cannot end the flow$"),
+     lazy_gettext("step '%(step)s' cannot end the flow")),
+    (InvalidAction, re.compile(r"^step '[^']*' has no next step for this form"),
+     lazy_gettext("this step has no next step for this form; it can only end the flow")),
+    (InvalidAction, re.compile(r"^choose the next step: "),
+     lazy_gettext("choose the next step")),
+    (InvalidAction, re.compile(r"^'[^']*' is not a next step of "),
+     lazy_gettext("the chosen step is not a next step of this one")),
+    (InvalidAction, re.compile(r"^the flow cannot go to '[^']*': its condition"),
+     lazy_gettext("the flow cannot go to the chosen step: its condition does not hold for this "
+                  "form")),
+    (Forbidden, re.compile(r"^only the initiator may withdraw a flow$"),
+     lazy_gettext("only the initiator may withdraw a flow")),
+    (Forbidden, re.compile(r"^you may not start '(?P<zh>[^']*)' \((?P<en>.*)\)$"),
+     lazy_gettext("you may not start '%(zh)s'")),
+    (NotFound, re.compile(r"^flow (?P<id>\d+) does not exist or you have no part in it$"),
+     lazy_gettext("flow %(id)s does not exist or you have no part in it")),
+    (NotFound, re.compile(r"^flow (?P<id>\d+) does not exist$"),
+     lazy_gettext("flow %(id)s does not exist")),
+    (NotFound, re.compile(r"^flow (?P<id>\d+) has no attachment "),
+     lazy_gettext("flow %(id)s has no such attachment")),
+    (NotFound, re.compile(r"^work item (?P<id>\d+) does not exist$"),
+     lazy_gettext("work item %(id)s does not exist")),
+    (NotFound, re.compile(r"^there is no approval type '(?P<key>[^']*)'$"),
+     lazy_gettext("there is no approval type '%(key)s'")),
+]  # fmt: skip
+
+CANNOT_NOW = lazy_gettext("This cannot be done at this step now.")
+# What is said when no sentence above matched: the class's general sentence, most specific first.
+GENERAL: list[tuple[type[BanliError], Any]] = [
+    (NotHost, lazy_gettext("Your part in this step does not allow this.")),
+    (PeopleInvalid, lazy_gettext("The people chosen for the next step are not allowed by the "
+                                 "approval type.")),
+    (FormInvalid, lazy_gettext("Some fields of the form need your attention.")),
+    (InvalidAction, CANNOT_NOW),
+    (Forbidden, lazy_gettext("You are not allowed to do this.")),
+    (NotFound, lazy_gettext("It does not exist, or you have no part in it.")),
+    (Conflict, lazy_gettext("The flow changed since this page was loaded. Reload it and try "
+                            "again.")),
+]  # fmt: skip
+
+# The engine's words for the roles of a step, as the roles are named on the pages.
+ROLES = {
+    "the host": lazy_gettext("Host"),
+    "a handler": lazy_gettext("Handler"),
+    "a co-signer": lazy_gettext("Co-signer"),
+    "handlers": lazy_gettext("Handlers"),
+    "co-signers": lazy_gettext("Co-signers"),
 }
 
 
@@ -35,7 +145,150 @@ def explain(exc: BanliError) -> str:
                  by=by, at=when)  # fmt: skip
     if isinstance(exc, StaleVersion):
         return _("The flow changed since this page was loaded. Reload it and try again.")
-    return exc.message
+    if isinstance(exc, NotYourItem):
+        # Whose item it is stays unsaid, in every language (see web/flows.py).
+        return _("There is no such work item.")
+    if _english() or not _is_engine_text(exc.message):
+        return exc.message  # the engine's English, or words the web layer already translated
+    if isinstance(exc, WaitingRuleUnmet):
+        return _waiting(exc)
+    for cls, pattern, text in REFUSALS:
+        found = pattern.search(exc.message) if isinstance(exc, cls) else None
+        if found:
+            return _fill(text, found.groupdict())
+    return next((str(text) for cls, text in GENERAL if isinstance(exc, cls)), exc.message)
+
+
+def detail(exc: BanliError) -> str | None:
+    """The engine's own sentence, shown under ``explain(exc)`` where that lost its specifics.
+
+    None where ``explain`` already says everything (or is the engine's sentence itself), and
+    always for someone else's work item, whose refusal names the owner.
+    """
+    if isinstance(exc, NotYourItem):
+        return None
+    shown = explain(exc)
+    general = {str(text) for _cls, text in GENERAL}
+    return exc.message if shown != exc.message and shown in general else None
+
+
+def _waiting(exc: WaitingRuleUnmet) -> str:
+    """``step '会签' waits for 2 of 2 handlers and co-signers (0 done); still waiting for: …``"""
+    if exc.details.get("vetoed"):
+        return _("A co-signer vetoed this step: end the flow as rejected or return it.")
+    need, done = exc.details.get("need"), exc.details.get("done")
+    if need is None or done is None:
+        return str(CANNOT_NOW)
+    late = re.search(r"still waiting for: (.+)$", exc.message)
+    if late:
+        return _("This step waits for %(need)s handlers and co-signers to finish (%(done)s "
+                 "done); still waiting for: %(names)s.",
+                 need=need, done=done, names=_names(late.group(1)))  # fmt: skip
+    return _("This step waits for %(need)s handlers and co-signers to finish (%(done)s done).",
+             need=need, done=done)  # fmt: skip
+
+
+# --- form fields ---------------------------------------------------------------------------------
+# workflow/engine/forms.py's messages, each said after the field's label ("金额: …").
+REQUIRED = lazy_gettext("This field is required.")
+FIELDS: list[tuple[re.Pattern[str], Any]] = [
+    (re.compile(r"^is required$"), REQUIRED),
+    (re.compile(r"^is not a field of this form$"), lazy_gettext("is not a field of this form")),
+    (re.compile(r"^must be text, not "), lazy_gettext("must be text")),
+    (re.compile(r"^must not contain NUL characters$"),
+     lazy_gettext("must not contain NUL characters")),
+    (re.compile(r"^is (?P<n>\d+) characters long; at most (?P<most>\d+) are allowed$"),
+     lazy_gettext("is %(n)s characters long; at most %(most)s are allowed")),
+    (re.compile(r"^must be at least (?P<min>\S+)$"), lazy_gettext("must be at least %(min)s")),
+    (re.compile(r"^must be at most (?P<max>\S+)$"), lazy_gettext("must be at most %(max)s")),
+    (re.compile(r"^must be a whole number, not (?P<value>.*)$"),
+     lazy_gettext("must be a whole number, not %(value)s")),
+    (re.compile(r"^must be an amount such as (?P<example>\S+), not (?P<value>.*)$"),
+     lazy_gettext("must be an amount such as %(example)s, not %(value)s")),
+    (re.compile(r"^must be an amount with at most two decimals, not (?P<value>.*)$"),
+     lazy_gettext("must be an amount with at most two decimals, not %(value)s")),
+    (re.compile(r"^must not be negative$"), lazy_gettext("must not be negative")),
+    (re.compile(r"^is too large$"), lazy_gettext("is too large")),
+    (re.compile(r"^must be a date such as (?P<example>\S+), not (?P<value>.*)$"),
+     lazy_gettext("must be a date such as %(example)s, not %(value)s")),
+    (re.compile(r"^must be one of (?P<allowed>.*), not (?P<value>.*)$"),
+     lazy_gettext("must be one of the choices, not %(value)s")),
+    (re.compile(r"^names no active person: (?P<value>.*)$"),
+     lazy_gettext("names no active person: %(value)s")),
+    (re.compile(r"^must be a list of people$"), lazy_gettext("must be a list of people")),
+    (re.compile(r"^names no unit: (?P<value>.*)$"), lazy_gettext("names no unit: %(value)s")),
+    (re.compile(r"^must be a list of attachments$"),
+     lazy_gettext("must be a list of attachments")),
+    (re.compile(r"^attachment (?P<n>\d+) must give name, size and sha256$"),
+     lazy_gettext("attachment %(n)s must give name, size and sha256")),
+    (re.compile(r"^attachment (?P<n>\d+) has no valid file name$"),
+     lazy_gettext("attachment %(n)s has no valid file name")),
+    (re.compile(r"^attachment (?P<n>\d+) \((?P<name>.*)\) has no valid size$"),
+     lazy_gettext("attachment %(n)s (%(name)s) has no valid size")),
+    (re.compile(r"^attachment (?P<n>\d+) \((?P<name>.*)\) has no valid sha256$"),
+     lazy_gettext("attachment %(n)s (%(name)s) has no valid sha256")),
+]  # fmt: skip
+
+
+def field_message(text: str) -> str:
+    """A form field's message (``FormInvalid.errors`` value) in the person's language.
+
+    "is required" reads "This field is required." in every language; the engine's other messages
+    stay as they are in English and are translated by their shape otherwise. A message the web
+    layer made itself (already translated) or one not recognised is returned unchanged.
+    """
+    for pattern, msgid in FIELDS:
+        found = pattern.search(text)
+        if found and (msgid is REQUIRED or not _english()):
+            return _fill(msgid, found.groupdict())
+    return text
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _fill(msgid: Any, groups: dict[str, str | None]) -> str:
+    """The translation of ``msgid`` (lazy) with the engine's parts, each as the person reads it."""
+    values = {k: _part(k, v or "") for k, v in groups.items()}
+    return str(msgid) % values if values else str(msgid)
+
+
+def _part(key: str, value: str) -> str:
+    if key in ("who", "you", "what"):  # role words: "the host or a handler", "co-signers"
+        words = [str(ROLES.get(w, w)) for w in value.split(" or ")]
+        out = words[0]
+        for word in words[1:]:
+            out = _("%(a)s or %(b)s", a=out, b=word)
+        return out
+    if key == "names":
+        return _names(value)
+    if key == "value":
+        return _unquote(value)
+    return value
+
+
+def _names(joined: str) -> str:
+    """People the engine lists as "a, b" in the list style of the page's language."""
+    return joined if _english() else "、".join(joined.split(", "))  # Chinese: the 顿号
+
+
+def _unquote(shown: str) -> str:
+    """A value the engine shows as Python's repr ('abc'), without the quotes."""
+    if len(shown) >= 2 and shown[0] == shown[-1] and shown[0] in "'\"":
+        return shown[1:-1]
+    return shown
+
+
+def _english() -> bool:
+    return str(get_locale() or "").startswith("en")
+
+
+_ENGLISH = re.compile(r"[a-z]+ [a-z]+ [a-z]+")
+
+
+def _is_engine_text(message: str) -> bool:
+    """Whether a refusal is still in the engine's English (not already translated by the web)."""
+    return bool(_ENGLISH.search(message))
 
 
 def _local(at: Any) -> str:
@@ -48,7 +301,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(BanliError)
     def banli_error(exc: BanliError) -> Any:
         status = STATUS.get(exc.kind, 400)
-        return _page(status, explain(exc))
+        return _page(status, explain(exc), detail(exc))
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> Any:
@@ -64,8 +317,11 @@ def init_app(app: Flask) -> None:
         return _page(code, str(TITLES.get(code, exc.name)))
 
 
-def _page(status: int, message: str) -> Any:
+def _page(status: int, message: str, detail: str | None = None) -> Any:
     if request.accept_mimetypes.best == "application/json":
-        return {"error": message, "status": status}, status
+        body = {"error": message, "status": status}
+        return ({**body, "detail": detail} if detail else body), status
     title = TITLES.get(status, TITLES[400])
-    return render_template("error.html", title=title, message=message, status=status), status
+    page = render_template("error.html", title=title, message=message, detail=detail,
+                           status=status)  # fmt: skip
+    return page, status

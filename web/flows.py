@@ -23,7 +23,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from web import engine
-from web.errors import TITLES
+from web.errors import TITLES, explain, field_message
 from workflow import files
 from workflow.engine import catalog
 from workflow.engine.records import FlowRecord
@@ -78,7 +78,7 @@ def start_form(key: str) -> Any:
         except FormInvalid as exc:
             errors = {**exc.errors, **errors}
         except InvalidAction as exc:  # the first forward: next step or people not acceptable
-            problem = exc.message
+            problem = explain(exc)
     page = _start_page(compiled, options, values, errors, problem)
     return page, 400 if errors or problem else 200
 
@@ -93,7 +93,7 @@ def _start_page(compiled: Any, options: list, values: dict, errors: dict, proble
         "flows/start_form.html",
         spec=spec,
         values=values,
-        errors={k: _field_error(m) for k, m in errors.items()},
+        errors={k: field_message(m) for k, m in errors.items()},
         problem=problem,
         options=options,
         choose=catalog.needs_choice(options),
@@ -317,10 +317,6 @@ def _unsign(token: str) -> dict[str, Any] | None:
     except (BadSignature, ValueError, TypeError):
         return None
     return f if uid == current_user.id and isinstance(f, dict) else None
-
-
-def _field_error(message: str) -> str:
-    return _("This field is required.") if message == "is required" else message
 
 
 # --- how values read ---------------------------------------------------------------------------
