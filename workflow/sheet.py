@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from workflow.engine.records import FlowRecord
@@ -42,6 +43,8 @@ def form_lines(spec: Definition, form: dict[str, Any]) -> list[tuple[str, str]]:
             shown = ""
         elif f.type == "choice":
             shown = next((c.label.zh for c in f.choices or () if c.value == value), str(value))
+        elif f.type == "money":
+            shown = f"{Decimal(value):,.2f}"
         elif f.type == "files":
             shown = "；".join(x["name"] for x in value)
         elif isinstance(value, list):

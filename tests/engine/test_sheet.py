@@ -105,7 +105,7 @@ def test_contract_sheet_has_the_form_steps_people_opinions_times_and_chain_head(
     )
     for label, value in [
         ("合同名称", "办公楼空调采购合同"), ("合同相对方", "上海申能机电有限公司"),
-        ("合同金额（元）", "680000.00"), ("合同类型", "采购合同"), ("拟签订日期", "2026-03-10"),
+        ("合同金额（元）", "680,000.00"), ("合同类型", "采购合同"), ("拟签订日期", "2026-03-10"),
         ("合同主要内容", "采购空调 40 台"), ("合同文本", "空调采购合同.pdf；报价单.xlsx"),
     ]:  # fmt: skip
         assert re.search(rf"^  {re.escape(label)}：\s*{re.escape(value)}$", text, re.M), label
