@@ -4,22 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from tests.engine.helpers import assert_effects_in_order
 from workflow.errors import FlowClosed, InvalidAction
 
 CONTRACT = {"title": "办公楼空调采购合同", "counterparty": "上海申能机电有限公司",
             "amount": "680000", "contract_type": "purchase", "summary": "采购空调 40 台"}  # fmt: skip
-
-
-def assert_effects_in_order(engine, flow_id):
-    """delivered ≤ confirmed ≤ handled for every item; only done items have a handling time."""
-    for visit in engine.history(flow_id).visits:
-        for p in visit.people:
-            assert p.delivered_at >= visit.entered_at
-            if p.confirmed_at is not None:
-                assert p.delivered_at <= p.confirmed_at
-            assert (p.handled_at is not None) == (p.status == "done")
-            if p.handled_at is not None:
-                assert p.confirmed_at is not None and p.confirmed_at <= p.handled_at
 
 
 def everyone(engine, flow_id):

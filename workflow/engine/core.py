@@ -154,8 +154,9 @@ class Engine(Queries):
             NotYourItem, NotHost, AlreadyHandled, FlowClosed, StaleVersion, WaitingRuleUnmet,
             InvalidAction (not a next step, condition false), PeopleInvalid.
         """
-        return self._host_action(
+        return self._item_action(
             "forward",
+            "host",
             actor_id,
             item_id,
             version,
@@ -176,7 +177,9 @@ class Engine(Queries):
         """The host ends the flow at a step that may end it, approved (waits) or rejected (does not)."""
         if outcome not in ("approved", "rejected"):
             raise InvalidAction(f"outcome must be approved or rejected, not {outcome!r}")
-        return self._host_action("end", actor_id, item_id, version, opinion, outcome=outcome)
+        return self._item_action(
+            "end", "host", actor_id, item_id, version, opinion, outcome=outcome
+        )
 
     def return_(
         self,
@@ -188,13 +191,13 @@ class Engine(Queries):
         version: int | None = None,
     ) -> Outcome:
         """The host sends the flow back to the previous (or an earlier visited) step."""
-        return self._host_action("return_", actor_id, item_id, version, opinion, to=to)
+        return self._item_action("return_", "host", actor_id, item_id, version, opinion, to=to)
 
     def finish(
         self, actor_id: int, item_id: int, *, opinion: str | None = None, version: int | None = None
     ) -> Outcome:
         """A handler finishes their part of the step, with an opinion."""
-        return self._part("finish", ("handler",), actor_id, item_id, version, opinion)
+        return self._item_action("finish", "handler", actor_id, item_id, version, opinion)
 
     def sign(
         self,
@@ -208,8 +211,8 @@ class Engine(Queries):
         """A co-signer signs their countersign opinion: approve or reject."""
         if decision not in ("approve", "reject"):
             raise InvalidAction(f"decision must be approve or reject, not {decision!r}")
-        return self._part(
-            "sign", ("co_signer",), actor_id, item_id, version, opinion, decision=decision
+        return self._item_action(
+            "sign", "co_signer", actor_id, item_id, version, opinion, decision=decision
         )
 
     def withdraw(
@@ -226,20 +229,22 @@ class Engine(Queries):
             a.fire("withdraw")
             return a.write_flow(ended_at=a.now)
 
-    def _host_action(
+    def _item_action(
         self,
         trigger: str,
+        role: str,
         actor_id: int,
         item_id: int,
         version: int | None,
         opinion: str | None,
         **params: Any,
     ) -> Outcome:
+        """One action on one's own work item: lock, check, fire the trigger, write; one transaction."""
         with self.db.transaction() as s:
             a = Action(self, s, actor_id, self.clock())
             a.load_item(item_id)
             a.require_open(version)
-            a.require_role("host")
+            a.require_role(role)
             a.params = {"opinion": opinion, **params}
             kwargs: dict[str, Any] = {}
             if trigger == "forward":
@@ -247,27 +252,8 @@ class Engine(Queries):
             elif trigger == "return_":
                 kwargs["to"] = params.get("to") or assign.previous_step(a)
             a.fire(trigger, **kwargs)
-            extra = {"ended_at": a.now, "outcome": params["outcome"]} if trigger == "end" else {}
-            return a.write_flow(**extra)
-
-    def _part(
-        self,
-        trigger: str,
-        roles: tuple[str, ...],
-        actor_id: int,
-        item_id: int,
-        version: int | None,
-        opinion: str | None,
-        **params: Any,
-    ) -> Outcome:
-        with self.db.transaction() as s:
-            a = Action(self, s, actor_id, self.clock())
-            a.load_item(item_id)
-            a.require_open(version)
-            a.require_role(*roles)
-            a.params = {"opinion": opinion, **params}
-            a.fire(trigger)
-            return a.write_flow()
+            closing = {"ended_at": a.now, "outcome": params["outcome"]} if trigger == "end" else {}
+            return a.write_flow(**closing)
 
     # --- hooks the machine calls (see workflow.engine.context.HOOKS) ---------------------------
 
