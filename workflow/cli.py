@@ -187,3 +187,41 @@ def sheet(ctx: click.Context, flow_id: int, output: str | None, lang: str) -> No
         click.echo(f"flow sheet of flow {flow_id} written to {output}")
     else:
         click.echo(text, nl=False)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run the jobs due now, then exit.")
+@click.option(
+    "--poll", default=5.0, show_default=True, type=float,
+    help="Seconds to wait when no job is due.",
+)  # fmt: skip
+@click.pass_context
+def worker(ctx: click.Context, once: bool, poll: float) -> None:
+    """Run due jobs (deadlines, reminders); several workers may share one database.
+
+    No job kinds have handlers yet besides the built-in `noop` (used by the tests): other jobs
+    fail, are retried with back-off and end up dead-lettered.
+    """
+    import signal
+    import threading
+
+    from workflow.jobs import RunStats, Worker
+
+    runner = Worker(_engine(ctx.obj["url"]).db)
+    if once:
+        total = RunStats(claimed=runner.batch)
+        while total.claimed >= runner.batch:
+            stats = runner.run_once()
+            total.claimed = stats.claimed
+            total.done += stats.done
+            total.failed += stats.failed
+        click.echo(f"worker {runner.worker_id}: {total.done} done, {total.failed} failed")
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    click.echo(f"worker {runner.worker_id} started; Ctrl-C or SIGTERM stops it")
+    try:
+        runner.run(stop, poll)
+    except KeyboardInterrupt:
+        stop.set()
+    click.echo(f"worker {runner.worker_id} stopped")

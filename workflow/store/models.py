@@ -238,3 +238,29 @@ class SignInSession(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     user_agent: Mapped[str | None] = mapped_column(String(300))
     address: Mapped[str | None] = mapped_column(String(64))
+
+
+class Job(Base):
+    """Due work (deadlines, reminders): claimed by ``banli worker`` under a lease, retried, dead-lettered."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_due", "status", "due_at"),
+        Index("ix_jobs_lease", "status", "lease_until"),
+    )
+    id: Mapped[pk]
+    kind: Mapped[str] = mapped_column(String(64))
+    #: the idempotency (outbox) key: enqueueing the same key twice is a no-op
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    due_at: Mapped[UtcTime]
+    #: pending | running | done | dead
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    #: claims so far (a claim counts even if its worker dies before finishing)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=5)
+    leased_by: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[UtcTime]
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

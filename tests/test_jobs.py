@@ -1,0 +1,216 @@
+"""The due-jobs queue: idempotent enqueue, leased claims, back-off, dead letters, many workers at once."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from workflow.cli import main
+from workflow.jobs import (
+    JOBS,
+    JobRecord,
+    RunStats,
+    Worker,
+    backoff,
+    claim,
+    complete,
+    dead_jobs,
+    enqueue,
+    fail,
+)
+from workflow.store.db import Database
+from workflow.store.migrate import upgrade
+
+NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+MINUTE = timedelta(minutes=1)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def qdb(request: pytest.FixtureRequest) -> Iterator[Database]:
+    """A file SQLite database, or a PostgreSQL one (skipped without BANLI_TEST_POSTGRES_URL)."""
+    database = request.getfixturevalue("db" if request.param == "sqlite" else "pg_db")
+    database.create_all()
+    yield database
+
+
+def _fill(db: Database, n: int, kind: str = "noop", due: datetime = NOW) -> None:
+    with db.transaction() as conn:
+        for i in range(n):
+            enqueue(conn, kind, f"{kind}:{i}", {"i": i}, due, now=NOW)
+
+
+def _statuses(db: Database) -> Counter[str]:
+    with db.read() as s:
+        return Counter(
+            dict(s.execute(select(JOBS.c.status, func.count()).group_by("status")).all())
+        )
+
+
+def _job(db: Database, key: str) -> JobRecord:
+    with db.read() as s:
+        return JobRecord.of(s.execute(select(JOBS).where(JOBS.c.key == key)).one())
+
+
+def test_enqueue_is_idempotent_by_key_and_part_of_the_callers_transaction(qdb: Database) -> None:
+    with qdb.write() as s:
+        assert enqueue(s, "noop", "flow:1:remind", {"flow": 1}, NOW, now=NOW) is True
+        assert enqueue(s, "noop", "flow:1:remind", {"flow": 2}, NOW, now=NOW) is False
+    with qdb.transaction() as conn:
+        assert enqueue(conn, "noop", "flow:1:remind", {}, NOW, now=NOW) is False
+    with pytest.raises(RuntimeError), qdb.transaction() as conn:
+        enqueue(conn, "noop", "flow:2:remind", {}, NOW, now=NOW)
+        raise RuntimeError("the action failed")
+    assert _statuses(qdb) == {"pending": 1}
+    job = _job(qdb, "flow:1:remind")
+    assert job.payload == {"flow": 1} and job.due_at == NOW and job.max_attempts == 5
+
+
+def test_claim_takes_only_due_jobs_once(qdb: Database) -> None:
+    with qdb.transaction() as conn:
+        enqueue(conn, "noop", "later", {}, NOW + 3 * MINUTE, now=NOW)
+        enqueue(conn, "noop", "now", {}, NOW, now=NOW)
+    got = claim(qdb, "w1", NOW, limit=10)
+    assert [j.key for j in got] == ["now"]
+    assert got[0].status == "running" and got[0].leased_by == "w1" and got[0].attempts == 1
+    assert got[0].lease_until == NOW + timedelta(minutes=5)
+    assert claim(qdb, "w2", NOW + MINUTE, limit=10) == []
+    assert [j.key for j in claim(qdb, "w2", NOW + 3 * MINUTE, limit=10)] == ["later"]
+
+
+def test_an_expired_lease_is_taken_over_and_the_stale_worker_refused(qdb: Database) -> None:
+    _fill(qdb, 1)
+    [old] = claim(qdb, "stale", NOW, lease=MINUTE)
+    assert claim(qdb, "fresh", NOW + 30 * timedelta(seconds=1)) == []
+    [new] = claim(qdb, "fresh", NOW + 2 * MINUTE, lease=MINUTE)
+    assert new.id == old.id and new.attempts == 2 and new.leased_by == "fresh"
+    assert complete(qdb, old, "stale", NOW) is False
+    assert fail(qdb, old, "stale", "too late", NOW) is None
+    assert complete(qdb, new, "fresh", NOW + 2 * MINUTE) is True
+    assert complete(qdb, new, "fresh", NOW + 2 * MINUTE) is False  # done once only
+    done = _job(qdb, "noop:0")
+    assert done.status == "done" and done.done_at == NOW + 2 * MINUTE and done.last_error is None
+
+
+def test_failures_back_off_then_dead_letter_with_the_last_error(qdb: Database) -> None:
+    with qdb.transaction() as conn:
+        enqueue(conn, "flaky", "f", {}, NOW, max_attempts=3, now=NOW)
+    worker = Worker(qdb, "w")
+    calls: list[int] = []
+
+    @worker.handler("flaky")
+    def flaky(job: JobRecord) -> None:
+        calls.append(job.attempts)
+        raise ValueError(f"boom {job.attempts}")
+
+    assert worker.run_once(NOW) == RunStats(claimed=1, failed=1)
+    job = _job(qdb, "f")
+    assert (job.status, job.due_at, job.last_error) == (
+        "pending",
+        NOW + 30 * timedelta(seconds=1),
+        "ValueError('boom 1')",
+    )
+    assert worker.run_once(job.due_at - timedelta(seconds=1)).claimed == 0
+    worker.run_once(job.due_at)
+    second = _job(qdb, "f")
+    assert second.due_at == job.due_at + MINUTE and second.last_error == "ValueError('boom 2')"
+    worker.run_once(second.due_at)
+    worker.run_once(second.due_at + timedelta(days=1))
+    assert calls == [1, 2, 3]
+    [dead] = dead_jobs(qdb)
+    assert (dead.key, dead.status, dead.attempts) == ("f", "dead", 3)
+    assert dead.last_error == "ValueError('boom 3')" and dead.done_at == second.due_at
+
+
+def test_backoff_doubles_from_thirty_seconds_up_to_a_cap() -> None:
+    assert [backoff(n).total_seconds() for n in (1, 2, 3, 4)] == [30, 60, 120, 240]
+    assert backoff(40) == timedelta(hours=6)
+
+
+def test_a_lease_lost_on_the_last_attempt_dead_letters_the_job(qdb: Database) -> None:
+    with qdb.transaction() as conn:
+        enqueue(conn, "noop", "k", {}, NOW, max_attempts=1, now=NOW)
+    claim(qdb, "killed", NOW, lease=MINUTE)
+    assert claim(qdb, "other", NOW + 2 * MINUTE) == []
+    [dead] = dead_jobs(qdb)
+    assert dead.last_error == "lease expired: the worker killed did not finish the job"
+
+
+def test_an_unknown_kind_or_a_crashing_handler_never_stops_the_worker(qdb: Database) -> None:
+    _fill(qdb, 2, kind="nobody_handles_this")
+    _fill(qdb, 3)
+    stats = Worker(qdb, "w").run_once(NOW)
+    assert stats == RunStats(claimed=5, done=3, failed=2)
+    assert "no handler for job kind" in (_job(qdb, "nobody_handles_this:0").last_error or "")
+
+
+def _workers(db: Database, n: int, now: datetime, seen: Counter[int]) -> list[RunStats]:
+    """``n`` workers in threads, each running batches until nothing is left to claim."""
+    lock = threading.Lock()
+    totals = [RunStats() for _ in range(n)]
+
+    def work(i: int) -> None:
+        worker = Worker(db, f"w{i}", batch=25)
+
+        @worker.handler("noop")
+        def count(job: JobRecord) -> None:
+            with lock:
+                seen[job.id] += 1
+
+        while (stats := worker.run_once(now)).claimed:
+            for field in ("claimed", "done", "failed", "refused"):
+                setattr(totals[i], field, getattr(totals[i], field) + getattr(stats, field))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads)
+    return totals
+
+
+def test_four_workers_handle_a_thousand_jobs_exactly_once(qdb: Database) -> None:
+    _fill(qdb, 1000)
+    seen: Counter[int] = Counter()
+    totals = _workers(qdb, 4, NOW, seen)
+    assert len(seen) == 1000 and set(seen.values()) == {1}
+    assert sum(t.done for t in totals) == 1000
+    assert not any(t.failed or t.refused for t in totals)
+    assert _statuses(qdb) == {"done": 1000}
+
+
+def test_a_killed_workers_jobs_are_finished_exactly_once_after_its_lease(qdb: Database) -> None:
+    _fill(qdb, 200)
+    claimed = claim(qdb, "killed", NOW, limit=1000, lease=MINUTE)
+    assert len(claimed) == 200
+    seen: Counter[int] = Counter()
+    assert sum(t.claimed for t in _workers(qdb, 3, NOW + 30 * timedelta(seconds=1), seen)) == 0
+    totals = _workers(qdb, 3, NOW + 2 * MINUTE, seen)
+    assert len(seen) == 200 and set(seen.values()) == {1}
+    assert sum(t.done for t in totals) == 200
+    assert not any(complete(qdb, job, "killed", NOW) for job in claimed)
+    assert _statuses(qdb) == {"done": 200}
+
+
+def test_banli_worker_once_runs_the_due_noop_jobs(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    db = Database(url)
+    upgrade(db)
+    now = datetime.now(UTC)
+    with db.transaction() as conn:
+        for i in range(60):
+            enqueue(conn, "noop", f"n{i}", {}, now - MINUTE)
+        enqueue(conn, "noop", "future", {}, now + timedelta(hours=1))
+        enqueue(conn, "mystery", "m", {}, now - MINUTE)
+    result = CliRunner().invoke(main, ["--db", url, "worker", "--once"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "60 done, 1 failed" in result.output
+    assert _statuses(db) == {"done": 60, "pending": 2}
+    assert "worker" in CliRunner().invoke(main, ["worker", "--help"]).output
+    db.dispose()

@@ -1,0 +1,261 @@
+"""The due-jobs queue: enqueue with an outbox key, claim under a lease, retry with back-off, dead-letter."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, and_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from workflow.store.db import Database, Tx
+from workflow.store.models import Job
+
+log = logging.getLogger(__name__)
+JOBS = Job.__table__
+BACKOFF_BASE = timedelta(seconds=30)
+BACKOFF_CAP = timedelta(hours=6)
+DEFAULT_LEASE = timedelta(minutes=5)
+ERROR_LIMIT = 4000
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """One job row as the worker, its handlers and the admin page see it."""
+
+    id: int
+    kind: str
+    key: str
+    payload: dict[str, Any]
+    due_at: datetime
+    status: str
+    attempts: int
+    max_attempts: int
+    leased_by: str | None
+    lease_until: datetime | None
+    last_error: str | None
+    created_at: datetime
+    done_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Row[Any]) -> JobRecord:
+        return cls(**{name: getattr(row, name) for name in cls.__dataclass_fields__})
+
+
+@dataclass
+class RunStats:
+    """What one ``run_once`` did."""
+
+    claimed: int = 0
+    done: int = 0
+    failed: int = 0
+    #: completions refused because another worker had taken the job over
+    refused: int = 0
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _dialect(tx: Tx) -> str:
+    bind = tx.get_bind() if isinstance(tx, Session) else tx
+    return bind.dialect.name
+
+
+def enqueue(
+    tx: Tx,
+    kind: str,
+    key: str,
+    payload: dict[str, Any],
+    due_at: datetime,
+    max_attempts: int = 5,
+    now: datetime | None = None,
+) -> bool:
+    """Add a job in the caller's transaction; False (and nothing changes) if ``key`` is queued already."""
+    insert = pg_insert if _dialect(tx) == "postgresql" else sqlite_insert
+    values = dict(
+        kind=kind, key=key, payload=payload, due_at=due_at, status="pending", attempts=0,
+        max_attempts=max_attempts, created_at=now or _utcnow(),
+    )  # fmt: skip
+    stmt = insert(JOBS).values(**values).on_conflict_do_nothing(index_elements=["key"])
+    return tx.execute(stmt.returning(JOBS.c.id)).first() is not None
+
+
+def backoff(attempts: int) -> timedelta:
+    """The wait before the next try after ``attempts`` failed tries: 30 s, 1 min, 2 min … ≤ 6 h."""
+    return min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_CAP)
+
+
+def _expired(now: datetime) -> Any:
+    return and_(JOBS.c.status == "running", JOBS.c.lease_until < now)
+
+
+def claim(
+    db: Database, worker_id: str, now: datetime, limit: int = 50, lease: timedelta = DEFAULT_LEASE
+) -> list[JobRecord]:
+    """Lease up to ``limit`` due jobs (pending and due, or running with an expired lease).
+
+    PostgreSQL: ``FOR UPDATE SKIP LOCKED`` so concurrent workers take disjoint rows; SQLite: the
+    same statement in one ``BEGIN IMMEDIATE`` transaction, which serialises the writers.
+    A job whose lease ran out on its last allowed attempt is dead-lettered instead of retried.
+    """
+    with db.transaction() as conn:
+        spent = and_(_expired(now), JOBS.c.attempts >= JOBS.c.max_attempts)
+        conn.execute(
+            update(JOBS)
+            .where(JOBS.c.id.in_(_locked(spent, limit)))
+            .values(status="dead", done_at=now, lease_until=None, last_error=_lease_error())
+        )
+        due = or_(and_(JOBS.c.status == "pending", JOBS.c.due_at <= now), _expired(now))
+        leased = dict(status="running", leased_by=worker_id, lease_until=now + lease)
+        stmt = (
+            update(JOBS)
+            .where(JOBS.c.id.in_(_locked(due, limit)))
+            .values(attempts=JOBS.c.attempts + 1, **leased)
+            .returning(*JOBS.c)
+        )
+        jobs = [JobRecord.of(row) for row in conn.execute(stmt)]
+    return sorted(jobs, key=lambda j: (j.due_at, j.id))
+
+
+def _locked(where: Any, limit: int) -> Any:
+    """Ids of up to ``limit`` matching rows, oldest due first, skipping rows another worker holds."""
+    ids = select(JOBS.c.id).where(where).order_by(JOBS.c.due_at, JOBS.c.id).limit(limit)
+    return ids.with_for_update(skip_locked=True).scalar_subquery()
+
+
+def _lease_error() -> Any:
+    return "lease expired: the worker " + JOBS.c.leased_by + " did not finish the job"
+
+
+def _mine(job: JobRecord, worker_id: str) -> Any:
+    """Still leased by this worker on this attempt: a stale worker's writes match nothing."""
+    return and_(
+        JOBS.c.id == job.id,
+        JOBS.c.status == "running",
+        JOBS.c.leased_by == worker_id,
+        JOBS.c.attempts == job.attempts,
+    )
+
+
+def complete(db: Database, job: JobRecord, worker_id: str, now: datetime | None = None) -> bool:
+    """Mark ``job`` done; False if this worker's lease was lost to another worker meanwhile."""
+    with db.transaction() as conn:
+        stmt = (
+            update(JOBS)
+            .where(_mine(job, worker_id))
+            .values(status="done", done_at=now or _utcnow(), lease_until=None)
+        )
+        return conn.execute(stmt).rowcount == 1
+
+
+def fail(
+    db: Database, job: JobRecord, worker_id: str, error: str, now: datetime | None = None
+) -> str | None:
+    """Record a failed try: back to pending after a back-off, or ``dead`` after ``max_attempts``.
+
+    Returns the job's new status, or None if this worker's lease was lost meanwhile.
+    """
+    now = now or _utcnow()
+    dead = job.attempts >= job.max_attempts
+    values: dict[str, Any] = {"last_error": error[:ERROR_LIMIT], "lease_until": None}
+    if dead:
+        values.update(status="dead", done_at=now)
+    else:
+        values.update(status="pending", due_at=now + backoff(job.attempts))
+    with db.transaction() as conn:
+        changed = conn.execute(update(JOBS).where(_mine(job, worker_id)).values(**values))
+        if changed.rowcount != 1:
+            return None
+    return values["status"]
+
+
+def dead_jobs(db: Database, limit: int = 200) -> list[JobRecord]:
+    """Dead-lettered jobs, newest first, for the administrator."""
+    with db.read() as s:
+        stmt = select(JOBS).where(JOBS.c.status == "dead").order_by(JOBS.c.id.desc()).limit(limit)
+        return [JobRecord.of(row) for row in s.execute(stmt)]
+
+
+Handler = Callable[[JobRecord], None]
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Worker:
+    """Claims due jobs in batches and runs each kind's handler; a handler's error never stops it.
+
+    Handlers must be idempotent: a job runs at least once, and again if its worker dies mid-job.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        worker_id: str | None = None,
+        batch: int = 50,
+        lease: timedelta = DEFAULT_LEASE,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.db = db
+        self.worker_id = worker_id or default_worker_id()
+        self.batch = batch
+        self.lease = lease
+        self.clock = clock
+        self.handlers: dict[str, Handler] = {"noop": lambda job: None}
+
+    def handler(self, kind: str) -> Callable[[Handler], Handler]:
+        """Decorator: ``@worker.handler("reminder")`` registers the function for that kind."""
+
+        def register(fn: Handler) -> Handler:
+            self.handlers[kind] = fn
+            return fn
+
+        return register
+
+    def run_once(self, now: datetime | None = None) -> RunStats:
+        """Claim one batch of due jobs and run them; ``now`` (tests) stands for the clock."""
+        stats = RunStats()
+        jobs = claim(self.db, self.worker_id, now or self.clock(), self.batch, self.lease)
+        stats.claimed = len(jobs)
+        for job in jobs:
+            self._run(job, now, stats)
+        return stats
+
+    def _run(self, job: JobRecord, now: datetime | None, stats: RunStats) -> None:
+        fn = self.handlers.get(job.kind)
+        try:
+            if fn is None:
+                raise LookupError(f"no handler for job kind {job.kind!r}")
+            fn(job)
+        except Exception as exc:  # a handler's failure is the job's, never the worker's
+            log.warning("job %s (%s) failed: %r", job.id, job.kind, exc)
+            status = fail(self.db, job, self.worker_id, repr(exc), now or self.clock())
+            stats.failed += status is not None
+            stats.refused += status is None
+            return
+        if complete(self.db, job, self.worker_id, now or self.clock()):
+            stats.done += 1
+        else:
+            stats.refused += 1
+
+    def run(self, stop: threading.Event, poll_interval: float = 5.0) -> None:
+        """Work until ``stop`` is set; a full batch is followed at once by the next."""
+        while not stop.is_set():
+            try:
+                stats = self.run_once()
+            except Exception:  # the database may be away for a moment: wait and try again
+                log.exception("worker %s: claiming jobs failed", self.worker_id)
+                stats = RunStats()
+            if stats.claimed < self.batch:
+                stop.wait(poll_interval)
