@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g, request, session
+from flask import Flask, request, session
 from flask_babel import Babel, get_locale
 from flask_wtf.csrf import CSRFProtect
 
@@ -54,33 +54,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         locale_selector=select_locale,
         default_translation_directories=str(Path(__file__).with_name("translations")),
     )
-    from web import auth, errors, workbench
+    from web import auth, errors, flows, sheet, workbench
 
     auth.init_app(app)
     errors.init_app(app)
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(workbench.bp)
-    for name in ("flows", "sheet"):
-        module = _optional(name)
-        if module is not None:
-            app.register_blueprint(module.bp)
+    for module in (auth, workbench, flows, sheet):
+        app.register_blueprint(module.bp)
     app.after_request(_security_headers)
     app.jinja_env.filters["localtime"] = lambda at: engine.local(at) if at else "—"
     app.jinja_env.filters["stamp"] = lambda at: engine.stamp(at) if at else "—"
     app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
     app.jinja_env.globals["get_locale"] = get_locale
     return app
-
-
-def _optional(name: str) -> Any:
-    import importlib
-
-    try:
-        return importlib.import_module(f"web.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"web.{name}":
-            raise
-        return None
 
 
 def _instance_secret(app: Flask) -> str:
@@ -112,8 +97,3 @@ def engine() -> Engine:
     from flask import current_app
 
     return current_app.extensions["banli"]
-
-
-def me() -> Any:
-    """The signed-in person (see web.auth.WebUser)."""
-    return g.user
