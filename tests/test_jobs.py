@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from workflow.cli import main
 from workflow.jobs import (
     JOBS,
+    GiveUp,
     JobRecord,
     RunStats,
     Worker,
@@ -147,6 +148,20 @@ def test_an_unknown_kind_or_a_crashing_handler_never_stops_the_worker(qdb: Datab
     stats = Worker(qdb, "w").run_once(NOW)
     assert stats == RunStats(claimed=5, done=3, failed=2)
     assert "no handler for job kind" in (_job(qdb, "nobody_handles_this:0").last_error or "")
+
+
+def test_a_handler_that_gives_up_dead_letters_its_job_at_once(qdb: Database) -> None:
+    _fill(qdb, 1, kind="hopeless")
+    worker = Worker(qdb, "w")
+
+    @worker.handler("hopeless")
+    def hopeless(job: JobRecord) -> None:
+        raise GiveUp("the recipient has no address")
+
+    assert worker.run_once(NOW) == RunStats(claimed=1, done=0, failed=1)
+    job = _job(qdb, "hopeless:0")
+    assert (job.status, job.attempts) == ("dead", 1)
+    assert job.last_error == "GiveUp: the recipient has no address"
 
 
 def _workers(db: Database, n: int, now: datetime, seen: Counter[int]) -> list[RunStats]:

@@ -199,15 +199,20 @@ def sheet(ctx: click.Context, flow_id: int, output: str | None, lang: str) -> No
 def worker(ctx: click.Context, once: bool, poll: float) -> None:
     """Run due jobs (deadlines, reminders); several workers may share one database.
 
-    No job kinds have handlers yet besides the built-in `noop` (used by the tests): other jobs
-    fail, are retried with back-off and end up dead-lettered.
+    Handled job kinds: `deliver` (SMS / voice / e-mail through the channels configured by the
+    BANLI_SMTP_* and BANLI_OUTBOX environment variables, see workflow.channels) and the built-in
+    `noop`. Jobs of other kinds fail, are retried with back-off and end up dead-lettered.
     """
     import signal
     import threading
 
+    from workflow.channels import channels_from_env
+    from workflow.delivery import KIND as DELIVER
+    from workflow.delivery import make_deliver_handler
     from workflow.jobs import RunStats, Worker
 
     runner = Worker(_engine(ctx.obj["url"]).db)
+    runner.handler(DELIVER)(make_deliver_handler(runner.db, channels_from_env()))
     if once:
         total = RunStats(claimed=runner.batch)
         while total.claimed >= runner.batch:

@@ -158,15 +158,25 @@ def complete(db: Database, job: JobRecord, worker_id: str, now: datetime | None 
         return conn.execute(stmt).rowcount == 1
 
 
+class GiveUp(Exception):
+    """Raised by a handler for a failure no retry can mend (no address, refused for good)."""
+
+
 def fail(
-    db: Database, job: JobRecord, worker_id: str, error: str, now: datetime | None = None
+    db: Database,
+    job: JobRecord,
+    worker_id: str,
+    error: str,
+    now: datetime | None = None,
+    final: bool = False,
 ) -> str | None:
-    """Record a failed try: back to pending after a back-off, or ``dead`` after ``max_attempts``.
+    """Record a failed try: back to pending after a back-off, or ``dead`` after ``max_attempts``
+    (or at once when ``final``).
 
     Returns the job's new status, or None if this worker's lease was lost meanwhile.
     """
     now = now or _utcnow()
-    dead = job.attempts >= job.max_attempts
+    dead = final or job.attempts >= job.max_attempts
     values: dict[str, Any] = {"last_error": error[:ERROR_LIMIT], "lease_until": None}
     if dead:
         values.update(status="dead", done_at=now)
@@ -240,7 +250,9 @@ class Worker:
             fn(job)
         except Exception as exc:  # a handler's failure is the job's, never the worker's
             log.warning("job %s (%s) failed: %r", job.id, job.kind, exc)
-            status = fail(self.db, job, self.worker_id, repr(exc), now or self.clock())
+            final = isinstance(exc, GiveUp)
+            error = f"{type(exc.__cause__ or exc).__name__}: {exc}" if final else repr(exc)
+            status = fail(self.db, job, self.worker_id, error, now or self.clock(), final=final)
             stats.failed += status is not None
             stats.refused += status is None
             return

@@ -1,0 +1,249 @@
+"""Delivery channels: one small interface for SMS, voice, e-mail and a recording channel.
+
+A channel takes an :class:`Outgoing` message and returns a :class:`Receipt`, or raises
+:class:`ChannelError` (transient: the job is retried with back-off) or :class:`PermanentFailure`
+(retrying cannot help: no address, address refused). SMS and voice gateways are external
+(PRODUCT.md, "Out of scope"): a deployment plugs its own adapter in for ``"sms"`` / ``"voice"``;
+until then :class:`RecordingChannel` records what would have been sent.
+
+:func:`channels_from_env` builds the channels by kind (``sms``, ``voice``, ``email``) from:
+
+``BANLI_SMTP_HOST``
+    SMTP server for e-mail; unset → e-mail is recorded like SMS and voice.
+``BANLI_SMTP_PORT``
+    its port (default 25, or 587 with STARTTLS).
+``BANLI_SMTP_FROM``
+    the sender address (default ``banli@localhost``).
+``BANLI_SMTP_USER`` / ``BANLI_SMTP_PASSWORD``
+    log in with these when both are set.
+``BANLI_SMTP_STARTTLS``
+    ``1`` / ``true`` / ``yes`` / ``on``: upgrade the connection with STARTTLS before sending.
+``BANLI_OUTBOX``
+    the JSONL file the recording channel appends to (default ``instance/outbox.jsonl``);
+    one JSON object per line, with the time it was recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import smtplib
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from pathlib import Path
+from typing import Literal, Protocol, runtime_checkable
+
+Kind = Literal["sms", "voice", "email"]
+KINDS: tuple[Kind, ...] = ("sms", "voice", "email")
+DEFAULT_OUTBOX = "instance/outbox.jsonl"
+TRUTHY = {"1", "true", "yes", "on"}
+
+
+class ChannelError(Exception):
+    """A transient failure (server busy, connection lost): try again later."""
+
+
+class PermanentFailure(Exception):
+    """Retrying cannot help: no address, address refused, no channel for this kind."""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to one person over one kind of channel; ``key`` makes a resend recognisable."""
+
+    to_user_id: int
+    to_name: str
+    #: a mobile number for sms / voice, an e-mail address for email
+    address: str
+    subject: str
+    body: str
+    kind: Kind
+    #: idempotency key: the same message sent twice carries the same key
+    key: str
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a channel says about a send it accepted."""
+
+    ok: bool
+    channel: str
+    at: datetime
+    provider_id: str | None = None
+    error: str | None = None
+
+
+@runtime_checkable
+class Channel(Protocol):
+    """Anything with a ``name`` and ``send`` is a channel (an SMS gateway adapter, say)."""
+
+    name: str
+
+    def send(self, message: Outgoing) -> Receipt: ...
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _require_address(message: Outgoing) -> None:
+    if not message.address or not message.address.strip():
+        raise PermanentFailure(f"no {message.kind} address for user {message.to_user_id}")
+
+
+class RecordingChannel:
+    """Records what would be sent: in memory (``sent``, for tests) and, given a path, as JSONL.
+
+    The file is append-only, one JSON object per line: the message, the channel and ``at``.
+    """
+
+    def __init__(
+        self,
+        name: str = "recorded",
+        path: str | Path | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.name = name
+        self.path = Path(path) if path is not None else None
+        self.clock = clock
+        self.sent: list[Outgoing] = []
+        self._lock = threading.Lock()
+
+    def send(self, message: Outgoing) -> Receipt:
+        _require_address(message)
+        at = self.clock()
+        with self._lock:
+            if self.path is not None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                line = {"at": at.isoformat(), "channel": self.name, **asdict(message)}
+                with self.path.open("a", encoding="utf-8") as out:
+                    out.write(json.dumps(line, ensure_ascii=False) + "\n")
+            self.sent.append(message)
+        return Receipt(ok=True, channel=self.name, at=at, provider_id=message.key)
+
+
+# RFC 5322 atext without "=" (our escape character): what may stand in a Message-ID unescaped
+_ATEXT = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-/?^_`{|}~."
+)
+
+
+def message_id(key: str, sender: str) -> str:
+    """``<key@domain>`` with characters a Message-ID may not hold escaped as ``=XX`` (UTF-8)."""
+    left = "".join(
+        ch if ch in _ATEXT else "".join(f"={b:02X}" for b in ch.encode("utf-8")) for ch in key
+    )
+    left = left.strip(".").replace("..", ".=2E") or "banli"
+    addr = parseaddr(sender)[1]
+    domain = addr.rpartition("@")[2] if "@" in addr else "localhost"
+    return f"<{left}@{domain}>"
+
+
+class SmtpChannel:
+    """E-mail over SMTP (standard library): UTF-8 subject and body, Message-ID from the key.
+
+    4xx replies and connection trouble raise :class:`ChannelError`; a 5xx refusal of the
+    recipient or the message raises :class:`PermanentFailure`.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        sender: str,
+        username: str | None = None,
+        password: str | None = None,
+        starttls: bool = False,
+        timeout: float = 10,
+        name: str = "smtp",
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.sender = sender
+        self.username = username
+        self.password = password
+        self.starttls = starttls
+        self.timeout = timeout
+        self.name = name
+        self.clock = clock
+
+    def build(self, message: Outgoing, at: datetime) -> EmailMessage:
+        """The e-mail for ``message``: headers encoded as RFC 2047 words, body in UTF-8."""
+        mail = EmailMessage()
+        mail["Subject"] = message.subject
+        mail["From"] = self.sender
+        mail["To"] = Address(display_name=message.to_name, addr_spec=message.address.strip())
+        mail["Date"] = format_datetime(at)
+        mail["Message-ID"] = message_id(message.key, self.sender)
+        mail["X-Banli-Key"] = message.key
+        mail.set_content(message.body, charset="utf-8", cte="base64")  # 7-bit safe for any relay
+        return mail
+
+    def send(self, message: Outgoing) -> Receipt:
+        _require_address(message)
+        at = self.clock()
+        try:
+            mail = self.build(message, at)
+        except (ValueError, IndexError) as exc:  # a malformed address: it will not get better
+            raise PermanentFailure(f"bad e-mail address {message.address!r}: {exc}") from exc
+        try:
+            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+                if self.starttls:
+                    smtp.starttls()
+                if self.username and self.password:
+                    smtp.login(self.username, self.password)
+                smtp.send_message(mail)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, reply = next(iter(exc.recipients.values()))
+            raise _by_code(
+                code, f"recipient {message.address} refused: {code} {_text(reply)}"
+            ) from exc
+        except (smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as exc:
+            raise _by_code(
+                exc.smtp_code, f"message refused: {exc.smtp_code} {_text(exc.smtp_error)}"
+            ) from exc
+        except smtplib.SMTPResponseException as exc:
+            raise ChannelError(f"SMTP error {exc.smtp_code} {_text(exc.smtp_error)}") from exc
+        except (smtplib.SMTPException, OSError) as exc:  # OSError: refused, reset, timed out
+            raise ChannelError(f"SMTP {self.host}:{self.port}: {exc!r}") from exc
+        return Receipt(ok=True, channel=self.name, at=at, provider_id=mail["Message-ID"])
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+
+
+def _by_code(code: int, error: str) -> Exception:
+    """5xx: refused for good; anything else (4xx): try again later."""
+    return PermanentFailure(error) if 500 <= code < 600 else ChannelError(error)
+
+
+def channels_from_env(env: Mapping[str, str] | None = None) -> dict[str, Channel]:
+    """The channels by kind (``sms``, ``voice``, ``email``) as the environment configures them.
+
+    SMS and voice are recorded into ``BANLI_OUTBOX``; e-mail goes over SMTP when
+    ``BANLI_SMTP_HOST`` is set, else it is recorded too. A deployment with an SMS or voice
+    gateway replaces ``channels["sms"]`` / ``channels["voice"]`` with its adapter.
+    """
+    env = os.environ if env is None else env
+    outbox = RecordingChannel("recorded", env.get("BANLI_OUTBOX") or DEFAULT_OUTBOX)
+    channels: dict[str, Channel] = {kind: outbox for kind in KINDS}
+    host = (env.get("BANLI_SMTP_HOST") or "").strip()
+    if host:
+        starttls = (env.get("BANLI_SMTP_STARTTLS") or "").strip().lower() in TRUTHY
+        port = env.get("BANLI_SMTP_PORT") or ("587" if starttls else "25")
+        channels["email"] = SmtpChannel(
+            host,
+            int(port),
+            env.get("BANLI_SMTP_FROM") or "banli@localhost",
+            username=env.get("BANLI_SMTP_USER") or None,
+            password=env.get("BANLI_SMTP_PASSWORD") or None,
+            starttls=starttls,
+        )
+    return channels

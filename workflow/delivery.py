@@ -1,0 +1,102 @@
+"""The ``deliver`` job: send one message to one person through the channel for its kind.
+
+Payload: ``{"user_id": int, "kind": "sms" | "voice" | "email", "subject": str, "body": str,
+"key": str}``. The address comes from the user's row when the job runs (mobile for sms / voice,
+e-mail for email), so a changed number is used (Art. 8).
+
+A :class:`~workflow.channels.ChannelError` propagates: the worker retries with back-off and
+dead-letters after ``max_attempts`` (see :mod:`workflow.jobs`). A
+:class:`~workflow.channels.PermanentFailure` is not retried: the handler dead-letters the job at
+once with the reason as ``last_error`` (the worker then counts the job as ``refused``, as it
+would for any job no longer leased to it).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from workflow.channels import KINDS, Channel, Outgoing, PermanentFailure, Receipt
+from workflow.jobs import GiveUp, Handler, JobRecord, enqueue
+from workflow.store.db import Database, Tx
+from workflow.store.models import User
+
+log = logging.getLogger(__name__)
+KIND = "deliver"
+ADDRESS = {"sms": "mobile", "voice": "mobile", "email": "email"}
+
+
+def enqueue_delivery(
+    tx: Tx,
+    user_id: int,
+    kind: str,
+    subject: str,
+    body: str,
+    key: str,
+    due_at: datetime,
+    max_attempts: int = 5,
+    now: datetime | None = None,
+) -> bool:
+    """Queue a delivery in the caller's transaction; False if ``key`` is queued already.
+
+    The job key is ``deliver:<key>``; ``key`` itself travels to the channel (the e-mail's
+    Message-ID) so that a resend after a lost acknowledgement is recognisable.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown delivery kind {kind!r}; expected one of {', '.join(KINDS)}")
+    payload = {"user_id": user_id, "kind": kind, "subject": subject, "body": body, "key": key}
+    return enqueue(tx, KIND, f"{KIND}:{key}", payload, due_at, max_attempts=max_attempts, now=now)
+
+
+def outgoing_for(db: Database, payload: Mapping[str, Any], job_key: str) -> Outgoing:
+    """The message the payload describes, addressed from the user's current row."""
+    kind = payload.get("kind")
+    if kind not in ADDRESS:
+        raise PermanentFailure(f"unknown delivery kind {kind!r}")
+    user_id = payload.get("user_id")
+    with db.read() as s:
+        user = s.get(User, user_id) if isinstance(user_id, int) else None
+    if user is None:
+        raise PermanentFailure(f"no user {user_id!r}")
+    if user.status == "removed":
+        raise PermanentFailure(f"user {user.id} ({user.name}) has been removed")
+    address = (getattr(user, ADDRESS[kind]) or "").strip()
+    if not address:
+        raise PermanentFailure(f"user {user.id} ({user.name}) has no {ADDRESS[kind]} for {kind}")
+    return Outgoing(
+        to_user_id=user.id,
+        to_name=user.name,
+        address=address,
+        subject=str(payload.get("subject") or ""),
+        body=str(payload.get("body") or ""),
+        kind=kind,
+        key=str(payload.get("key") or job_key),
+    )
+
+
+def make_deliver_handler(
+    db: Database,
+    channels: Mapping[str, Channel],
+    on_sent: Callable[[JobRecord, Receipt], None] | None = None,
+) -> Handler:
+    """The ``deliver`` handler for ``Worker.handler("deliver")``, sending through ``channels``.
+
+    ``on_sent`` (optional) hears of each accepted send, e.g. to record delivery on a message.
+    """
+
+    def deliver(job: JobRecord) -> None:
+        try:
+            message = outgoing_for(db, job.payload, job.key)
+            channel = channels.get(message.kind)
+            if channel is None:
+                raise PermanentFailure(f"no channel configured for {message.kind}")
+            receipt = channel.send(message)  # ChannelError propagates: retried with back-off
+        except PermanentFailure as exc:  # no retry can mend it: dead-lettered at once
+            raise GiveUp(str(exc)) from exc
+        log.info("delivery job %s sent by %s: %s", job.id, receipt.channel, receipt.provider_id)
+        if on_sent is not None:
+            on_sent(job, receipt)
+
+    return deliver
