@@ -57,8 +57,9 @@ def test_a_new_contract_is_to_do_for_the_dept_head_and_started_by_the_initiator(
         "host", "open", "钱学军", ["钱学军"],
     )  # fmt: skip
     assert row.at == engine.history(fid).visits[-1].people[0].delivered_at
+    assert row.due_at is not None  # dept_review: "2 working days"
     assert (row.flow_state, row.rejected, row.overdue, row.due_at) == (
-        "dept_review", False, False, None,
+        "dept_review", False, False, engine.history(fid).visits[-1].due_at,
     )  # fmt: skip
 
     (started,) = engine.worklist(me, "started").rows

@@ -137,7 +137,7 @@ def test_a_vetoed_step_shows_the_rejected_mark(client, auth, engine, people):
     auth.login("liming")
     page = client.get("/").text
     assert 'class="mark-rejected"' in page
-    assert "mark-overdue" not in page  # no deadline is known yet: no overdue mark is made up
+    assert "mark-overdue" not in page  # not past its deadline yet: no overdue mark
 
 
 def test_titles_are_escaped(client, auth, engine, people):

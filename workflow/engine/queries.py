@@ -167,7 +167,7 @@ class Queries:
                     {**params, "b_limit": per_page, "b_offset": (page - 1) * per_page},
                 ).all()
             rows = worklist.build_rows(
-                s, lambda vid: self.registry.get(s, vid).spec, found, self.clock
+                s, lambda vid: self.registry.get(s, vid).spec, found, self.clock, self.tz
             )
         return WorkList(tab, rows, total, page, per_page)
 
@@ -257,6 +257,7 @@ class Queries:
                     v.entered_at,
                     v.left_at,
                     v.rejected,
+                    due_at=worklist.visit_due(spec, v.step, v.entered_at, self.tz),
                 )
             for i in s.execute(
                 select(ITEMS, USERS.c.name)
@@ -279,6 +280,14 @@ class Queries:
                         i.opinion,
                     )
                 )
+            current = visits.get(f["current_visit_id"])
+            if (
+                current is not None
+                and current.due_at is not None
+                and current.left_at is None
+                and f["state"] not in worklist.CLOSED
+            ):
+                current.overdue = self.clock() > current.due_at
             return FlowRecord(
                 id=f["id"],
                 title=f["title"],

@@ -52,6 +52,10 @@ class VisitRecord:
     left_at: datetime | None
     rejected: bool
     people: list[PersonPart] = field(default_factory=list)
+    #: when the step's deadline falls, counted from entered_at (None: the step has no deadline)
+    due_at: datetime | None = None
+    #: still open (the flow is at this visit) and past due_at by the engine's clock
+    overdue: bool = False
 
 
 @dataclass

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, and_, bindparam, func, null, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from workflow import calendar
 from workflow.engine.sql import FLOWS, ITEMS, OPEN, USERS, VISITS
 from workflow.errors import InvalidAction
 from workflow.spec.model import Names
@@ -62,8 +63,9 @@ class WorkbenchRow:
     waiting_for: list[str] = field(default_factory=list)
     #: the flow ended rejected, or a co-signer vetoed its current step
     rejected: bool = False
-    #: hook for the reminders issue: the current step's deadline, once steps carry one
+    #: the current step's due time (its deadline counted from when the flow entered it), if any
     due_at: datetime | None = None
+    #: past the due time and still waiting on this row's person (or, on "started", on anyone)
     overdue: bool = False
 
 
@@ -258,7 +260,13 @@ def count_statement(tab: str, shape: tuple[Any, ...]) -> Select[Any]:
 
 VISIT_PEOPLE = (
     select(
-        VISITS.c.id, VISITS.c.step, VISITS.c.rejected, ITEMS.c.role, ITEMS.c.status, USERS.c.name
+        VISITS.c.id,
+        VISITS.c.step,
+        VISITS.c.rejected,
+        VISITS.c.entered_at,
+        ITEMS.c.role,
+        ITEMS.c.status,
+        USERS.c.name,
     )
     .select_from(
         VISITS.join(ITEMS, ITEMS.c.visit_id == VISITS.c.id).join(
@@ -277,6 +285,7 @@ VISIT_PEOPLE = (
 class _Visit:
     step: str
     rejected: bool
+    entered_at: datetime | None = None
     host: str | None = None
     waiting: list[tuple[int, str]] = field(default_factory=list)
 
@@ -287,7 +296,7 @@ def current_visits(s: Session, visit_ids: set[int]) -> dict[int, _Visit]:
         return {}
     out: dict[int, _Visit] = {}
     for r in s.connection().execute(VISIT_PEOPLE, {"b_visits": sorted(visit_ids)}):
-        v = out.setdefault(r.id, _Visit(r.step, bool(r.rejected)))
+        v = out.setdefault(r.id, _Visit(r.step, bool(r.rejected), r.entered_at))
         if r.role == "host" and v.host is None:
             v.host = r.name
         if r.status == "open":
@@ -296,9 +305,28 @@ def current_visits(s: Session, visit_ids: set[int]) -> dict[int, _Visit]:
 
 
 def build_rows(
-    s: Session, spec_of: Callable[[int], Any], found: Sequence[Any], now: Callable[[], datetime]
+    s: Session,
+    spec_of: Callable[[int], Any],
+    found: Sequence[Any],
+    now: Callable[[], datetime],
+    tz: ZoneInfo | None = None,
 ) -> list[WorkbenchRow]:
-    """Rows of a page: each with its type's and steps' names, its current step and people."""
+    """Rows of a page: each with its type's and steps' names, its current step and people.
+
+    A row's due time is its flow's current step's (``visit_due``); an open item (not a copy to
+    read) or, on "started", an active flow is overdue once the clock is past it. The clock is
+    read once per page, and only when a row has a due time.
+    """
+    tz = tz or ZoneInfo("Asia/Shanghai")
+    clock: list[datetime] = []
+
+    def is_past(due: datetime | None) -> bool:
+        if due is None:
+            return False
+        if not clock:
+            clock.append(now())
+        return clock[0] > due
+
     visits = current_visits(
         s, {r.current_visit_id for r in found if r.state not in CLOSED and r.current_visit_id}
     )
@@ -308,7 +336,9 @@ def build_rows(
         m = r._mapping
         item_step = m.get("item_step")
         v = visits.get(r.current_visit_id) if r.state not in CLOSED else None
-        due_at = None  # the reminders issue: the current step's deadline (visits.due_at)
+        due_at = visit_due(spec, v.step, v.entered_at, tz) if v else None
+        role, status = m.get("role"), m.get("status")
+        waits_on_it = r.item_id is None or (status == "open" and role != READER)
         rows.append(
             WorkbenchRow(
                 flow_id=r.flow_id,
@@ -321,8 +351,8 @@ def build_rows(
                 flow_state=r.state,
                 outcome=r.outcome,
                 at=r.at,
-                role=m.get("role"),
-                item_status=m.get("status"),
+                role=role,
+                item_status=status,
                 item_step_name=spec.steps[item_step].name if item_step else None,
                 step=v.step if v else None,
                 step_name=spec.steps[v.step].name if v else None,
@@ -332,10 +362,18 @@ def build_rows(
                 else [],
                 rejected=r.outcome == "rejected" or bool(v and v.rejected),
                 due_at=due_at,
-                overdue=due_at is not None and due_at < now(),
+                overdue=waits_on_it and is_past(due_at),
             )
         )
     return rows
+
+
+def visit_due(spec: Any, step: str, entered_at: datetime | None, tz: ZoneInfo) -> datetime | None:
+    """When a visit of ``step`` entered at ``entered_at`` is due; None if the step has no deadline."""
+    deadline = getattr(spec.steps.get(step), "deadline", None)
+    if not deadline or entered_at is None:
+        return None
+    return calendar.due_at(entered_at, deadline, tz)
 
 
 def approval_types(s: Session) -> list[tuple[str, Names]]:

@@ -1,0 +1,98 @@
+"""Working days and step deadlines: "3 working days", "2 days", "4 hours".
+
+Working days are the days the State Council's calendar says people work: Monday to Friday
+except public holidays, plus the make-up working Saturdays and Sundays (调休). The calendar
+comes from ``chinese-calendar`` (``chinese_calendar``), which is published once the State
+Council announces a year's holidays (usually in the November before). For a year it does not
+know yet, working days fall back to Monday to Friday, and a warning says so once per year.
+
+Deadlines:
+
+- "N hours": N hours after the start.
+- "N days": N calendar days after the start, at the same local time of day.
+- "N working days": the Nth working day after the start's local day, at the same local time
+  of day as the start (so a step entered on Friday 16:30 with "1 working day" is due Monday
+  16:30). The start day itself does not count, whether it is a working day or not.
+
+Days are counted in the organisation's time zone (``tz``, Asia/Shanghai by default); the due
+time is returned as an aware UTC datetime.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime, timedelta
+from functools import cache
+from zoneinfo import ZoneInfo
+
+import chinese_calendar
+
+from workflow.spec.model import DEADLINE_RE
+
+log = logging.getLogger(__name__)
+
+__all__ = ["calendar_covers", "covered_years", "due_at", "is_working_day"]
+
+
+def covered_years() -> range:
+    """The years the holiday calendar knows (with 调休 days), e.g. range(2004, 2027)."""
+    known = {d.year for d in chinese_calendar.holidays} | {
+        d.year for d in chinese_calendar.workdays
+    }
+    return range(min(known), max(known) + 1)
+
+
+@cache
+def calendar_covers(year: int) -> bool:
+    """Whether the holiday calendar knows ``year``; if not, only weekends are days off."""
+    try:
+        chinese_calendar.is_workday(date(year, 1, 1))
+    except NotImplementedError:
+        log.warning(
+            "the holiday calendar does not cover %s: counting only weekends as days off "
+            "(update chinese-calendar once the State Council announces the holidays)",
+            year,
+        )
+        return False
+    return True
+
+
+def is_working_day(day: date) -> bool:
+    """A working day: a weekday that is not a public holiday, or a make-up working weekend day."""
+    if calendar_covers(day.year):
+        return chinese_calendar.is_workday(day)
+    return day.weekday() < 5
+
+
+def add_working_days(day: date, n: int) -> date:
+    """The ``n``th working day after ``day`` (``day`` itself not counted); ``day`` if n is 0."""
+    while n > 0:
+        day += timedelta(days=1)
+        if is_working_day(day):
+            n -= 1
+    return day
+
+
+def parse_deadline(deadline: str) -> tuple[int, str]:
+    """(N, unit) of a deadline; unit is "hours", "days" or "working days"."""
+    match = DEADLINE_RE.match(deadline)
+    if match is None:
+        raise ValueError(
+            f"deadline must read like '3 working days', '2 days' or '4 hours', not {deadline!r}"
+        )
+    n, unit = int(match.group(1)), match.group(2)
+    return n, unit if unit.endswith("s") else unit + "s"
+
+
+def due_at(start: datetime, deadline: str, tz: ZoneInfo) -> datetime:
+    """When a step entered at ``start`` (aware) with ``deadline`` is due, as aware UTC."""
+    if start.tzinfo is None:
+        raise ValueError("start must be an aware datetime")
+    n, unit = parse_deadline(deadline)
+    if unit == "hours":
+        return (start + timedelta(hours=n)).astimezone(UTC)
+    local = start.astimezone(tz)
+    start_day = local.date()
+    day = start_day + timedelta(days=n) if unit == "days" else add_working_days(start_day, n)
+    # Same wall-clock time on that day (fold/gap handled by zoneinfo), then back to UTC.
+    return datetime.combine(day, local.time(), tzinfo=tz).astimezone(UTC)
