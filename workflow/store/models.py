@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -264,3 +265,13 @@ class Job(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[UtcTime]
     done_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class DingCount(Base):
+    """DINGs a sender sent on one local day (Art. 20: at most 60 a day), counted atomically."""
+
+    __tablename__ = "ding_counts"
+    sender_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    #: the sender's local date in the organisation's time zone
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
