@@ -22,10 +22,13 @@ messages: $(STAMP)
 	$(VENV)/bin/pybabel extract -F babel.cfg -k lazy_gettext -k _l -o web/translations/messages.pot --omit-header --no-location --sort-output .
 	$(VENV)/bin/pybabel update -i web/translations/messages.pot -d web/translations --no-fuzzy-matching
 
-## Set up everything, create instance/banli.db with the demo organisation, serve on 127.0.0.1:5000.
+## Set up everything, create instance/banli.db with the demo organisation, serve on 127.0.0.1:5000
+## with one worker beside the web server (deliveries, deadlines, reminders); stopping one stops both.
 run: translations
 	BANLI_DATABASE_URL=$(DB) $(VENV)/bin/banli demo
 	@echo "Banli on http://127.0.0.1:5000 — sign in as wangfang (password banli-demo); README lists all accounts"
+	BANLI_DATABASE_URL=$(DB) $(VENV)/bin/banli worker & WORKER=$$!; \
+	trap 'kill $$WORKER 2>/dev/null; wait $$WORKER' EXIT; trap 'exit 130' INT TERM; \
 	BANLI_DATABASE_URL=$(DB) $(VENV)/bin/banli serve
 
 ## The engine alone, start to printed flow sheet, in the terminal.

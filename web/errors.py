@@ -33,6 +33,7 @@ from workflow.errors import (
     StaleVersion,
     WaitingRuleUnmet,
 )
+from workflow.urge import DingQuotaExceeded
 
 STATUS = {"invalid": 400, "forbidden": 403, "not_found": 404, "conflict": 409}
 TITLES = {
@@ -97,6 +98,13 @@ REFUSALS: list[tuple[type[BanliError], re.Pattern[str], Any]] = [
      lazy_gettext("only the initiator may withdraw a flow")),
     (Forbidden, re.compile(r"^you may not start '(?P<zh>[^']*)' \((?P<en>.*)\)$"),
      lazy_gettext("you may not start '%(zh)s'")),
+    (Forbidden, re.compile(r"^only the host of this step or the flow's initiator may urge it$"),
+     lazy_gettext("only the host of this step or the flow's initiator may urge it")),
+    (InvalidAction, re.compile(r"^you cannot urge yourself: this work item is your own$"),
+     lazy_gettext("you cannot urge yourself: this work item is your own")),
+    (InvalidAction, re.compile(r"^unknown channel (?P<value>.+?); expected one of "
+                               r"(?P<allowed>.+)$"),
+     lazy_gettext("unknown channel %(value)s; expected one of %(allowed)s")),
     (NotFound, re.compile(r"^flow (?P<id>\d+) does not exist or you have no part in it$"),
      lazy_gettext("flow %(id)s does not exist or you have no part in it")),
     (NotFound, re.compile(r"^flow (?P<id>\d+) does not exist$"),
@@ -145,6 +153,9 @@ def explain(exc: BanliError) -> str:
                  by=by, at=when)  # fmt: skip
     if isinstance(exc, StaleVersion):
         return _("The flow changed since this page was loaded. Reload it and try again.")
+    if isinstance(exc, DingQuotaExceeded):
+        return _("You have reached today's limit of %(limit)s DINGs.",
+                 limit=exc.details.get("limit", "?"))  # fmt: skip
     if isinstance(exc, NotYourItem):
         # Whose item it is stays unsaid, in every language (see web/flows.py).
         return _("There is no such work item.")

@@ -29,6 +29,8 @@ from workflow.engine import catalog
 from workflow.engine.records import FlowRecord
 from workflow.errors import FormInvalid, InvalidAction, NotFound, NotYourItem
 from workflow.machine import mermaid
+from workflow.urge import ding_limit
+from workflow.urge import urge as urge_item
 
 bp = Blueprint("flows", __name__)
 
@@ -229,6 +231,23 @@ def withdraw(flow_id: int) -> Any:
     engine().withdraw(current_user.id, flow_id, reason=_opinion(), version=_version())
     flash(_("The flow was withdrawn."))
     return redirect(url("flows.flow", flow_id=flow_id))
+
+
+@bp.post("/items/<int:item_id>/urge")
+def urge(item_id: int) -> Any:
+    """The step's host or the flow's initiator urges (催办) someone's open work item by DING."""
+    channel = request.form.get("channel") or "sms"
+    used = urge_item(engine(), current_user.id, item_id, channel=channel)
+    flash(_("Urged. %(used)s of %(limit)s DINGs used today.", used=used, limit=ding_limit()))
+    return redirect(_local_next() or url("workbench.index"))
+
+
+def _local_next() -> str | None:
+    """The posted ``next`` page when it is a path on this site, else None."""
+    target = request.form.get("next", "")
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target
 
 
 # --- reading a posted form ---------------------------------------------------------------------

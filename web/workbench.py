@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -51,8 +51,19 @@ def index(tab: str) -> Any:
         searching=any(v is not None for v in search.values()),
         lang="en" if str(get_locale()) == "en" else "zh",
         link=lambda tab=tab, page=None: _link(tab, search, page),
+        counts_url=url_for("workbench.counts", **_query(search)),
         page_numbers=page_numbers(work.page, work.pages),
     )
+
+
+@bp.get("/workbench/counts.json")
+@login_required
+def counts() -> Any:
+    """The tab counts as JSON, for the workbench page to poll (a phone and a computer agree)."""
+    found = engine().tab_counts(current_user.id, **_search(request.args))
+    response = jsonify({key: found[key] for key in TABS})
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _search(args: Any) -> dict[str, Any]:
@@ -76,6 +87,11 @@ def _day(text: str | None) -> date | None:
 
 def _link(tab: str, search: dict[str, Any], page: int | None = None) -> str:
     """This search on another tab or page (tabs and pages keep the search)."""
+    return url_for("workbench.index", tab=tab, **_query(search, page))
+
+
+def _query(search: dict[str, Any], page: int | None = None) -> dict[str, Any]:
+    """The query string of a search (and page), without what is not set."""
     args = {
         "q": search["query"],
         "type": search["definition"],
@@ -84,7 +100,7 @@ def _link(tab: str, search: dict[str, Any], page: int | None = None) -> str:
         "state": search["state"],
         "page": page if page and page > 1 else None,
     }
-    return url_for("workbench.index", tab=tab, **{k: v for k, v in args.items() if v})
+    return {k: v for k, v in args.items() if v}
 
 
 def page_numbers(page: int, pages: int, around: int = 2) -> list[int | None]:

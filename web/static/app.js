@@ -92,12 +92,85 @@
     window.mermaid.run({ nodes: nodes, suppressErrors: true });
   }
 
+  // The workbench's tab counts, kept live (Art. 14: a computer and a phone see the same state
+  // within seconds): every 5 s the page asks data-live-counts-url for the counts and updates the
+  // badges; when more work has arrived to do, a notice offers to reload. Texts come translated
+  // from the page's data attributes.
+  function liveCounts() {
+    var nav = document.querySelector("[data-live-counts-url]");
+    if (!nav || !window.fetch) {
+      return;
+    }
+    var badge = document.getElementById("count-todo");
+    var seen = badge ? parseInt(badge.textContent, 10) || 0 : 0;
+    var busy = false;
+
+    function notice() {
+      var box = document.getElementById("live-notice");
+      if (box) {
+        return;
+      }
+      box = document.createElement("p");
+      box.id = "live-notice";
+      box.className = "flash live-notice";
+      box.setAttribute("role", "status");
+      box.appendChild(document.createTextNode(nav.dataset.newTodoText + " "));
+      var link = document.createElement("a");
+      link.href = window.location.href;
+      link.textContent = nav.dataset.reloadText;
+      box.appendChild(link);
+      nav.parentNode.insertBefore(box, nav.nextSibling);
+    }
+
+    function poll() {
+      if (busy || document.hidden) {
+        return;
+      }
+      busy = true;
+      window.fetch(nav.dataset.liveCountsUrl, {
+        credentials: "same-origin",
+        cache: "no-store",
+        headers: { Accept: "application/json" }
+      }).then(function (response) {
+        if (!response.ok || response.redirected) {
+          throw new Error("counts " + response.status);
+        }
+        return response.json();
+      }).then(function (counts) {
+        Object.keys(counts).forEach(function (key) {
+          var el = document.getElementById("count-" + key);
+          if (el && el.textContent !== String(counts[key])) {
+            el.textContent = String(counts[key]);
+          }
+        });
+        if (typeof counts.todo === "number") {
+          if (counts.todo > seen) {
+            notice();
+          }
+          seen = counts.todo;
+        }
+      }).catch(function () {
+        // Signed out or offline: the page still works; the next poll tries again.
+      }).then(function () {
+        busy = false;
+      });
+    }
+
+    window.setInterval(poll, 5000);
+    document.addEventListener("visibilitychange", function () {
+      if (!document.hidden) {
+        poll();
+      }
+    });
+  }
+
   function start() {
     sendOnce();
     confirmations();
     dialogs();
     choosers();
     diagrams();
+    liveCounts();
   }
 
   if (document.readyState === "loading") {
