@@ -97,3 +97,10 @@ def engine() -> Engine:
     from flask import current_app
 
     return current_app.extensions["banli"]
+
+
+def local_path(target: str | None) -> str | None:
+    """``target`` if it is a path on this site, else None: redirects never leave the site."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target

@@ -20,6 +20,7 @@ from flask_login import (
 )
 from sqlalchemy import insert, select, update
 
+from web import local_path
 from workflow.passwords import verify_password
 from workflow.store.models import RoleMembership, SignInSession, Unit, User
 
@@ -130,11 +131,8 @@ def _sign_in(user_id: int) -> Any:
         session["lang"] = lang
     user = load_user(str(user_id))
     login_user(user)
-    target = request.args.get("next", "")
     # Only local paths: an open redirect would let a link send people elsewhere after sign-in.
-    if not target.startswith("/") or target.startswith("//"):
-        target = url("workbench.index")
-    return redirect(target)
+    return redirect(local_path(request.args.get("next")) or url("workbench.index"))
 
 
 @bp.post("/logout")
@@ -157,7 +155,4 @@ def language() -> Any:
     code = request.form.get("lang", "")
     if code in ("zh", "en"):
         session["lang"] = code
-    target = request.form.get("next", "")
-    if not target.startswith("/") or target.startswith("//"):
-        target = url("workbench.index")
-    return redirect(target)
+    return redirect(local_path(request.form.get("next")) or url("workbench.index"))

@@ -22,7 +22,7 @@ from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from web import engine
+from web import engine, local_path
 from web.errors import TITLES, explain, field_message
 from workflow import files
 from workflow.engine import catalog
@@ -239,15 +239,7 @@ def urge(item_id: int) -> Any:
     channel = request.form.get("channel") or "sms"
     used = urge_item(engine(), current_user.id, item_id, channel=channel)
     flash(_("Urged. %(used)s of %(limit)s DINGs used today.", used=used, limit=ding_limit()))
-    return redirect(_local_next() or url("workbench.index"))
-
-
-def _local_next() -> str | None:
-    """The posted ``next`` page when it is a path on this site, else None."""
-    target = request.form.get("next", "")
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return None
-    return target
+    return redirect(local_path(request.form.get("next")) or url("workbench.index"))
 
 
 # --- reading a posted form ---------------------------------------------------------------------
