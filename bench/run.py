@@ -4,9 +4,10 @@
                 Core, with the SQL statements each kind of action runs;
 2. history.py   per-action cost as a flow's history grows (actions 1–5 vs 46–50);
 3. inbox.py     inbox p50/p95 at 10k, 100k and 1M work items, with the query plan;
-4. profile_actions.py   cProfile of the actions benchmark (top cumulative entries).
+4. profile_actions.py   cProfile of the actions benchmark (top cumulative entries);
+5. messages.py  messages: sending to a 1,000-person unit, the live-update poll, DINGs/s.
 
-Default: all four. ``--quick``: short runs and the inbox at 10k/100k only (a smoke run).
+Default: all five. ``--quick``: short runs and the inbox at 10k/100k only (a smoke run).
 ``--profile``: only the profile. Figures are printed with "TARGET met/missed" beside each target;
 nothing asserts. A calibration line first shows how fast this machine runs SQLite and SQLAlchemy,
 so figures from different machines can be compared.
@@ -26,11 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import actions
 import history
 import inbox
+import messages
 import profile_actions
 from common import header
 from sqlalchemy import Column, Integer, MetaData, Table, create_engine, select
 
-ALL = ("actions", "history", "inbox", "profile")
+ALL = ("actions", "history", "inbox", "profile", "messages")
 
 
 def calibrate() -> None:
@@ -89,6 +91,8 @@ def main(argv: list[str] | None = None) -> None:
         inbox.run(args.quick)
     if "profile" in chosen:
         profile_actions.run(args.quick)
+    if "messages" in chosen:
+        messages.run(args.quick)
     print(f"\n(all done in {time.perf_counter() - t0:.0f} s)")
 
 

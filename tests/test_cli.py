@@ -63,7 +63,7 @@ def test_definitions_check_passes_the_shipped_ones(run):
     files = [str(p) for p in sorted((ROOT / "definitions").glob("*.yaml"))]
     result = run("definitions", "check", *files)
     assert result.exit_code == 0
-    assert "4 definition(s) OK" in result.output
+    assert "5 definition(s) OK" in result.output
 
 
 def test_definitions_check_prints_file_line_and_fails(run):

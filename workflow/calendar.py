@@ -8,7 +8,7 @@ know yet, working days fall back to Monday to Friday, and a warning says so once
 
 Deadlines:
 
-- "N hours": N hours after the start.
+- "N minutes", "N hours": that long after the start.
 - "N days": N calendar days after the start, at the same local time of day.
 - "N working days": the Nth working day after the start's local day, at the same local time
   of day as the start (so a step entered on Friday 16:30 with "1 working day" is due Monday
@@ -27,11 +27,11 @@ from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
-from workflow.spec.model import DEADLINE_RE
+from workflow.spec.model import DEADLINE_RE, DURATION_HINT
 
 log = logging.getLogger(__name__)
 
-__all__ = ["calendar_covers", "covered_years", "due_at", "is_working_day"]
+__all__ = ["before", "calendar_covers", "covered_years", "due_at", "is_working_day"]
 
 
 def covered_years() -> range:
@@ -74,12 +74,10 @@ def add_working_days(day: date, n: int) -> date:
 
 
 def parse_deadline(deadline: str) -> tuple[int, str]:
-    """(N, unit) of a deadline; unit is "hours", "days" or "working days"."""
+    """(N, unit) of a deadline; unit is "minutes", "hours", "days" or "working days"."""
     match = DEADLINE_RE.match(deadline)
     if match is None:
-        raise ValueError(
-            f"deadline must read like '3 working days', '2 days' or '4 hours', not {deadline!r}"
-        )
+        raise ValueError(f"deadline must read like {DURATION_HINT}, not {deadline!r}")
     n, unit = int(match.group(1)), match.group(2)
     return n, unit if unit.endswith("s") else unit + "s"
 
@@ -89,10 +87,31 @@ def due_at(start: datetime, deadline: str, tz: ZoneInfo) -> datetime:
     if start.tzinfo is None:
         raise ValueError("start must be an aware datetime")
     n, unit = parse_deadline(deadline)
-    if unit == "hours":
-        return (start + timedelta(hours=n)).astimezone(UTC)
+    if unit in ("hours", "minutes"):
+        return (start + timedelta(**{unit: n})).astimezone(UTC)
     local = start.astimezone(tz)
     start_day = local.date()
     day = start_day + timedelta(days=n) if unit == "days" else add_working_days(start_day, n)
     # Same wall-clock time on that day (fold/gap handled by zoneinfo), then back to UTC.
+    return datetime.combine(day, local.time(), tzinfo=tz).astimezone(UTC)
+
+
+def before(due: datetime, lead: str, tz: ZoneInfo) -> datetime:
+    """``lead`` (a duration such as "4 hours" or "1 working day") before ``due``, as aware UTC.
+
+    Working days count back over working days only: "1 working day" before Monday 10:00 is the
+    Friday before (or the last working day before it), at 10:00.
+    """
+    n, unit = parse_deadline(lead)
+    if unit in ("hours", "minutes"):
+        return (due - timedelta(**{unit: n})).astimezone(UTC)
+    local = due.astimezone(tz)
+    day = local.date()
+    if unit == "days":
+        day -= timedelta(days=n)
+    else:
+        while n > 0:
+            day -= timedelta(days=1)
+            if is_working_day(day):
+                n -= 1
     return datetime.combine(day, local.time(), tzinfo=tz).astimezone(UTC)

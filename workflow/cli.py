@@ -200,19 +200,27 @@ def worker(ctx: click.Context, once: bool, poll: float) -> None:
     """Run due jobs (deadlines, reminders); several workers may share one database.
 
     Handled job kinds: `deliver` (SMS / voice / e-mail through the channels configured by the
-    BANLI_SMTP_* and BANLI_OUTBOX environment variables, see workflow.channels) and the built-in
-    `noop`. Jobs of other kinds fail, are retried with back-off and end up dead-lettered.
+    BANLI_SMTP_* and BANLI_OUTBOX environment variables, see workflow.channels), `remind` and
+    `timeout` (a step's reminder before its deadline and its on_timeout action, see
+    workflow.engine.timeouts) and the built-in `noop`. Jobs of other kinds fail, are retried
+    with back-off and end up dead-lettered.
     """
     import signal
     import threading
 
+    from workflow import messages
     from workflow.channels import channels_from_env
     from workflow.delivery import KIND as DELIVER
     from workflow.delivery import make_deliver_handler
+    from workflow.engine import timeouts
     from workflow.jobs import RunStats, Worker
 
-    runner = Worker(_engine(ctx.obj["url"]).db)
-    runner.handler(DELIVER)(make_deliver_handler(runner.db, channels_from_env()))
+    engine = _engine(ctx.obj["url"])
+    runner = Worker(engine.db)
+    # a DING's delivery or failure is recorded on its message (receipts: delivered / failed)
+    hooks = messages.delivery_hooks(engine)
+    runner.handler(DELIVER)(make_deliver_handler(runner.db, channels_from_env(), **hooks))
+    timeouts.register(runner, engine)  # remind, timeout: step deadlines
     if once:
         total = RunStats(claimed=runner.batch)
         while total.claimed >= runner.batch:

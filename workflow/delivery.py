@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from workflow.channels import KINDS, Channel, Outgoing, PermanentFailure, Receipt
+from workflow.channels import KINDS, Channel, ChannelError, Outgoing, PermanentFailure, Receipt
 from workflow.jobs import GiveUp, Handler, JobRecord, enqueue
 from workflow.store.db import Database, Tx
 from workflow.store.models import User
@@ -38,15 +38,18 @@ def enqueue_delivery(
     due_at: datetime,
     max_attempts: int = 5,
     now: datetime | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> bool:
     """Queue a delivery in the caller's transaction; False if ``key`` is queued already.
 
     The job key is ``deliver:<key>``; ``key`` itself travels to the channel (the e-mail's
-    Message-ID) so that a resend after a lost acknowledgement is recognisable.
+    Message-ID) so that a resend after a lost acknowledgement is recognisable. ``extra`` goes
+    into the payload for the handler's hooks (a DING's ``ding_id``).
     """
     if kind not in KINDS:
         raise ValueError(f"unknown delivery kind {kind!r}; expected one of {', '.join(KINDS)}")
-    payload = {"user_id": user_id, "kind": kind, "subject": subject, "body": body, "key": key}
+    payload = {**(extra or {}), "user_id": user_id, "kind": kind, "subject": subject,
+               "body": body, "key": key}  # fmt: skip
     return enqueue(tx, KIND, f"{KIND}:{key}", payload, due_at, max_attempts=max_attempts, now=now)
 
 
@@ -80,10 +83,13 @@ def make_deliver_handler(
     db: Database,
     channels: Mapping[str, Channel],
     on_sent: Callable[[JobRecord, Receipt], None] | None = None,
+    on_failed: Callable[[JobRecord, str], None] | None = None,
 ) -> Handler:
     """The ``deliver`` handler for ``Worker.handler("deliver")``, sending through ``channels``.
 
-    ``on_sent`` (optional) hears of each accepted send, e.g. to record delivery on a message.
+    ``on_sent`` (optional) hears of each accepted send, e.g. to record delivery on a message;
+    ``on_failed`` of each delivery that fails for good (no retry left, or none can help), with
+    the reason, before the worker dead-letters the job.
     """
 
     def deliver(job: JobRecord) -> None:
@@ -94,7 +100,13 @@ def make_deliver_handler(
                 raise PermanentFailure(f"no channel configured for {message.kind}")
             receipt = channel.send(message)  # ChannelError propagates: retried with back-off
         except PermanentFailure as exc:  # no retry can mend it: dead-lettered at once
+            if on_failed is not None:
+                on_failed(job, str(exc))
             raise GiveUp(str(exc)) from exc
+        except ChannelError as exc:
+            if on_failed is not None and job.attempts >= job.max_attempts:
+                on_failed(job, f"{exc} (after {job.attempts} attempts)")
+            raise
         log.info("delivery job %s sent by %s: %s", job.id, receipt.channel, receipt.provider_id)
         if on_sent is not None:
             on_sent(job, receipt)

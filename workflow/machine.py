@@ -18,7 +18,7 @@ from workflow.spec.model import TERMINAL_STATES, Definition, Step
 MACHINES_BUILT = 0
 _count_lock = Lock()
 
-FLOW_TRIGGERS = ("forward", "end", "return_", "withdraw", "finish", "sign")
+FLOW_TRIGGERS = ("forward", "end", "return_", "withdraw", "finish", "sign", "revoke", "ding")
 
 
 class FlowModel:
@@ -40,6 +40,11 @@ class Hooks:
     visited: Callable[[EventData], bool]
     nobody_opened: Callable[[EventData], bool]
     part_done: Callable[[EventData], None]
+    #: revoke (撤回) by the initiator: allowed within the step's revoke_within
+    revoke_allowed: Callable[[EventData], bool]
+    #: DING escalation: the guard takes one of the sender's daily DINGs (raises when none is left)
+    ding_allowed: Callable[[EventData], bool]
+    dinged: Callable[[EventData], None]
 
 
 @dataclass
@@ -156,6 +161,27 @@ def _transitions(spec: Definition, conds: dict[tuple[str, str], Condition], h: H
                     "dest": "ended",
                     "conditions": h.end_allowed,
                     "after": h.close_flow,
+                }
+            )
+        if step.revoke_within is not None:
+            out.append(
+                {
+                    "trigger": "revoke",
+                    "source": sid,
+                    "dest": "withdrawn",
+                    "conditions": h.revoke_allowed,
+                    "after": h.close_flow,
+                }
+            )
+        if step.ding:
+            # An internal transition: the flow stays at the step; the guard is the daily quota.
+            out.append(
+                {
+                    "trigger": "ding",
+                    "source": sid,
+                    "dest": None,
+                    "conditions": h.ding_allowed,
+                    "after": h.dinged,
                 }
             )
         if step.handlers is not None:

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from workflow.engine.records import FlowRecord
+from workflow.engine.timeouts import ACTION_ZH as TIMEOUT
 from workflow.spec.model import Definition
 
 ROLE = {"host": "主办", "handler": "经办", "co_signer": "会签"}
@@ -84,8 +85,9 @@ def render_text(
     lines += ["", "【办理过程】"]
     for v in rec.visits:
         mark = "（会签否决）" if v.rejected else ""
+        system = f"    系统：{TIMEOUT.get(v.timeout, v.timeout)}" if v.timeout else ""
         lines.append(
-            f"{v.seq}. {v.step_name}{mark}    到达：{t(v.entered_at)}    离开：{t(v.left_at)}"
+            f"{v.seq}. {v.step_name}{mark}    到达：{t(v.entered_at)}    离开：{t(v.left_at)}{system}"
         )
         for p in v.people:
             did = (

@@ -12,7 +12,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from workflow.engine.records import FlowRecord
-from workflow.sheet import ACTION, DECISION, ROLE, STATE, form_lines
+from workflow.sheet import ACTION, DECISION, ROLE, STATE, TIMEOUT, form_lines
 from workflow.spec.model import Definition
 
 WEB = Path(__file__).resolve().parent.parent / "web"
@@ -61,6 +61,10 @@ ZH = {
     "To do": "待办",
     "Not handled (closed)": "未办理（已关闭）",
     "countersign vetoed": "会签否决",
+    "System": "系统",
+    "Forwarded automatically on timeout": TIMEOUT["forward"],
+    "Ended automatically on timeout": TIMEOUT["end"],
+    "Escalated on timeout": TIMEOUT["escalate"],
     "Ended": STATE["ended"],
     "Withdrawn": STATE["withdrawn"],
     "In progress (%(step)s)": "进行中（%(step)s）",

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from workflow.engine.forms import validate_form
 from workflow.engine.people import Candidates, resolve
 from workflow.engine.records import FlowRecord
-from workflow.errors import Forbidden
+from workflow.errors import Forbidden, NotFound
 from workflow.machine import CompiledDefinition
 from workflow.spec.model import Names
 from workflow.store.models import DefinitionVersion, Unit, User
@@ -50,6 +50,8 @@ def startable(engine: Engine, user_id: int) -> list[Startable]:
         out = []
         for vid in ids:
             spec = engine.registry.get(s, vid).spec
+            if spec.kind != "approval":
+                continue  # messages are sent from the message pages
             if spec.starters is None or user_id in resolve(s, spec.starters, user_id).ids:
                 out.append(Startable(spec.id, spec.name, spec.description))
         return out
@@ -64,6 +66,8 @@ def for_start(engine: Engine, user_id: int, key: str) -> CompiledDefinition:
     with engine.db.read() as s:
         compiled = engine.registry.latest(s, key)
         spec = compiled.spec
+        if spec.kind != "approval":
+            raise NotFound(f"'{key}' is not an approval type")
         if spec.starters is not None and user_id not in resolve(s, spec.starters, user_id).ids:
             raise Forbidden(f"you may not start '{spec.name.zh}' ({spec.name.en})")
         return compiled

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from workflow.engine.core import Engine
 
 CLOSED_STATES = ("ended", "withdrawn")
+#: On a message flow the host is its sender and the handlers are its recipients.
+MESSAGE_ROLES = {"host": "sender", "handler": "recipient"}
+ROLE_OF = {"sender": "host", "recipient": "handler"}
 
 
 @dataclass
@@ -144,7 +147,7 @@ class Action:
     def _moved_on(self) -> AlreadyHandled | FlowClosed:
         """The error for an item whose step moved on, naming who moved it and when."""
         item = self.item
-        if item is not None and item.get("closed_by"):
+        if item is not None and item.get("closed_at"):  # closed_by NULL: the system closed it
             by, at = item["closed_by"], item["closed_at"]
         else:
             by, at = self.visit.get("left_by"), self.visit.get("left_at")
@@ -157,11 +160,15 @@ class Action:
 
     def require_role(self, *roles: str) -> None:
         assert self.item is not None
-        if self.item["role"] not in roles:
-            words = {"host": "the host", "handler": "a handler", "co_signer": "a co-signer"}
+        role = ROLE_OF.get(self.item["role"], self.item["role"])
+        if role not in roles:
+            words = {"host": "the host", "handler": "a handler", "co_signer": "a co-signer",
+                     "reader": "a reader"}  # fmt: skip
+            if self.compiled is not None and self.compiled.spec.kind == "message":
+                words.update(host="the sender", handler="a recipient")
             raise NotHost(
                 f"only {' or '.join(words[r] for r in roles)} of this step may do this; "
-                f"you are {words[self.item['role']]}"
+                f"you are {words.get(role, role)}"
             )
 
     # --- the machine ---------------------------------------------------------------------------
@@ -188,7 +195,7 @@ class Action:
         """Record the actor's handling effect on their item."""
         item = self.item
         assert item is not None
-        at = max(self.now, item["delivered_at"], item["confirmed_at"] or item["delivered_at"])
+        at = max([self.now, *(t for t in (item["delivered_at"], item["confirmed_at"]) if t)])
         params = {"b_item": item["id"], "b_at": at, "b_actor": self.actor_id,
                   "b_action": action, "b_opinion": self.params.get("opinion")}  # fmt: skip
         if decision is None:
@@ -219,15 +226,28 @@ class Action:
             "via": via, "entered_by": self.actor_id, "rejected": False}).scalar_one()  # fmt: skip
         base = {"flow_id": self.flow["id"], "visit_id": vid, "status": "open",
                 "delivered_at": self.now, "confirmed_at": self.now if confirmed else None}  # fmt: skip
+        rows = people.rows()
+        message = self.compiled is not None and self.compiled.spec.kind == "message"
+        if message:
+            rows = [(uid, MESSAGE_ROLES.get(role, role)) for uid, role in rows]
         ids = []
-        for uid, role in people.rows():
-            ids.append(self.c.execute(sql.INSERT_ITEM, {**base, "user_id": uid, "role": role})
-                       .scalar_one())  # fmt: skip
+        for uid, role in rows:
+            values = {**base, "user_id": uid, "role": role}
+            if role == "recipient":
+                # Sent, not yet delivered: delivered when the person's device fetches it or a
+                # channel accepts it (workflow.messages).
+                values["delivered_at"] = None
+            elif role == "sender":
+                values["confirmed_at"] = self.now
+            ids.append(self.c.execute(sql.INSERT_ITEM, values).scalar_one())
         self.delivered.extend(ids)
         self.flow["current_visit_id"] = vid
         self.visit = {"id": vid, "step": step, "seq": seq, "rejected": False}
-        self.event("deliver", step=step, visit=seq,
-                   items=[[i, u, r] for i, (u, r) in zip(ids, people.rows(), strict=True)])  # fmt: skip
+        self.event("send" if message and via != "start" else "deliver", step=step, visit=seq,
+                   items=[[i, u, r] for i, (u, r) in zip(ids, rows, strict=True)])  # fmt: skip
+        from workflow.engine import timeouts  # builds on this module: imported here
+
+        timeouts.schedule(self, vid, step)
 
     def end_allowed(self) -> bool:
         """A step with can_end ends once the waiting rule allows; a vetoed one only as rejected."""
@@ -306,6 +326,12 @@ def _ctx(event: EventData) -> Action:
     return event.model.ctx
 
 
+def _messages() -> Any:
+    from workflow import messages  # the message hooks use this module: imported when first used
+
+    return messages
+
+
 HOOKS = Hooks(
     enter_step=lambda e: _ctx(e).engine.on_enter(_ctx(e), e),
     close_flow=lambda e: _ctx(e).engine.on_close(_ctx(e), e),
@@ -314,4 +340,7 @@ HOOKS = Hooks(
     visited=lambda e: _ctx(e).engine.visited(_ctx(e), e.transition.dest),
     nobody_opened=lambda e: _ctx(e).engine.nobody_opened(_ctx(e)),
     part_done=lambda e: _ctx(e).engine.on_part_done(_ctx(e), e),
+    revoke_allowed=lambda e: _messages().revoke_allowed(_ctx(e)),
+    ding_allowed=lambda e: _messages().ding_allowed(_ctx(e)),
+    dinged=lambda e: _messages().dinged(_ctx(e)),
 )

@@ -74,47 +74,53 @@ class Engine(Queries):
         """
         with self.db.transaction() as s:
             a = Action(self, s, actor_id, self.clock())
-            a.load_actor()
-            a.compiled = compiled = self.registry.latest(s, definition)
-            spec = compiled.spec
-            if (
-                spec.starters is not None
-                and actor_id not in assign.resolve(s, spec.starters, actor_id).ids
-            ):
-                raise Forbidden(f"you may not start '{spec.name.zh}' ({spec.name.en})")
-            clean = validate_form(s, spec, form)
-            first = spec.first_step
-            a.flow = {
-                "id": None,
-                "definition_id": compiled.version_id,
-                "state": first,
-                "version": 1,
-                "form": clean,
-                "initiator_id": actor_id,
-                "current_visit_id": None,
-                "audit_seq": 0,
-                "audit_head": "",
-                "title": assign.title(spec, clean),
-            }
-            a.flow["id"] = a.c.execute(sql.INSERT_FLOW, {
-                "definition_id": compiled.version_id, "title": a.flow["title"], "form": clean,
-                "initiator_id": actor_id, "state": first, "started_at": a.now, "version": 1,
-                "audit_seq": 0, "audit_head": ""}).scalar_one()  # fmt: skip
-            a.event("start", definition=spec.id, version=compiled.version_id, form=clean)
-            a.enter(first, "start", assign.Assignment(actor_id), confirmed=True)
-            a.item = {
-                "id": a.delivered[0],
-                "user_id": actor_id,
-                "role": "host",
-                "delivered_at": a.now,
-                "confirmed_at": a.now,
-                "user_name": a.actor_name,
-            }
-            a.delivered.clear()
+            self.begin(a, definition, form)
             if submit:
                 a.params = {"people": (host, handlers, co_signers), "opinion": opinion}
                 a.fire("forward", to=to or assign.only_next(a))
             return a.write_flow()
+
+    def begin(self, a: Action, definition: str, form: dict[str, Any]) -> None:
+        """Create a flow of ``definition`` started by ``a``'s actor, at its first step, in ``a``'s
+        transaction: the part of :meth:`start` that other actions (a message's reply) reuse."""
+        actor_id = a.actor_id
+        a.load_actor()
+        a.compiled = compiled = self.registry.latest(a.s, definition)
+        spec = compiled.spec
+        if (
+            spec.starters is not None
+            and actor_id not in assign.resolve(a.s, spec.starters, actor_id).ids
+        ):
+            raise Forbidden(f"you may not start '{spec.name.zh}' ({spec.name.en})")
+        clean = validate_form(a.s, spec, form)
+        first = spec.first_step
+        a.flow = {
+            "id": None,
+            "definition_id": compiled.version_id,
+            "state": first,
+            "version": 1,
+            "form": clean,
+            "initiator_id": actor_id,
+            "current_visit_id": None,
+            "audit_seq": 0,
+            "audit_head": "",
+            "title": assign.title(spec, clean),
+        }
+        a.flow["id"] = a.c.execute(sql.INSERT_FLOW, {
+            "definition_id": compiled.version_id, "title": a.flow["title"], "form": clean,
+            "initiator_id": actor_id, "state": first, "started_at": a.now, "version": 1,
+            "audit_seq": 0, "audit_head": "", "kind": spec.kind}).scalar_one()  # fmt: skip
+        a.event("start", definition=spec.id, version=compiled.version_id, form=clean)
+        a.enter(first, "start", assign.Assignment(actor_id), confirmed=True)
+        a.item = {
+            "id": a.delivered[0],
+            "user_id": actor_id,
+            "role": "sender" if spec.kind == "message" else "host",
+            "delivered_at": a.now,
+            "confirmed_at": a.now,
+            "user_name": a.actor_name,
+        }
+        a.delivered.clear()
 
     def open(self, actor_id: int, item_id: int) -> Outcome:
         """Record the confirmation effect of the actor's first look at their work item (idempotent)."""
@@ -125,7 +131,7 @@ class Engine(Queries):
             if a.item["confirmed_at"] is not None or a.item["status"] == "cancelled":
                 # Already confirmed, or closed before the person looked: nothing to record.
                 return Outcome(a.flow["id"], a.flow["state"], a.flow["version"], item_id)
-            at = max(a.now, a.item["delivered_at"])
+            at = max(a.now, a.item["delivered_at"] or a.now)
             a.c.execute(sql.CONFIRM, {"b_item": item_id, "b_at": at})
             a.event("confirm", item=item_id, step=a.visit["step"])
             a.bump = False
@@ -280,7 +286,7 @@ class Engine(Queries):
 
     def on_close(self, a: Action, e: EventData) -> None:
         """End or withdraw: the actor's item handled (if any), every open item cancelled."""
-        kind = "end" if e.event.name == "end" else "withdraw"
+        kind = e.event.name  # end, withdraw or revoke
         step = a.visit["step"]
         if kind == "end":
             a.handle_item("end")
@@ -298,7 +304,9 @@ class Engine(Queries):
         """A handler finished or a co-signer signed; a veto marks the step rejected."""
         decision = a.params.get("decision")
         extra = {"decision": decision} if decision else {}
-        a.handle_item(e.event.name, decision)
+        # a message recipient's part is done by replying, relaying or deleting
+        kind = a.params.get("action") or e.event.name
+        a.handle_item(kind, decision)
         step = a.compiled.step(a.visit["step"])  # type: ignore[union-attr]
         vetoed = decision == "reject" and step.on_reject == "veto"
         cancelled: list[int] = []
@@ -306,7 +314,7 @@ class Engine(Queries):
             a.c.execute(sql.VETO_VISIT, {"b_visit": a.visit["id"]})
             cancelled = a.cancel_open(others_only=True)
         a.event(
-            e.event.name,
+            kind,
             item=a.item["id"],
             step=a.visit["step"],
             **extra,

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, aliased
 
-from workflow.engine import assign, worklist
+from workflow.engine import assign, timeouts, worklist
 from workflow.engine.context import Action
 from workflow.engine.people import resolve
 from workflow.engine.records import FlowRecord, PersonPart, VisitRecord, WorkRow
-from workflow.engine.sql import FLOWS, ITEMS, OPEN, USERS, VISITS
+from workflow.engine.sql import FLOWS, ITEMS, OPEN, USERS, VISITS, WORK_ONLY
 from workflow.engine.worklist import Search, WorkList
 from workflow.errors import BanliError, InvalidAction, NotFound
 from workflow.spec.model import Names
@@ -39,12 +39,12 @@ _WORK_ROWS = (
     .limit(bindparam("b_limit"))
 )  # fmt: skip
 # Built once: on SQLite building the statement costs more than running it.
-INBOX = _WORK_ROWS.where(ITEMS.c.user_id == bindparam("b_user"), ITEMS.c.status == OPEN).order_by(
-    ITEMS.c.id.desc()
-)
+INBOX = _WORK_ROWS.where(
+    ITEMS.c.user_id == bindparam("b_user"), ITEMS.c.status == OPEN, WORK_ONLY
+).order_by(ITEMS.c.id.desc())
 INBOX_BEFORE = INBOX.where(ITEMS.c.id < bindparam("b_before"))
 DONE = _WORK_ROWS.where(
-    ITEMS.c.user_id == bindparam("b_user"), ITEMS.c.handled_at.is_not(None)
+    ITEMS.c.user_id == bindparam("b_user"), ITEMS.c.handled_at.is_not(None), WORK_ONLY
 ).order_by(ITEMS.c.handled_at.desc())
 
 
@@ -106,7 +106,7 @@ class Queries:
                     FLOWS.c.started_at,
                     FLOWS.c.definition_id,
                 )
-                .where(FLOWS.c.initiator_id == user_id)
+                .where(FLOWS.c.initiator_id == user_id, FLOWS.c.kind == "approval")
                 .order_by(FLOWS.c.id.desc())
                 .limit(limit)
             ).all()
@@ -194,7 +194,13 @@ class Queries:
     def approval_types(self: Engine) -> list[tuple[str, Names]]:
         """(key, names) of every approval type, retired ones too: what the workbench filters on."""
         with self.db.read() as s:
-            return worklist.approval_types(s)
+            return [(k, n) for k, n in worklist.approval_types(s) if self._is_approval(s, k)]
+
+    def _is_approval(self: Engine, s: Session, key: str) -> bool:
+        try:
+            return bool(self.registry.latest(s, key).spec.kind == "approval")
+        except NotFound:  # retired: its flows are still searched by it
+            return True
 
     def organisation_name(self: Engine) -> str:
         """The name of the root unit: the company the printed sheets are headed with."""
@@ -245,6 +251,7 @@ class Queries:
             if f is None:
                 raise NotFound(f"flow {flow_id} does not exist")
             spec = self.registry.get(s, f["definition_id"]).spec
+            timed_out = timeouts.marks(s, flow_id)
             visits: dict[int, VisitRecord] = {}
             for v in s.execute(
                 select(VISITS).where(VISITS.c.flow_id == flow_id).order_by(VISITS.c.seq)
@@ -258,6 +265,7 @@ class Queries:
                     v.left_at,
                     v.rejected,
                     due_at=worklist.visit_due(spec, v.step, v.entered_at, self.tz),
+                    timeout=timed_out.get(v.seq),
                 )
             for i in s.execute(
                 select(ITEMS, USERS.c.name)

@@ -56,6 +56,8 @@ class VisitRecord:
     due_at: datetime | None = None
     #: still open (the flow is at this visit) and past due_at by the engine's clock
     overdue: bool = False
+    #: what the system did when the deadline passed: forward, end or escalate (None: nothing)
+    timeout: str | None = None
 
 
 @dataclass

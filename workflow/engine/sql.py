@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, insert, literal_column, select, update
+from sqlalchemy import bindparam, func, insert, literal_column, select, text, update
 from sqlalchemy.orm import aliased
 
 from workflow.store.models import (
+    NOT_MESSAGE,
     AuditEvent,
     Flow,
     RoleMembership,
@@ -25,6 +26,10 @@ FLOWS, ITEMS, VISITS, USERS = (
 EVENTS, UNITS, ROLES = AuditEvent.__table__, Unit.__table__, RoleMembership.__table__
 AT = bindparam("b_at", type_=UtcDateTime())  # one typed parameter, also inside coalesce()
 OPEN = literal_column("'open'")  # a literal, so SQLite can use the partial index on open items
+#: Work, not messages: the very predicate of the workbench's partial indexes, so they are used.
+WORK_ONLY = text(f"work_items.{NOT_MESSAGE}")
+RECIPIENT = literal_column("'recipient'")  # a message recipient's role, a literal likewise
+APPROVAL = literal_column("'approval'")  # flows.kind of approvals, a literal for the same reason
 
 FLOW_COLS = (
     FLOWS.c.id,
@@ -73,7 +78,11 @@ LOAD_USER = select(USERS.c.name, USERS.c.status, USERS.c.unit_id).where(
     USERS.c.id == bindparam("b_user")
 )
 
-CONFIRM = update(ITEMS).where(ITEMS.c.id == bindparam("b_item")).values(confirmed_at=AT)
+CONFIRM = (
+    update(ITEMS)
+    .where(ITEMS.c.id == bindparam("b_item"))
+    .values(confirmed_at=AT, delivered_at=func.coalesce(ITEMS.c.delivered_at, AT))
+)
 _HANDLE_VALUES = {
     "status": "done",
     "handled_at": AT,
@@ -82,6 +91,7 @@ _HANDLE_VALUES = {
     "action": bindparam("b_action"),
     "opinion": bindparam("b_opinion"),
     "confirmed_at": func.coalesce(ITEMS.c.confirmed_at, AT),
+    "delivered_at": func.coalesce(ITEMS.c.delivered_at, AT),  # a message handled unopened
 }
 HANDLE = update(ITEMS).where(ITEMS.c.id == bindparam("b_item")).values(**_HANDLE_VALUES)
 HANDLE_DECIDED = (

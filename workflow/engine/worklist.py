@@ -14,7 +14,7 @@ from sqlalchemy import Select, and_, bindparam, func, null, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from workflow import calendar
-from workflow.engine.sql import FLOWS, ITEMS, OPEN, USERS, VISITS
+from workflow.engine.sql import APPROVAL, FLOWS, ITEMS, OPEN, USERS, VISITS, WORK_ONLY
 from workflow.errors import InvalidAction
 from workflow.spec.model import Names
 from workflow.store.models import DefinitionVersion, UtcDateTime
@@ -182,15 +182,16 @@ _STATE = {
 
 def _conditions(tab: str, shape: tuple[Any, ...]) -> list[Any]:
     query, definition, since, until, state = shape
+    # Messages (their own kind of flow, their own roles) live in the message list, not here.
     if tab == "started":
-        out = [FLOWS.c.initiator_id == bindparam("b_user")]
+        out = [FLOWS.c.initiator_id == bindparam("b_user"), FLOWS.c.kind == APPROVAL]
     else:
         out = [ITEMS.c.user_id == bindparam("b_user")]
     if tab == "todo":
-        # OPEN is a literal: SQLite uses the partial index ix_work_items_open only then.
-        out.append(ITEMS.c.status == OPEN)
+        # Literals: SQLite uses the partial index ix_work_items_open only then.
+        out.extend([ITEMS.c.status == OPEN, WORK_ONLY])
     elif tab == "done":
-        out.append(ITEMS.c.handled_at.is_not(None))
+        out.extend([ITEMS.c.handled_at.is_not(None), WORK_ONLY])
     elif tab == "circulated":
         out.append(ITEMS.c.role == READER)
     at = _TIME[tab]

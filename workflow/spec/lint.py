@@ -8,7 +8,15 @@ import string
 from collections.abc import Iterator, Mapping, Sequence
 
 from workflow.spec.expr import ConditionError, parse
-from workflow.spec.model import IDENT, RESERVED_STEP_IDS, ChooseFrom, Definition
+from workflow.spec.model import (
+    DEADLINE_RE,
+    IDENT,
+    RESERVED_STEP_IDS,
+    ChooseFrom,
+    Definition,
+    Step,
+    UserRef,
+)
 
 #: a place in the YAML document: mapping keys and list indexes from the top
 PathKey = tuple[str | int, ...]
@@ -34,7 +42,8 @@ def lint(defn: Definition, lines: Lines, filename: str) -> list[str]:
 def lint_problems(defn: Definition, lines: Lines) -> list[tuple[int, str]]:
     """Every problem as (line, message), sorted by line."""
     found = _Found(lines)
-    for check in (_form, _title, _step_ids, _people, _next, _graph, _waiting, _conditions):
+    for check in (_form, _title, _step_ids, _people, _next, _graph, _waiting, _conditions,
+                  _timeouts):  # fmt: skip
         check(defn, found)
     return sorted(found.problems, key=lambda problem: problem[0])
 
@@ -246,3 +255,79 @@ def _conditions(defn: Definition, found: _Found) -> None:
                 problems = [err.message]
             for problem in problems:
                 found.add(path, f"step '{step_id}': {problem}")
+
+
+def _timeouts(defn: Definition, found: _Found) -> None:
+    """A timeout is done by the system: it must be possible without anybody choosing anything."""
+    for step_id, step in defn.steps.items():
+        if step.remind_before is not None and step.deadline is not None:
+            _remind_early(step_id, step.remind_before, step.deadline, found)
+        rule = step.on_timeout
+        if rule is None:
+            continue
+        path, prefix = ("steps", step_id, "on_timeout"), f"step '{step_id}': on_timeout"
+        nexts = [n.to for n in step.next]
+        if rule.action != "forward":
+            if rule.to is not None:
+                found.add((*path, "to"), f"{prefix}.to is given but {rule.action} goes to no step")
+            if rule.action == "end" and not step.can_end:
+                why = "the step cannot end it (it has no can_end: true)"
+                found.add((*path, "action"), f"{prefix} ends the flow, but {why}")
+            continue
+        if rule.to is not None and rule.to not in nexts:
+            listed = ", ".join(nexts) or "none"
+            found.add(
+                (*path, "to"),
+                f"{prefix} forwards to '{rule.to}', which is not a next step of '{step_id}' "
+                f"(next: {listed})",
+            )
+        elif rule.to is None and len(nexts) != 1:
+            has = f"several ({', '.join(nexts)})" if nexts else "none"
+            found.add(path, f"{prefix} forwards but names no 'to', and the step has {has}")
+        target = rule.to if rule.to in nexts else (nexts[0] if len(nexts) == 1 else None)
+        why = _needs_choice(defn.steps[target]) if target in defn.steps else None
+        if why:
+            found.add(
+                path, f"{prefix} cannot forward to '{target}': {why}; the system chooses nobody"
+            )
+
+
+def _needs_choice(step: Step) -> str | None:
+    """Why forwarding to ``step`` needs the forwarding host to choose people, if it does."""
+    host = step.host
+    if host == "anyone":
+        return "its host is chosen among everyone"
+    if isinstance(host, ChooseFrom) and not (
+        len(host.choose_from) == 1 and isinstance(host.choose_from[0], UserRef)
+    ):
+        return "its host is chosen (choose_from)"
+    for role in ("handlers", "co_signers"):
+        who = getattr(step, role)
+        if isinstance(who, ChooseFrom) and who.min > 0:
+            return f"its {role} are chosen (choose_from with min {who.min})"
+    return None
+
+
+#: minutes in a duration's unit; a working day is at least a day
+_MINUTES = {"minute": 1, "hour": 60, "day": 1440, "working day": 1440}
+
+
+def _remind_early(step_id: str, remind: str, deadline: str, found: _Found) -> None:
+    """A reminder no shorter than the deadline would come before the step arrives."""
+    (rn, ru), (dn, du) = (_duration(remind), _duration(deadline))
+    if ru == "working day" and du == "working day":
+        late = rn >= dn
+    else:  # a working-day deadline can be any length above its days: compare only when it is not
+        late = du != "working day" and rn * _MINUTES[ru] >= dn * _MINUTES[du]
+    if late:
+        found.add(
+            ("steps", step_id, "remind_before"),
+            f"step '{step_id}': remind_before '{remind}' is not shorter than the deadline "
+            f"'{deadline}'",
+        )
+
+
+def _duration(text: str) -> tuple[int, str]:
+    match = DEADLINE_RE.match(text)
+    assert match is not None  # the schema checked it
+    return int(match.group(1)), match.group(2).removesuffix("s")

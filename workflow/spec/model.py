@@ -27,7 +27,17 @@ NUMBER_TYPES = ("integer", "money")
 TERMINAL_STATES = ("ended", "withdrawn")
 #: "terminated" too: the design names it among the machine's states.
 RESERVED_STEP_IDS = frozenset({*TERMINAL_STATES, "terminated", "initial", "end"})
-DEADLINE_RE = re.compile(r"^\s*(\d+)\s+(working days?|days?|hours?)\s*$")
+DEADLINE_RE = re.compile(r"^\s*(\d+)\s+(working days?|days?|hours?|minutes?)\s*$")
+DURATION_HINT = "'3 working days', '2 days', '4 hours' or '30 minutes'"
+#: What a step's timeout does when its deadline passes with the step still open.
+TimeoutAction = Literal["forward", "end", "escalate"]
+
+
+def _duration(value: str | None, what: str) -> str | None:
+    match = DEADLINE_RE.match(value) if value is not None else None
+    if value is not None and (match is None or int(match.group(1)) == 0):
+        raise ValueError(f"{what} must read like {DURATION_HINT}, not {value!r}")
+    return value
 
 
 class Strict(BaseModel):
@@ -170,6 +180,15 @@ class Next(Strict):
     when: str | None = None
 
 
+class Timeout(Strict):
+    """What happens when a step's deadline passes and it is still open: done by the system."""
+
+    #: forward: to the next step (``to``, or the only one) with the people the definition names;
+    #: end: end the flow as approved; escalate: hand the host's part to the host's superior
+    action: TimeoutAction
+    to: Annotated[str, Field(pattern=IDENT)] | None = None
+
+
 class Step(Strict):
     name: Names
     host: Who
@@ -181,6 +200,14 @@ class Step(Strict):
     on_reject: Literal["veto", "record"] = "veto"
     can_end: bool = False
     deadline: str | None = None
+    #: remind the people still open this long before the deadline, e.g. "4 hours"
+    remind_before: str | None = None
+    #: done by the system once the deadline passes with the step still open
+    on_timeout: Timeout | None = None
+    #: the host may DING the people of this step who have not confirmed (messages)
+    ding: bool = False
+    #: the initiator may revoke (撤回) the flow at this step for this long after entering it
+    revoke_within: str | None = None
     next: list[Next] = Field(default_factory=list)
 
     @field_validator("next", mode="before")
@@ -203,15 +230,18 @@ class Step(Strict):
             raise ValueError(f"wait must be all, any, none or a share such as 2/3, not {value!r}")
         return value
 
-    @field_validator("deadline")
+    @field_validator("deadline", "remind_before", "revoke_within")
     @classmethod
-    def _deadline(cls, value: str | None) -> str | None:
-        match = DEADLINE_RE.match(value) if value is not None else None
-        if value is not None and (match is None or int(match.group(1)) == 0):
-            raise ValueError(
-                f"deadline must read like '3 working days', '2 days' or '4 hours', not {value!r}"
-            )
-        return value
+    def _durations(cls, value: str | None, info: Any) -> str | None:
+        return _duration(value, info.field_name)
+
+    @model_validator(mode="after")
+    def _timed(self) -> Step:
+        if self.remind_before is not None and self.deadline is None:
+            raise ValueError("'remind_before' needs a 'deadline' to count back from")
+        if self.on_timeout is not None and self.deadline is None:
+            raise ValueError("'on_timeout' needs a 'deadline' to pass")
+        return self
 
     def wait_share(self) -> Fraction:
         """The share of handlers and co-signers the host waits for (0 for none, any is special)."""
@@ -224,6 +254,8 @@ class Definition(Strict):
     """A whole approval type. The first step is the initiator's; its host must be ``initiator``."""
 
     id: Annotated[str, Field(pattern=IDENT)]
+    #: approval (listed among approval types, on the workbench) or message (the message list)
+    kind: Literal["approval", "message"] = "approval"
     name: Names
     description: Names | None = None
     #: a Python format string over form keys giving the flow's title, e.g. "{title}"

@@ -77,6 +77,8 @@ class User(Base):
     #: active | invited | removed (Art. 10, 12): a removed account keeps its name on history
     status: Mapped[str] = mapped_column(String(16), default="active")
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    #: how DINGs reach this person (Art. 20): sms | voice | email
+    ding_channel: Mapped[str] = mapped_column(String(8), default="sms", server_default="sms")
 
 
 class RoleMembership(Base):
@@ -116,17 +118,20 @@ class Flow(Base):
 
     __tablename__ = "flows"
     __table_args__ = (
-        Index("ix_flows_initiator", "initiator_id", "id"),
+        # "Started by me" and "sent messages" each walk their own kind in this index.
+        Index("ix_flows_initiator", "initiator_id", "kind", "id"),
         Index("ix_flows_state", "state", "id"),
     )
     id: Mapped[pk]
     definition_id: Mapped[int] = mapped_column(ForeignKey("definition_versions.id"))
     title: Mapped[str] = mapped_column(String(500))
+    #: the definition's kind, copied at start: approval | message
+    kind: Mapped[str] = mapped_column(String(16), default="approval", server_default="approval")
     form: Mapped[dict[str, Any]] = mapped_column(JSON)
     initiator_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     #: a step id, or ended / withdrawn
     state: Mapped[str] = mapped_column(String(64))
-    #: approved | rejected once ended
+    #: approved | rejected once ended; revoked for a message its sender took back
     outcome: Mapped[str | None] = mapped_column(String(16))
     current_visit_id: Mapped[int | None] = mapped_column(BigId)
     started_at: Mapped[UtcTime]
@@ -161,6 +166,14 @@ class Visit(Base):
     rejected: Mapped[bool] = mapped_column(default=False)
 
 
+#: Roles of message items (sender, recipient): they live in the message list, not on the workbench.
+MESSAGE_ROLES = ("sender", "recipient")
+#: The SQL term that keeps message items off the workbench. Queries use this very text, so that
+#: SQLite sees the partial indexes' predicate in their WHERE clause and uses the indexes.
+NOT_MESSAGE = "role NOT IN ('sender', 'recipient')"
+OPEN_WORK = f"status = 'open' AND {NOT_MESSAGE}"
+
+
 class WorkItem(Base):
     """One person's part in one step visit, with the three legal effects (Art. 6)."""
 
@@ -171,10 +184,37 @@ class WorkItem(Base):
             "ix_work_items_open",
             "user_id",
             "id",
-            sqlite_where=text("status = 'open'"),
-            postgresql_where=text("status = 'open'"),
+            sqlite_where=text(OPEN_WORK),
+            postgresql_where=text(OPEN_WORK),
         ),
-        Index("ix_work_items_done", "user_id", "handled_at"),
+        Index(
+            "ix_work_items_done",
+            "user_id",
+            "handled_at",
+            sqlite_where=text(NOT_MESSAGE),
+            postgresql_where=text(NOT_MESSAGE),
+        ),
+        # The message list: a person's received messages, newest first.
+        Index(
+            "ix_work_items_received",
+            "user_id",
+            "id",
+            sqlite_where=text("role = 'recipient'"),
+            postgresql_where=text("role = 'recipient'"),
+        ),
+        # Messages not yet delivered / not yet read: small, read at every live-update poll.
+        Index(
+            "ix_work_items_undelivered",
+            "user_id",
+            sqlite_where=text("delivered_at IS NULL"),
+            postgresql_where=text("delivered_at IS NULL"),
+        ),
+        Index(
+            "ix_work_items_unread",
+            "user_id",
+            sqlite_where=text("role = 'recipient' AND confirmed_at IS NULL"),
+            postgresql_where=text("role = 'recipient' AND confirmed_at IS NULL"),
+        ),
         Index("ix_work_items_visit", "visit_id"),
         Index("ix_work_items_flow", "flow_id"),
     )
@@ -182,17 +222,23 @@ class WorkItem(Base):
     flow_id: Mapped[int] = mapped_column(ForeignKey("flows.id"))
     visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    #: host | handler | co_signer
+    #: host | handler | co_signer | reader; on messages sender | recipient
     role: Mapped[str] = mapped_column(String(16))
     #: open | done (the person acted) | cancelled (the step moved on without them)
     status: Mapped[str] = mapped_column(String(16), default="open")
-    delivered_at: Mapped[UtcTime]
+    #: delivery effect: set when the step delivers the item; a message's recipient item is sent
+    #: without it and is delivered when the person's device fetches it or a channel accepts it
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     handled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    #: why delivery failed (a dead channel delivery); never a delivery effect
+    failure: Mapped[str | None] = mapped_column(Text)
+    #: the person deleted it from their message list (for them only)
+    hidden: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     #: who closed it: the person themself, or whoever moved the step on without them
     closed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    #: forward | end | finish | sign | return | withdraw (what the person did)
+    #: forward | end | finish | sign | return | withdraw; on messages reply | relay | delete
     action: Mapped[str | None] = mapped_column(String(16))
     #: a co-signer's decision: approve | reject
     decision: Mapped[str | None] = mapped_column(String(16))
@@ -275,3 +321,27 @@ class DingCount(Base):
     #: the sender's local date in the organisation's time zone
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Ding(Base):
+    """One DING (钉) to one person about one work item: by which channel, delivered or failed,
+    and when the person clicked to confirm it (Art. 20)."""
+
+    __tablename__ = "dings"
+    __table_args__ = (
+        Index("ix_dings_item", "item_id"),
+        Index("ix_dings_flow", "flow_id"),
+    )
+    id: Mapped[pk]
+    flow_id: Mapped[int] = mapped_column(ForeignKey("flows.id"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("work_items.id"))
+    sender_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    #: sms | voice | email
+    channel: Mapped[str] = mapped_column(String(8))
+    sent_at: Mapped[UtcTime]
+    #: sent (queued to the channel) | delivered (the channel accepted it) | failed
+    status: Mapped[str] = mapped_column(String(16), default="sent")
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    failure: Mapped[str | None] = mapped_column(Text)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

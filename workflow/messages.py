@@ -1,0 +1,1003 @@
+"""Messages and DINGs (Art. 19-20): flows of ``definitions/message.yaml`` on the same engine.
+
+A message is one flow. :func:`send` starts it and forwards it at once to its ``sent`` step,
+which delivers one work item per recipient (users, and the active members of units and of the
+units below them, expanded at send time). A recipient's item carries the life-cycle as the
+three legal effects of Art. 6:
+
+- *sent*: the item exists, ``delivered_at`` empty;
+- *delivered*: :func:`mark_delivered` (the person's device fetched their messages) or a channel
+  accepted a DING to them (:func:`ding_delivered`);
+- *failed*: a channel delivery failed for good (:func:`ding_failed`): the reason is kept in
+  ``failure``, and it is never a delivery effect;
+- *confirmed* (已读): opened (:func:`read`), a file downloaded, or a DING confirmed;
+- *handled*: replied (:func:`reply`), relayed (:func:`relay`) or deleted (:func:`delete`).
+
+The sender may :func:`revoke` (撤回) within the step's ``revoke_within``; recipients then see
+"已撤回" instead of the text. :func:`ding` fires the step's ``ding`` transition, whose guard
+takes one of the sender's daily DINGs in the database (``workflow.urge.take_ding``) and whose
+callback queues one channel delivery per recipient. Every change appends to the flow's audit
+chain, in the same transaction as the change.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, Integer, and_, bindparam, exists, func, insert, select, update
+
+from workflow import calendar
+from workflow.channels import KINDS
+from workflow.delivery import enqueue_delivery
+from workflow.engine import sql
+from workflow.engine.context import Action, Outcome
+from workflow.engine.people import _subtree
+from workflow.engine.sql import FLOWS, ITEMS, UNITS, USERS, VISITS
+from workflow.errors import FlowClosed, Forbidden, InvalidAction, NotFound
+from workflow.store.models import Ding, RoleMembership
+
+if TYPE_CHECKING:
+    from workflow.engine.core import Engine
+
+DINGS = Ding.__table__
+MESSAGE = "message"
+SENT = "sent"
+#: The most people one message may reach (units are expanded to their members).
+MAX_RECIPIENTS = 5000
+SUBJECT_LIMIT = 200
+
+
+class RevokeExpired(InvalidAction):
+    """The time the definition allows for revoking a message has passed."""
+
+
+class NobodyToDing(InvalidAction):
+    """Every recipient asked for has already confirmed the message (or none is left)."""
+
+
+# --- records -----------------------------------------------------------------------------------
+
+
+@dataclass
+class DingState:
+    """The latest DING to one recipient: how it went out, and whether they confirmed it."""
+
+    channel: str
+    sent_at: datetime
+    status: str  # sent | delivered | failed
+    delivered_at: datetime | None
+    failure: str | None
+    confirmed_at: datetime | None
+    count: int = 1
+
+
+@dataclass
+class Receipt:
+    """One recipient's state as the sender sees it."""
+
+    item_id: int
+    user_id: int
+    name: str
+    unit: str
+    #: revoked | deleted | replied | relayed | read | delivered | failed | sent
+    status: str
+    delivered_at: datetime | None
+    confirmed_at: datetime | None
+    handled_at: datetime | None
+    action: str | None
+    failure: str | None
+    ding: DingState | None = None
+
+
+@dataclass
+class MessageRow:
+    """One line of a message list."""
+
+    flow_id: int
+    item_id: int | None
+    subject: str
+    category: str | None
+    sender: str
+    sent_at: datetime
+    files: int
+    revoked: bool
+    #: received: the person's item (unread / read / handled); sent: counts over recipients
+    unread: bool = False
+    action: str | None = None
+    ding_pending: bool = False
+    recipients: int = 0
+    read: int = 0
+    failed: int = 0
+
+
+@dataclass
+class MessageList:
+    box: str  # received | sent
+    rows: list[MessageRow]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+
+@dataclass
+class MessageView:
+    """A message as one person sees it (the text is withheld from recipients once revoked)."""
+
+    flow_id: int
+    version: int
+    subject: str
+    body: str | None
+    attachments: list[dict[str, Any]]
+    category: str | None
+    sender_id: int
+    sender: str
+    sent_at: datetime
+    revoked: bool
+    revoked_at: datetime | None
+    reply_to: int | None
+    relayed_from: int | None
+    is_sender: bool
+    recipients: int
+    #: the viewer's own item as a recipient (None for the sender)
+    item_id: int | None = None
+    item_status: str | None = None
+    confirmed_at: datetime | None = None
+    action: str | None = None
+    #: a DING to the viewer waits for their 确认收到
+    ding_pending: bool = False
+    #: until when the sender may revoke it (None: no longer, or not the sender)
+    revoke_until: datetime | None = None
+    unconfirmed: list[str] = field(default_factory=list)
+
+
+# --- sending -----------------------------------------------------------------------------------
+
+
+def send(
+    engine: Engine,
+    sender_id: int,
+    *,
+    subject: str,
+    body: str = "",
+    to_users: Iterable[int] = (),
+    to_units: Iterable[int] = (),
+    attachments: list[dict[str, Any]] | None = None,
+    category: str | None = None,
+    ding: bool = False,
+    channel: str | None = None,
+) -> Outcome:
+    """Send a message (one transaction): one flow, one work item per recipient.
+
+    Args:
+        to_users, to_units: user ids and unit ids; units are expanded to their active members
+            (and those of the units below) now; the sender is left out; each person once.
+        attachments: stored files (``workflow.files``), as the form's ``files`` field takes them.
+        ding: send it as a DING at once (work arrangement, meeting, schedule): takes one of the
+            sender's daily DINGs and queues a delivery to every recipient.
+        channel: the DING's channel (sms, voice, email); default each recipient's own setting.
+    Raises:
+        InvalidAction (no recipient, too many), FormInvalid (subject missing or too long),
+        DingQuotaExceeded, NotFound (an unknown unit or user).
+    """
+    form = _form(subject, body, attachments, category)
+    with engine.db.transaction() as s:
+        a = _start(engine, s, sender_id, form, to_users, to_units)
+        if ding:
+            _fire_ding(a, None, channel)
+        return a.write_flow()
+
+
+def _form(
+    subject: str,
+    body: str,
+    attachments: list[dict[str, Any]] | None,
+    category: str | None,
+    **links: int,
+) -> dict[str, Any]:
+    form: dict[str, Any] = {"subject": subject, "body": body or None}
+    if attachments:
+        form["attachments"] = attachments
+    if category:
+        form["category"] = category
+    form.update(links)
+    return form
+
+
+def _start(
+    engine: Engine,
+    s: Any,
+    sender_id: int,
+    form: dict[str, Any],
+    to_users: Iterable[int],
+    to_units: Iterable[int],
+) -> Action:
+    a = Action(engine, s, sender_id, engine.clock())
+    engine.begin(a, MESSAGE, form)
+    ids = recipients(a.c, sender_id, to_users, to_units)
+    a.params = {"people": (None, ids, None)}
+    a.fire("forward", to=SENT)
+    return a
+
+
+def recipients(
+    conn: Connection, sender_id: int, to_users: Iterable[int], to_units: Iterable[int]
+) -> list[int]:
+    """The people a message goes to: the users named and the active members of the units named
+    (with the units below them), without the sender, each once, in the order named."""
+    users, units = list(dict.fromkeys(to_users)), list(dict.fromkeys(to_units))
+    found: dict[int, None] = {}
+    if users:
+        rows = dict(
+            conn.execute(select(USERS.c.id, USERS.c.status).where(USERS.c.id.in_(users))).all()
+        )
+        missing = [u for u in users if u not in rows]
+        if missing:
+            raise NotFound(f"no user with id {missing[0]}")
+        for u in users:
+            if rows[u] != "active":
+                raise InvalidAction(f"user {u} is not active and cannot receive messages")
+            found[u] = None
+    if units:
+        codes = dict(
+            conn.execute(select(UNITS.c.id, UNITS.c.code).where(UNITS.c.id.in_(units))).all()
+        )
+        missing = [u for u in units if u not in codes]
+        if missing:
+            raise NotFound(f"no unit with id {missing[0]}")
+        for unit in units:
+            tree = _subtree(conn, codes[unit])
+            members = conn.execute(
+                select(USERS.c.id)
+                .where(USERS.c.unit_id.in_(tree), USERS.c.status == "active")
+                .order_by(USERS.c.id)
+            ).scalars()
+            found.update(dict.fromkeys(members))
+    found.pop(sender_id, None)
+    if not found:
+        raise InvalidAction(
+            "the message has no recipient: choose people or units with active members "
+            "other than yourself"
+        )
+    if len(found) > MAX_RECIPIENTS:
+        raise InvalidAction(
+            f"a message may reach at most {MAX_RECIPIENTS} people; this one would reach "
+            f"{len(found)}"
+        )
+    return list(found)
+
+
+# --- the recipient's actions -------------------------------------------------------------------
+
+
+def read(engine: Engine, user_id: int, item_id: int) -> Outcome:
+    """The recipient opened the message: confirmation (已读) and, if not yet, delivery."""
+    return engine.open(user_id, item_id)
+
+
+def confirm_ding(engine: Engine, user_id: int, item_id: int) -> int:
+    """The recipient clicked 确认收到 on a DING: every open DING of the item is confirmed, and
+    the item is confirmed (read) if it was not. Returns how many DINGs it confirmed (0 if none
+    was waiting: a second click changes nothing)."""
+    with engine.db.transaction() as s:
+        a = Action(engine, s, user_id, engine.clock())
+        a.load_item(item_id)
+        _require_message(a)
+        assert a.item is not None
+        waiting = DINGS.c.item_id == item_id, DINGS.c.confirmed_at.is_(None)
+        confirmed = (
+            a.c.execute(
+                update(DINGS).where(*waiting).values(confirmed_at=a.now).returning(DINGS.c.id)
+            )
+            .scalars()
+            .all()
+        )
+        if not confirmed:
+            return 0
+        if a.item["confirmed_at"] is None:
+            a.c.execute(sql.CONFIRM, {"b_item": item_id, "b_at": a.now})
+        a.event("ding_confirm", item=item_id, dings=list(confirmed))
+        a.bump = False
+        a.write_flow()
+        return len(confirmed)
+
+
+def reply(
+    engine: Engine,
+    user_id: int,
+    item_id: int,
+    *,
+    body: str,
+    attachments: list[dict[str, Any]] | None = None,
+) -> Outcome:
+    """Reply to the sender (one transaction): a new message to them, linked by ``reply_to``;
+    the recipient's item is handled (replied) if it was still open."""
+    if not (body or "").strip() and not attachments:
+        raise InvalidAction("a reply needs a text or a file")
+    with engine.db.transaction() as s:
+        a = _own_message_item(engine, s, user_id, item_id)
+        original, sender = a.flow, a.flow["initiator_id"]
+        _handle(a, "reply")
+        a.write_flow()
+        subject = _prefixed("回复：", original["form"].get("subject") or original["title"])
+        form = _form(subject, body, attachments, None, reply_to=original["id"])
+        return _start(engine, s, user_id, form, [sender], []).write_flow()
+
+
+def relay(
+    engine: Engine,
+    user_id: int,
+    item_id: int,
+    *,
+    to_users: Iterable[int] = (),
+    to_units: Iterable[int] = (),
+    note: str = "",
+) -> Outcome:
+    """Relay (转发) a received message to others (one transaction): a new message with the same
+    subject, text and files after the person's note; their item is handled (relayed)."""
+    with engine.db.transaction() as s:
+        a = _own_message_item(engine, s, user_id, item_id)
+        original = a.flow
+        form_in = original["form"]
+        sender = a.c.execute(sql.USER_NAME, {"b_user": original["initiator_id"]}).scalar()
+        sent_at = _sent_at(a.c, original["id"])
+        quoted = (
+            f"———— 转发的消息 ————\n发件人：{sender}\n时间：{engine.local(sent_at)}\n"
+            f"主题：{form_in.get('subject') or original['title']}\n\n{form_in.get('body') or ''}"
+        )
+        body = f"{note.strip()}\n\n{quoted}" if (note or "").strip() else quoted
+        _handle(a, "relay")
+        a.write_flow()
+        subject = _prefixed("转发：", form_in.get("subject") or original["title"])
+        form = _form(
+            subject, body[:10000], form_in.get("attachments"), form_in.get("category"),
+            relayed_from=original["id"],
+        )  # fmt: skip
+        return _start(engine, s, user_id, form, to_users, to_units).write_flow()
+
+
+def delete(engine: Engine, user_id: int, item_id: int) -> Outcome:
+    """Delete a message from the person's own list (for them only). An open recipient item is
+    handled (deleted); the sender's items are only hidden. Deleting twice changes nothing."""
+    with engine.db.transaction() as s:
+        a = Action(engine, s, user_id, engine.clock())
+        a.load_item(item_id)
+        _require_message(a)
+        assert a.item is not None
+        if a.item["role"] == "recipient" and a.item["status"] == "open":
+            a.params = {"action": "delete"}
+            a.fire("finish")
+        elif _hidden(a.c, item_id):
+            return Outcome(a.flow["id"], a.flow["state"], a.flow["version"], item_id)
+        else:
+            a.event("delete", item=item_id)
+            a.bump = False
+        if a.item["role"] == "sender":
+            mine = and_(ITEMS.c.flow_id == a.flow["id"], ITEMS.c.user_id == user_id,
+                        ITEMS.c.role == "sender")  # fmt: skip
+        else:
+            mine = ITEMS.c.id == item_id
+        a.c.execute(update(ITEMS).where(mine).values(hidden=True))
+        return a.write_flow()
+
+
+def _own_message_item(engine: Engine, s: Any, user_id: int, item_id: int) -> Action:
+    a = Action(engine, s, user_id, engine.clock())
+    a.load_item(item_id)
+    _require_message(a)
+    assert a.item is not None
+    if a.item["role"] != "recipient":
+        raise InvalidAction("only a recipient of the message may reply to it or relay it")
+    if a.flow["state"] == "withdrawn":
+        raise a._moved_on()
+    return a
+
+
+def _handle(a: Action, action: str) -> None:
+    """The recipient's handling effect, once: a second reply or relay leaves the item as it is."""
+    assert a.item is not None
+    if a.item["status"] == "open":
+        a.params = {"action": action}
+        a.fire("finish")
+    else:
+        a.event(action, item=a.item["id"])
+        a.bump = False
+
+
+def _prefixed(prefix: str, subject: str) -> str:
+    subject = subject if subject.startswith(prefix) else prefix + subject
+    return subject[:SUBJECT_LIMIT]
+
+
+def _require_message(a: Action) -> None:
+    if a.compiled is None or a.compiled.spec.kind != MESSAGE:
+        raise InvalidAction(f"flow {a.flow['id']} is not a message")
+
+
+def _hidden(conn: Connection, item_id: int) -> bool:
+    return bool(conn.execute(select(ITEMS.c.hidden).where(ITEMS.c.id == item_id)).scalar())
+
+
+# --- the sender's actions ----------------------------------------------------------------------
+
+
+def revoke(engine: Engine, sender_id: int, flow_id: int, *, version: int | None = None) -> Outcome:
+    """The sender takes the message back (撤回) within the definition's ``revoke_within``.
+
+    Every open recipient item is closed; recipients see "已撤回" and no longer the text.
+    Raises: Forbidden (not the sender), FlowClosed (revoked already), RevokeExpired.
+    """
+    with engine.db.transaction() as s:
+        a = Action(engine, s, sender_id, engine.clock())
+        a.load_flow(flow_id)
+        _require_message(a)
+        if a.flow["initiator_id"] != sender_id:
+            raise Forbidden("only the sender may revoke a message")
+        if a.flow["state"] == "withdrawn":
+            raise a._moved_on()
+        a.require_open(version)
+        a.fire("revoke")
+        return a.write_flow(ended_at=a.now, outcome="revoked")
+
+
+def revoke_until(engine: Engine, conn: Connection, flow: dict[str, Any]) -> datetime | None:
+    """Until when the message may be revoked; None once closed or where it may not be."""
+    compiled = engine.registry.get(conn, flow["definition_id"])
+    step = compiled.spec.steps.get(flow["state"])
+    if step is None or step.revoke_within is None:
+        return None
+    return calendar.due_at(_sent_at(conn, flow["id"]), step.revoke_within, engine.tz)
+
+
+def revoke_allowed(a: Action) -> bool:
+    """Guard of ``revoke``: within ``revoke_within`` of sending (raises RevokeExpired if not)."""
+    until = revoke_until(a.engine, a.c, a.flow)
+    if until is None or a.now > until:
+        step = a.compiled.step(a.visit["step"])  # type: ignore[union-attr]
+        raise RevokeExpired(
+            f"the message can no longer be revoked: a message may be revoked for "
+            f"{step.revoke_within} after it is sent, until {a.engine.local(until)}"
+            if until
+            else "the message can no longer be revoked",
+            until=until,
+        )
+    return True
+
+
+@dataclass
+class DingResult:
+    """What a DING did: the people it went to and the sender's DINGs used today."""
+
+    user_ids: list[int]
+    used: int
+
+
+def ding(
+    engine: Engine,
+    sender_id: int,
+    flow_id: int,
+    *,
+    user_ids: Sequence[int] | None = None,
+    channel: str | None = None,
+) -> DingResult:
+    """Turn the message into a DING (钉) for recipients who have not confirmed it.
+
+    One DING of the sender's daily quota, whatever the number of people. ``user_ids``: some of
+    the recipients (default: all who have not confirmed). ``channel``: sms, voice or email
+    (default: each person's own setting). Raises Forbidden (not the sender), FlowClosed,
+    NobodyToDing, DingQuotaExceeded.
+    """
+    with engine.db.transaction() as s:
+        a = Action(engine, s, sender_id, engine.clock())
+        a.load_flow(flow_id)
+        _require_message(a)
+        if a.flow["initiator_id"] != sender_id:
+            raise Forbidden("only the sender may DING a message")
+        if a.flow["state"] == "withdrawn":
+            raise a._moved_on()
+        a.require_open(None)
+        _fire_ding(a, user_ids, channel)
+        a.write_flow()
+        return DingResult([t[1] for t in a.params["ding_targets"]], a.params["ding_used"])
+
+
+def _fire_ding(a: Action, user_ids: Sequence[int] | None, channel: str | None) -> None:
+    if channel is not None and channel not in KINDS:
+        raise InvalidAction(f"unknown channel {channel!r}; expected one of {', '.join(KINDS)}")
+    a.params = {"user_ids": user_ids, "channel": channel}
+    a.fire("ding")
+    a.bump = False
+
+
+def ding_allowed(a: Action) -> bool:
+    """Guard of ``ding``: someone is left to DING, and the sender has a DING left today."""
+    from workflow.urge import take_ding
+
+    rows = a.c.execute(
+        select(ITEMS.c.id, ITEMS.c.user_id, ITEMS.c.confirmed_at, USERS.c.ding_channel)
+        .join(USERS, USERS.c.id == ITEMS.c.user_id)
+        .where(
+            ITEMS.c.visit_id == a.visit["id"],
+            ITEMS.c.role == "recipient",
+            ITEMS.c.status != "cancelled",
+        )
+        .order_by(ITEMS.c.id)
+    ).all()
+    wanted = a.params.get("user_ids")
+    if wanted is not None:
+        known = {r.user_id for r in rows}
+        strangers = [u for u in wanted if u not in known]
+        if strangers:
+            raise InvalidAction(f"user {strangers[0]} is not a recipient of this message")
+        rows = [r for r in rows if r.user_id in set(wanted)]
+    targets = [r for r in rows if r.confirmed_at is None]
+    if not targets:
+        raise NobodyToDing("everyone has already confirmed this message: nobody to DING")
+    a.params["ding_targets"] = [
+        (r.id, r.user_id, a.params.get("channel") or r.ding_channel or "sms") for r in targets
+    ]
+    a.params["ding_used"] = take_ding(a.c, a.actor_id, a.now.astimezone(a.engine.tz).date())
+    return True
+
+
+def dinged(a: Action) -> None:
+    """After ``ding``: one DING record and one queued channel delivery per person, one event."""
+    title = a.flow["title"]
+    body = f"{a.actor_name}给您发了一条钉消息：「{title}」。请打开 Banli 查看，并点击“确认收到”。"
+    sent = []
+    for item_id, user_id, channel in a.params["ding_targets"]:
+        ding_id = a.c.execute(
+            insert(DINGS).returning(DINGS.c.id),
+            {"flow_id": a.flow["id"], "item_id": item_id, "sender_id": a.actor_id,
+             "user_id": user_id, "channel": channel, "sent_at": a.now, "status": "sent"},
+        ).scalar_one()  # fmt: skip
+        enqueue_delivery(
+            a.c, user_id, channel, f"【DING】{title}", body, f"ding:{ding_id}", a.now,
+            now=a.now, extra={"ding_id": ding_id},
+        )  # fmt: skip
+        sent.append([item_id, user_id, channel, ding_id])
+    a.event("ding", step=a.visit["step"], to=sent, used=a.params["ding_used"])
+
+
+# --- delivery and its failure ------------------------------------------------------------------
+
+
+def mark_delivered(engine: Engine, user_id: int, limit: int = 500) -> int:
+    """The person's device fetched their messages: every message sent to them and not yet
+    delivered now has its delivery effect. Cheap when there is none (one indexed read)."""
+    with engine.db.read() as s:
+        pending = s.execute(_UNDELIVERED, {"b_user": user_id, "b_limit": limit}).all()
+    if not pending:
+        return 0
+    done = 0
+    with engine.db.transaction() as s:
+        by_flow: dict[int, list[int]] = {}
+        for item_id, flow_id in pending:
+            by_flow.setdefault(flow_id, []).append(item_id)
+        for flow_id, items in sorted(by_flow.items()):
+            a = Action(engine, s, user_id, engine.clock())
+            a.load_flow(flow_id)
+            changed = a.c.execute(
+                update(ITEMS)
+                .where(ITEMS.c.id.in_(items), ITEMS.c.delivered_at.is_(None),
+                       ITEMS.c.status != "cancelled")
+                .values(delivered_at=a.now)
+                .returning(ITEMS.c.id)
+            ).scalars().all()  # fmt: skip
+            if changed:
+                a.event("delivered", items=list(changed), via="app")
+                a.bump = False
+                a.write_flow()
+                done += len(changed)
+    return done
+
+
+_UNDELIVERED = (
+    select(ITEMS.c.id, ITEMS.c.flow_id)
+    .where(ITEMS.c.user_id == bindparam("b_user"), ITEMS.c.delivered_at.is_(None))
+    .order_by(ITEMS.c.id)
+    .limit(bindparam("b_limit"))
+)
+
+
+def ding_delivered(engine: Engine, ding_id: int, via: str, at: datetime | None = None) -> bool:
+    """A channel accepted the DING: it is delivered, and so is the message if it was not yet."""
+    return _ding_outcome(engine, ding_id, at, via=via)
+
+
+def ding_failed(engine: Engine, ding_id: int, reason: str, at: datetime | None = None) -> bool:
+    """The DING's delivery failed for good: shown as failed with the reason; no delivery effect."""
+    return _ding_outcome(engine, ding_id, at, failure=reason)
+
+
+def _ding_outcome(
+    engine: Engine, ding_id: int, at: datetime | None, via: str = "", failure: str | None = None
+) -> bool:
+    with engine.db.transaction() as s:
+        conn = s if isinstance(s, Connection) else s.connection()
+        row = conn.execute(select(DINGS).where(DINGS.c.id == ding_id)).first()
+        if row is None or row.status != "sent":
+            return False  # unknown, or recorded already: a job runs at least once
+        a = Action(engine, s, row.user_id, at or engine.clock())
+        a.load_flow(row.flow_id)
+        if failure is None:
+            values: dict[str, Any] = {"status": "delivered", "delivered_at": a.now}
+        else:
+            values = {"status": "failed", "failure": failure[:1000]}
+        a.c.execute(update(DINGS).where(DINGS.c.id == ding_id).values(**values))
+        if failure is None:
+            first = a.c.execute(
+                update(ITEMS)
+                .where(ITEMS.c.id == row.item_id, ITEMS.c.delivered_at.is_(None))
+                .values(delivered_at=a.now)
+            ).rowcount
+            a.event("delivered", items=[row.item_id] if first else [], ding=ding_id, via=via)
+        else:
+            a.c.execute(
+                update(ITEMS)
+                .where(ITEMS.c.id == row.item_id, ITEMS.c.delivered_at.is_(None))
+                .values(failure=failure[:1000])
+            )
+            a.event("delivery_failed", item=row.item_id, ding=ding_id, reason=failure[:1000])
+        a.bump = False
+        a.write_flow()
+        return True
+
+
+# --- what people see ---------------------------------------------------------------------------
+
+
+def _sent_at(conn: Connection, flow_id: int) -> datetime:
+    """When the message was sent: when it entered its ``sent`` step."""
+    at = conn.execute(
+        select(VISITS.c.entered_at)
+        .where(VISITS.c.flow_id == flow_id, VISITS.c.step == SENT)
+        .order_by(VISITS.c.id)
+        .limit(1)
+    ).scalar()
+    if at is None:
+        raise NotFound(f"message {flow_id} was never sent")
+    return at
+
+
+def _files(form: dict[str, Any]) -> list[dict[str, Any]]:
+    files = form.get("attachments")
+    return list(files) if isinstance(files, list) else []
+
+
+def _pending_ding() -> Any:
+    return exists().where(DINGS.c.item_id == ITEMS.c.id, DINGS.c.confirmed_at.is_(None))
+
+
+def received(
+    engine: Engine,
+    user_id: int,
+    *,
+    page: int = 1,
+    per_page: int = 20,
+    query: str | None = None,
+    unread: bool = False,
+) -> MessageList:
+    """Messages sent to the person and not deleted by them, newest first."""
+    page, per_page = max(1, page), min(max(1, per_page), 100)
+    sender = USERS.alias("sender")
+    where = [ITEMS.c.user_id == user_id, ITEMS.c.role == sql.RECIPIENT, ITEMS.c.hidden.is_(False)]
+    if unread:
+        where += [ITEMS.c.confirmed_at.is_(None), ITEMS.c.status == "open"]
+    if query and query.strip():
+        where.append(FLOWS.c.title.ilike(f"%{_escape(query.strip())}%", escape="/"))
+    joined = ITEMS.join(FLOWS, FLOWS.c.id == ITEMS.c.flow_id)
+    with engine.db.read() as s:
+        c = s.connection()
+        total = c.execute(select(func.count()).select_from(joined).where(*where)).scalar_one()
+        rows = c.execute(
+            select(
+                ITEMS.c.id, ITEMS.c.status, ITEMS.c.confirmed_at, ITEMS.c.action,
+                FLOWS.c.id.label("flow_id"), FLOWS.c.title, FLOWS.c.form, FLOWS.c.state,
+                sender.c.name.label("sender"), VISITS.c.entered_at,
+                _pending_ding().label("ding_pending"),
+            )
+            .select_from(joined.join(sender, sender.c.id == FLOWS.c.initiator_id)
+                         .join(VISITS, VISITS.c.id == ITEMS.c.visit_id))
+            .where(*where)
+            .order_by(ITEMS.c.id.desc())
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        ).all()  # fmt: skip
+    out = [
+        MessageRow(
+            flow_id=r.flow_id,
+            item_id=r.id,
+            subject=r.title,
+            category=r.form.get("category"),
+            sender=r.sender,
+            sent_at=r.entered_at,
+            files=len(_files(r.form)),
+            revoked=r.state == "withdrawn",
+            unread=r.confirmed_at is None and r.state != "withdrawn",
+            action=r.action,
+            ding_pending=bool(r.ding_pending) and r.state != "withdrawn",
+        )
+        for r in rows
+    ]
+    return MessageList("received", out, total, page, per_page)
+
+
+def sent(engine: Engine, user_id: int, *, page: int = 1, per_page: int = 20) -> MessageList:
+    """Messages the person sent and did not delete, newest first, with read and failed counts."""
+    page, per_page = max(1, page), min(max(1, per_page), 100)
+    hidden = exists().where(
+        ITEMS.c.flow_id == FLOWS.c.id, ITEMS.c.user_id == user_id, ITEMS.c.role == "sender",
+        ITEMS.c.hidden.is_(True),
+    )  # fmt: skip
+    where = [FLOWS.c.initiator_id == user_id, FLOWS.c.kind == MESSAGE, ~hidden]
+    with engine.db.read() as s:
+        c = s.connection()
+        total = c.execute(select(func.count(FLOWS.c.id)).where(*where)).scalar_one()
+        flows = c.execute(
+            select(FLOWS.c.id, FLOWS.c.title, FLOWS.c.form, FLOWS.c.state, FLOWS.c.started_at)
+            .where(*where)
+            .order_by(FLOWS.c.id.desc())
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        ).all()
+        ids = [f.id for f in flows]
+        counts = {
+            r.flow_id: r
+            for r in c.execute(
+                select(
+                    ITEMS.c.flow_id,
+                    func.count().label("n"),
+                    func.count(ITEMS.c.confirmed_at).label("read"),
+                    func.sum(
+                        and_(ITEMS.c.failure.is_not(None), ITEMS.c.delivered_at.is_(None)).cast(
+                            Integer
+                        )
+                    ).label("failed"),
+                )
+                .where(ITEMS.c.flow_id.in_(ids), ITEMS.c.role == "recipient")
+                .group_by(ITEMS.c.flow_id)
+            )
+        }
+        name = c.execute(sql.USER_NAME, {"b_user": user_id}).scalar() or ""
+    out = []
+    for f in flows:
+        n = counts.get(f.id)
+        out.append(
+            MessageRow(
+                flow_id=f.id,
+                item_id=None,
+                subject=f.title,
+                category=f.form.get("category"),
+                sender=name,
+                sent_at=f.started_at,
+                files=len(_files(f.form)),
+                revoked=f.state == "withdrawn",
+                recipients=n.n if n else 0,
+                read=n.read if n else 0,
+                failed=int(n.failed or 0) if n else 0,
+            )
+        )
+    return MessageList("sent", out, total, page, per_page)
+
+
+def _escape(text: str) -> str:
+    return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
+
+
+def unread_count(engine: Engine, user_id: int) -> int:
+    """Messages the person has not opened yet (revoked ones left out)."""
+    with engine.db.read() as s:
+        return s.connection().execute(_UNREAD, {"b_user": user_id}).scalar_one()
+
+
+_UNREAD = (
+    select(func.count())
+    .select_from(ITEMS)
+    .where(
+        ITEMS.c.user_id == bindparam("b_user"),
+        ITEMS.c.role == sql.RECIPIENT,
+        ITEMS.c.confirmed_at.is_(None),
+        ITEMS.c.status == sql.OPEN,
+        ITEMS.c.hidden.is_(False),
+    )
+)
+
+
+def view(engine: Engine, viewer_id: int, flow_id: int) -> MessageView:
+    """The message as ``viewer_id`` sees it: its sender, a recipient, or an administrator.
+
+    Raises NotFound if the flow is not a message or the viewer has no part in it.
+    """
+    with engine.db.read() as s:
+        c = s.connection()
+        flow = c.execute(
+            select(*sql.FLOW_COLS, FLOWS.c.kind, FLOWS.c.started_at, FLOWS.c.ended_at,
+                   USERS.c.name.label("sender"))
+            .join(USERS, USERS.c.id == FLOWS.c.initiator_id)
+            .where(FLOWS.c.id == flow_id)
+        ).mappings().first()  # fmt: skip
+        if flow is None or flow["kind"] != MESSAGE or not engine.may_see(s, viewer_id, flow_id):
+            raise NotFound(f"message {flow_id} does not exist or was not sent to you")
+        item = c.execute(
+            select(ITEMS.c.id, ITEMS.c.status, ITEMS.c.confirmed_at, ITEMS.c.action,
+                   _pending_ding().label("ding_pending"))
+            .where(ITEMS.c.flow_id == flow_id, ITEMS.c.user_id == viewer_id,
+                   ITEMS.c.role == "recipient")
+            .order_by(ITEMS.c.id.desc())
+            .limit(1)
+        ).first()  # fmt: skip
+        revoked = flow["state"] == "withdrawn"
+        is_sender = flow["initiator_id"] == viewer_id
+        recips = c.execute(
+            select(ITEMS.c.confirmed_at, USERS.c.name)
+            .join(USERS, USERS.c.id == ITEMS.c.user_id)
+            .where(ITEMS.c.flow_id == flow_id, ITEMS.c.role == "recipient")
+            .order_by(ITEMS.c.id)
+        ).all()
+        until = None
+        if is_sender and not revoked:
+            until = revoke_until(engine, c, dict(flow))
+            if until is not None and engine.clock() > until:
+                until = None
+        sent_at = _sent_at(c, flow_id)
+    form = flow["form"]
+    withheld = revoked and not is_sender
+    return MessageView(
+        flow_id=flow_id,
+        version=flow["version"],
+        subject=flow["title"],
+        body=None if withheld else form.get("body"),
+        attachments=[] if withheld else _files(form),
+        category=form.get("category"),
+        sender_id=flow["initiator_id"],
+        sender=flow["sender"],
+        sent_at=sent_at,
+        revoked=revoked,
+        revoked_at=flow["ended_at"] if revoked else None,
+        reply_to=form.get("reply_to"),
+        relayed_from=form.get("relayed_from"),
+        is_sender=is_sender,
+        recipients=len(recips),
+        item_id=item.id if item else None,
+        item_status=item.status if item else None,
+        confirmed_at=item.confirmed_at if item else None,
+        action=item.action if item else None,
+        ding_pending=bool(item and item.ding_pending) and not revoked,
+        revoke_until=until,
+        unconfirmed=[r.name for r in recips if r.confirmed_at is None] if is_sender else [],
+    )
+
+
+def receipts(engine: Engine, viewer_id: int, flow_id: int) -> list[Receipt]:
+    """Per recipient: sent, failed (with the reason), delivered, read, handled, and their DING.
+
+    Only the sender and administrators see them. Raises NotFound, Forbidden.
+    """
+    with engine.db.read() as s:
+        c = s.connection()
+        flow = c.execute(
+            select(FLOWS.c.initiator_id, FLOWS.c.kind, FLOWS.c.state).where(FLOWS.c.id == flow_id)
+        ).first()
+        if flow is None or flow.kind != MESSAGE:
+            raise NotFound(f"message {flow_id} does not exist")
+        if flow.initiator_id != viewer_id and not _is_admin(c, viewer_id):
+            raise Forbidden("only the sender sees who received and read a message")
+        rows = c.execute(
+            select(ITEMS.c.id, ITEMS.c.user_id, ITEMS.c.status, ITEMS.c.delivered_at,
+                   ITEMS.c.confirmed_at, ITEMS.c.handled_at, ITEMS.c.action, ITEMS.c.failure,
+                   USERS.c.name, UNITS.c.name.label("unit"))
+            .join(USERS, USERS.c.id == ITEMS.c.user_id)
+            .join(UNITS, UNITS.c.id == USERS.c.unit_id)
+            .where(ITEMS.c.flow_id == flow_id, ITEMS.c.role == "recipient")
+            .order_by(ITEMS.c.id)
+        ).all()  # fmt: skip
+        dings: dict[int, DingState] = {}
+        for d in c.execute(select(DINGS).where(DINGS.c.flow_id == flow_id).order_by(DINGS.c.id)):
+            before = dings.get(d.item_id)
+            dings[d.item_id] = DingState(
+                d.channel, d.sent_at, d.status, d.delivered_at, d.failure, d.confirmed_at,
+                (before.count + 1) if before else 1,
+            )  # fmt: skip
+    return [
+        Receipt(
+            item_id=r.id,
+            user_id=r.user_id,
+            name=r.name,
+            unit=r.unit,
+            status=_status(r, flow.state),
+            delivered_at=r.delivered_at,
+            confirmed_at=r.confirmed_at,
+            handled_at=r.handled_at,
+            action=r.action,
+            failure=r.failure if r.delivered_at is None else None,
+            ding=dings.get(r.id),
+        )
+        for r in rows
+    ]
+
+
+HANDLED = {"reply": "replied", "relay": "relayed", "delete": "deleted"}
+
+
+def _status(r: Any, state: str) -> str:
+    if r.status == "done":
+        return HANDLED.get(r.action, "read")
+    if r.status == "cancelled" and state == "withdrawn" and r.confirmed_at is None:
+        return "revoked"
+    if r.confirmed_at is not None:
+        return "read"
+    if r.delivered_at is not None:
+        return "delivered"
+    return "failed" if r.failure else "sent"
+
+
+def _is_admin(conn: Connection, user_id: int) -> bool:
+    return (
+        conn.execute(
+            select(RoleMembership.id)
+            .where(RoleMembership.user_id == user_id, RoleMembership.role == "admin")
+            .limit(1)
+        ).first()
+        is not None
+    )
+
+
+__all__ = [
+    "DingResult", "FlowClosed", "MessageList", "MessageRow", "MessageView", "NobodyToDing",
+    "Receipt", "RevokeExpired", "confirm_ding", "delete", "ding", "ding_delivered", "ding_failed",
+    "mark_delivered", "read", "received", "recipients", "relay", "reply", "revoke", "send",
+    "sent", "unread_count", "view",
+]  # fmt: skip
+
+
+def delivery_hooks(engine: Engine) -> dict[str, Any]:
+    """``on_sent`` / ``on_failed`` for :func:`workflow.delivery.make_deliver_handler`: record a
+    DING's delivery or failure on the message (a delivery without ``ding_id`` is left alone)."""
+
+    def on_sent(job: Any, receipt: Any) -> None:
+        ding_id = job.payload.get("ding_id")
+        if isinstance(ding_id, int):
+            ding_delivered(engine, ding_id, receipt.channel)
+
+    def on_failed(job: Any, reason: str) -> None:
+        ding_id = job.payload.get("ding_id")
+        if isinstance(ding_id, int):
+            ding_failed(engine, ding_id, reason)
+
+    return {"on_sent": on_sent, "on_failed": on_failed}
+
+
+# --- the person's own settings -----------------------------------------------------------------
+
+
+def ding_channel(engine: Engine, user_id: int) -> str:
+    """How DINGs reach the person when the sender leaves the channel to them (sms, voice, email)."""
+    with engine.db.read() as s:
+        found = s.execute(select(USERS.c.ding_channel).where(USERS.c.id == user_id)).scalar()
+    if found is None:
+        raise NotFound(f"no user with id {user_id}")
+    return found if found in KINDS else "sms"
+
+
+def set_ding_channel(engine: Engine, user_id: int, channel: str) -> str:
+    """Choose how DINGs reach the person (``sms``, ``voice`` or ``email``); returns it.
+
+    Raises InvalidAction (unknown channel), NotFound (no such person).
+    """
+    if channel not in KINDS:
+        raise InvalidAction(f"unknown channel {channel!r}; expected one of {', '.join(KINDS)}")
+    with engine.db.transaction() as conn:
+        changed = conn.execute(
+            update(USERS).where(USERS.c.id == user_id).values(ding_channel=channel)
+        ).rowcount
+    if not changed:
+        raise NotFound(f"no user with id {user_id}")
+    return channel
