@@ -220,6 +220,7 @@ def worker(ctx: click.Context, once: bool, poll: float) -> None:
     # a DING's delivery or failure is recorded on its message (receipts: delivered / failed)
     hooks = messages.delivery_hooks(engine)
     runner.handler(DELIVER)(make_deliver_handler(runner.db, channels_from_env(), **hooks))
+    runner.on_dead[DELIVER] = hooks["on_failed"]  # a worker died on its last attempt
     timeouts.register(runner, engine)  # remind, timeout: step deadlines
     if once:
         total = RunStats(claimed=runner.batch)

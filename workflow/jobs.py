@@ -100,21 +100,30 @@ def _expired(now: datetime) -> Any:
 
 
 def claim(
-    db: Database, worker_id: str, now: datetime, limit: int = 50, lease: timedelta = DEFAULT_LEASE
+    db: Database,
+    worker_id: str,
+    now: datetime,
+    limit: int = 50,
+    lease: timedelta = DEFAULT_LEASE,
+    dead: list[JobRecord] | None = None,
 ) -> list[JobRecord]:
     """Lease up to ``limit`` due jobs (pending and due, or running with an expired lease).
 
     PostgreSQL: ``FOR UPDATE SKIP LOCKED`` so concurrent workers take disjoint rows; SQLite: the
     same statement in one ``BEGIN IMMEDIATE`` transaction, which serialises the writers.
-    A job whose lease ran out on its last allowed attempt is dead-lettered instead of retried.
+    A job whose lease ran out on its last allowed attempt is dead-lettered instead of retried
+    (and appended to ``dead``, if given, so the caller can record the failure).
     """
     with db.transaction() as conn:
         spent = and_(_expired(now), JOBS.c.attempts >= JOBS.c.max_attempts)
-        conn.execute(
+        buried = conn.execute(
             update(JOBS)
             .where(JOBS.c.id.in_(_locked(spent, limit)))
             .values(status="dead", done_at=now, lease_until=None, last_error=_lease_error())
-        )
+            .returning(*JOBS.c)
+        ).all()  # fetched whole: SQLite commits only once the statement is done
+        if dead is not None:
+            dead.extend(JobRecord.of(row) for row in buried)
         due = or_(and_(JOBS.c.status == "pending", JOBS.c.due_at <= now), _expired(now))
         leased = dict(status="running", leased_by=worker_id, lease_until=now + lease)
         stmt = (
@@ -223,6 +232,9 @@ class Worker:
         self.lease = lease
         self.clock = clock
         self.handlers: dict[str, Handler] = {"noop": lambda job: None}
+        #: by kind: told of a job dead-lettered because its lease ran out on its last attempt
+        #: (its handler never finished, so it could not record the failure itself)
+        self.on_dead: dict[str, Callable[[JobRecord, str], None]] = {}
 
     def handler(self, kind: str) -> Callable[[Handler], Handler]:
         """Decorator: ``@worker.handler("reminder")`` registers the function for that kind."""
@@ -236,7 +248,15 @@ class Worker:
     def run_once(self, now: datetime | None = None) -> RunStats:
         """Claim one batch of due jobs and run them; ``now`` (tests) stands for the clock."""
         stats = RunStats()
-        jobs = claim(self.db, self.worker_id, now or self.clock(), self.batch, self.lease)
+        dead: list[JobRecord] = []
+        jobs = claim(self.db, self.worker_id, now or self.clock(), self.batch, self.lease, dead)
+        for job in dead:
+            hook = self.on_dead.get(job.kind)
+            try:
+                if hook is not None:
+                    hook(job, job.last_error or "lease expired")
+            except Exception:  # recording a failure must not stop the worker
+                log.exception("job %s (%s): recording its dead-lettering failed", job.id, job.kind)
         stats.claimed = len(jobs)
         for job in jobs:
             self._run(job, now, stats)

@@ -378,3 +378,20 @@ def test_concurrent_dings_never_exceed_the_daily_limit(backend, request, monkeyp
         assert s.scalar(select(func.count()).select_from(Job)) == 60
         assert s.scalars(select(DingCount.count)).all() == [60]
         assert verify_all(s)[1] == []
+
+
+def test_a_ding_whose_worker_died_on_the_last_attempt_is_shown_failed(engine, people, clock):
+    out = notice(engine, people, "wangfang")
+    m.ding(engine, people["liming"], out.flow_id)
+    with engine.db.write() as s:
+        s.execute(update(Job.__table__).values(max_attempts=1))
+    start = clock.now + timedelta(seconds=5)
+    from workflow.jobs import claim
+
+    assert len(claim(engine.db, "dies", start)) == 1  # claimed, then the worker is killed
+    worker = _worker(engine, sms=RecordingChannel())
+    worker.on_dead["deliver"] = m.delivery_hooks(engine)["on_failed"]
+    assert worker.run_once(now=start + timedelta(hours=1)).claimed == 0
+    [r] = m.receipts(engine, people["liming"], out.flow_id)
+    assert r.status == "failed" and "lease expired" in r.failure
+    assert r.ding.status == "failed"
