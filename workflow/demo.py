@@ -6,14 +6,16 @@ from collections.abc import Callable
 
 from sqlalchemy import func, select, update
 
+from workflow import messages
 from workflow.demo_org import seed_organisation
 from workflow.engine import Engine
 from workflow.passwords import DEMO_PASSWORD, hash_password
-from workflow.store.models import Flow, User
+from workflow.store.models import Flow, Unit, User
 
 
 def seed_demo(engine: Engine) -> int:
-    """Seed the organisation and, on a database without flows, a few flows; returns flows made."""
+    """Seed the organisation and, on a database without flows, a few flows and messages;
+    returns the approval flows made."""
     with engine.db.write() as s:
         ids = seed_organisation(s)
         # One hash for all: argon2 is slow on purpose, and demo accounts share the password.
@@ -27,10 +29,12 @@ def seed_demo(engine: Engine) -> int:
         _incoming_at_instruct,
         _seal_withdrawn,
         _archive_borrowed,
+        _messages,
     ]
     for run in scenarios:
         run(engine, ids)
-    return len(scenarios)
+    with engine.db.read() as s:
+        return s.scalar(select(func.count()).select_from(Flow).where(Flow.kind == "approval")) or 0
 
 
 def _item(engine: Engine, user: int, flow_id: int) -> int:
@@ -131,3 +135,33 @@ def _archive_borrowed(e: Engine, p: dict[str, int]) -> None:
     ).flow_id
     _step(e, p["huzhigang"], f, "forward", opinion="同意借阅。")
     _step(e, p["zhaomin"], f, "forward", opinion="准予借出，请按期归还。")
+
+
+def _messages(e: Engine, p: dict[str, int]) -> None:
+    """A notice to the office, read and answered by some; a meeting DING still unconfirmed."""
+    with e.db.read() as s:
+        office = s.scalar(select(Unit.id).where(Unit.name == "办公室"))
+    assert office is not None
+    notice = messages.send(
+        e,
+        p["liming"],
+        subject="关于本周五消防安全检查的通知",
+        body="各位同事：本周五（下午2点起）物业将对办公楼进行消防安全检查，请提前整理好"
+        "各自办公区域的电源和杂物，检查期间请配合工作人员。\n\n办公室",
+        to_units=[office],
+        category="notice",
+    )
+    item = next(
+        r.item_id for r in messages.received(e, p["wangfang"]).rows if r.flow_id == notice.flow_id
+    )
+    messages.read(e, p["wangfang"], item)
+    messages.reply(e, p["wangfang"], item, body="收到，档案室今天下班前整理完毕。")
+    messages.send(
+        e,
+        p["zhangjianguo"],
+        subject="周一上午9点经营分析会",
+        body="请各部门负责人周一上午9点到三楼大会议室参加经营分析会，带上本月经营数据。",
+        to_users=[p["liming"], p["qianxuejun"], p["chenzhiqiang"]],
+        category="meeting",
+        ding=True,
+    )
