@@ -29,6 +29,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Integer, and_, bindparam, exists, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from workflow import calendar
 from workflow.channels import KINDS
@@ -38,12 +40,13 @@ from workflow.engine.context import Action, Outcome
 from workflow.engine.people import _subtree
 from workflow.engine.sql import FLOWS, ITEMS, UNITS, USERS, VISITS
 from workflow.errors import FlowClosed, Forbidden, InvalidAction, NotFound
-from workflow.store.models import Ding, RoleMembership
+from workflow.store.models import Ding, RequestKey, RoleMembership
 
 if TYPE_CHECKING:
     from workflow.engine.core import Engine
 
 DINGS = Ding.__table__
+KEYS = RequestKey.__table__
 MESSAGE = "message"
 SENT = "sent"
 #: The most people one message may reach (units are expanded to their members).
@@ -173,6 +176,7 @@ def send(
     category: str | None = None,
     ding: bool = False,
     channel: str | None = None,
+    request_key: str | None = None,
 ) -> Outcome:
     """Send a message (one transaction): one flow, one work item per recipient.
 
@@ -183,16 +187,57 @@ def send(
         ding: send it as a DING at once (work arrangement, meeting, schedule): takes one of the
             sender's daily DINGs and queues a delivery to every recipient.
         channel: the DING's channel (sms, voice, email); default each recipient's own setting.
+        request_key: the compose form's one-time key (at most 64 characters): sending with a
+            key this sender used before sends nothing and returns the message sent then, even
+            when both sends run at the same time.
     Raises:
         InvalidAction (no recipient, too many), FormInvalid (subject missing or too long),
         DingQuotaExceeded, NotFound (an unknown unit or user).
     """
     form = _form(subject, body, attachments, category)
     with engine.db.transaction() as s:
+        if request_key is not None:
+            earlier = _claim_key(s, sender_id, request_key, engine.clock())
+            if earlier is not None:
+                return earlier
         a = _start(engine, s, sender_id, form, to_users, to_units)
         if ding:
             _fire_ding(a, None, channel)
-        return a.write_flow()
+        out = a.write_flow()
+        if request_key is not None:
+            a.c.execute(
+                update(KEYS)
+                .where(KEYS.c.user_id == sender_id, KEYS.c.key == request_key)
+                .values(flow_id=out.flow_id)
+            )
+        return out
+
+
+def _claim_key(s: Any, user_id: int, key: str, now: datetime) -> Outcome | None:
+    """Take ``key`` for this send, or return what the earlier send with it made.
+
+    PostgreSQL: a second insert of the same key waits for the first transaction and then
+    finds its row; SQLite: writers are serialised by BEGIN IMMEDIATE.
+    """
+    if not key or len(key) > 64:
+        raise InvalidAction("the form's one-time key must be 1 to 64 characters")
+    conn = s if isinstance(s, Connection) else s.connection()
+    insert_ = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    taken = conn.execute(
+        insert_(KEYS)
+        .values(user_id=user_id, key=key, created_at=now)
+        .on_conflict_do_nothing(index_elements=["user_id", "key"])
+        .returning(KEYS.c.key)
+    ).first()
+    if taken is not None:
+        return None
+    flow_id = conn.execute(
+        select(KEYS.c.flow_id).where(KEYS.c.user_id == user_id, KEYS.c.key == key)
+    ).scalar()
+    flow = conn.execute(select(FLOWS.c.state, FLOWS.c.version).where(FLOWS.c.id == flow_id)).first()
+    if flow is None:  # cannot happen: the key and its flow are written in one transaction
+        raise InvalidAction("this form was sent before, but its message cannot be found")
+    return Outcome(flow_id, flow.state, flow.version)
 
 
 def _form(
@@ -378,7 +423,7 @@ def delete(engine: Engine, user_id: int, item_id: int) -> Outcome:
             return Outcome(a.flow["id"], a.flow["state"], a.flow["version"], item_id)
         else:
             a.event("delete", item=item_id)
-            a.bump = False
+        a.bump = False  # for that person only: the sender's page is not stale
         if a.item["role"] == "sender":
             mine = and_(ITEMS.c.flow_id == a.flow["id"], ITEMS.c.user_id == user_id,
                         ITEMS.c.role == "sender")  # fmt: skip
@@ -386,6 +431,21 @@ def delete(engine: Engine, user_id: int, item_id: int) -> Outcome:
             mine = ITEMS.c.id == item_id
         a.c.execute(update(ITEMS).where(mine).values(hidden=True))
         return a.write_flow()
+
+
+def delete_sent(engine: Engine, sender_id: int, flow_id: int) -> Outcome:
+    """The sender deletes a message from their sent list (recipients keep theirs)."""
+    with engine.db.read() as s:
+        item = s.scalar(
+            select(ITEMS.c.id)
+            .where(ITEMS.c.flow_id == flow_id, ITEMS.c.user_id == sender_id,
+                   ITEMS.c.role == "sender")
+            .order_by(ITEMS.c.id.desc())
+            .limit(1)
+        )  # fmt: skip
+    if item is None:
+        raise NotFound(f"message {flow_id} does not exist or was not sent by you")
+    return delete(engine, sender_id, item)
 
 
 def _own_message_item(engine: Engine, s: Any, user_id: int, item_id: int) -> Action:
@@ -408,7 +468,8 @@ def _handle(a: Action, action: str) -> None:
         a.fire("finish")
     else:
         a.event(action, item=a.item["id"])
-        a.bump = False
+    # A recipient's part leaves the message as its sender's page shows it (revocable): no bump.
+    a.bump = False
 
 
 def _prefixed(prefix: str, subject: str) -> str:
@@ -730,14 +791,19 @@ def received(
     return MessageList("received", out, total, page, per_page)
 
 
-def sent(engine: Engine, user_id: int, *, page: int = 1, per_page: int = 20) -> MessageList:
-    """Messages the person sent and did not delete, newest first, with read and failed counts."""
+def sent(
+    engine: Engine, user_id: int, *, page: int = 1, per_page: int = 20, query: str | None = None
+) -> MessageList:
+    """Messages the person sent and did not delete, newest first, with read and failed counts;
+    ``query``: part of the subject, any case."""
     page, per_page = max(1, page), min(max(1, per_page), 100)
     hidden = exists().where(
         ITEMS.c.flow_id == FLOWS.c.id, ITEMS.c.user_id == user_id, ITEMS.c.role == "sender",
         ITEMS.c.hidden.is_(True),
     )  # fmt: skip
     where = [FLOWS.c.initiator_id == user_id, FLOWS.c.kind == MESSAGE, ~hidden]
+    if query and query.strip():
+        where.append(FLOWS.c.title.ilike(f"%{_escape(query.strip())}%", escape="/"))
     with engine.db.read() as s:
         c = s.connection()
         total = c.execute(select(func.count(FLOWS.c.id)).where(*where)).scalar_one()
@@ -951,10 +1017,31 @@ def _is_admin(conn: Connection, user_id: int) -> bool:
 
 
 __all__ = [
-    "DingResult", "FlowClosed", "MessageList", "MessageRow", "MessageView", "NobodyToDing",
-    "Receipt", "RevokeExpired", "confirm_ding", "delete", "ding", "ding_delivered", "ding_failed",
-    "mark_delivered", "read", "received", "recipients", "relay", "reply", "revoke", "send",
-    "sent", "unread_count", "view",
+    "DingResult",
+    "FlowClosed",
+    "MessageList",
+    "MessageRow",
+    "MessageView",
+    "NobodyToDing",
+    "Receipt",
+    "RevokeExpired",
+    "confirm_ding",
+    "delete",
+    "delete_sent",
+    "ding",
+    "ding_delivered",
+    "ding_failed",
+    "mark_delivered",
+    "read",
+    "received",
+    "recipients",
+    "relay",
+    "reply",
+    "revoke",
+    "send",
+    "sent",
+    "unread_count",
+    "view",
 ]  # fmt: skip
 
 

@@ -395,3 +395,49 @@ def test_a_ding_whose_worker_died_on_the_last_attempt_is_shown_failed(engine, pe
     [r] = m.receipts(engine, people["liming"], out.flow_id)
     assert r.status == "failed" and "lease expired" in r.failure
     assert r.ding.status == "failed"
+
+
+@pytest.mark.parametrize("backend", ["db", "pg_db"], ids=["sqlite", "postgres"])
+def test_the_same_form_sent_twice_at_once_makes_one_message(backend, request):
+    database: Database = request.getfixturevalue(backend)
+    engine, people = setup_engine(database, SafeClock())
+
+    def send(_: int) -> int:
+        return notice(engine, people, "wangfang", request_key="form-1").flow_id
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        ids = set(pool.map(send, range(8)))
+    assert len(ids) == 1
+    assert m.received(engine, people["wangfang"]).total == 1
+    # another form of the same person, and the same key of another person, are new messages
+    assert notice(engine, people, "wangfang", request_key="form-2").flow_id not in ids
+    other = m.send(engine, people["wangfang"], subject="x", to_users=[people["liming"]],
+                   request_key="form-1")  # fmt: skip
+    assert other.flow_id not in ids
+
+
+def test_a_refused_send_leaves_its_key_free(engine, people):
+    with pytest.raises(InvalidAction):
+        m.send(engine, people["liming"], subject="x", to_users=[], request_key="k")
+    assert notice(engine, people, "wangfang", request_key="k").state == "sent"
+
+
+def test_recipients_acting_do_not_make_the_senders_page_stale(engine, people):
+    out = notice(engine, people, "wangfang", "huangyong")
+    version = m.view(engine, people["liming"], out.flow_id).version
+    m.reply(engine, people["wangfang"], item(engine, people, "wangfang", out.flow_id), body="好")
+    m.delete(engine, people["huangyong"], item(engine, people, "huangyong", out.flow_id))
+    m.mark_delivered(engine, people["wangfang"])
+    assert m.revoke(engine, people["liming"], out.flow_id, version=version).state == "withdrawn"
+
+
+def test_the_sender_deletes_from_the_sent_list_and_search(engine, people):
+    out = notice(engine, people, "wangfang")
+    notice(engine, people, "wangfang", subject="月度报表提交提醒")
+    assert [r.subject for r in m.sent(engine, people["liming"], query="报表").rows] == [
+        "月度报表提交提醒"
+    ]
+    m.delete_sent(engine, people["liming"], out.flow_id)
+    assert [r.subject for r in m.sent(engine, people["liming"]).rows] == ["月度报表提交提醒"]
+    with pytest.raises(NotFound):
+        m.delete_sent(engine, people["wangfang"], out.flow_id)

@@ -345,3 +345,14 @@ class Ding(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     failure: Mapped[str | None] = mapped_column(Text)
     confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class RequestKey(Base):
+    """A form's one-time key, so that the same form sent twice (a double click, a resend after a
+    lost answer, two tabs) makes one message: the second send finds the first one's flow."""
+
+    __tablename__ = "request_keys"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    flow_id: Mapped[int | None] = mapped_column(ForeignKey("flows.id"))
+    created_at: Mapped[UtcTime]
