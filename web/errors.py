@@ -33,6 +33,7 @@ from workflow.errors import (
     StaleVersion,
     WaitingRuleUnmet,
 )
+from workflow.messages import NobodyToDing, RevokeExpired
 from workflow.urge import DingQuotaExceeded
 
 STATUS = {"invalid": 400, "forbidden": 403, "not_found": 404, "conflict": 409}
@@ -115,6 +116,45 @@ REFUSALS: list[tuple[type[BanliError], re.Pattern[str], Any]] = [
      lazy_gettext("work item %(id)s does not exist")),
     (NotFound, re.compile(r"^there is no approval type '(?P<key>[^']*)'$"),
      lazy_gettext("there is no approval type '%(key)s'")),
+    # messages (workflow/messages.py)
+    (InvalidAction, re.compile(r"^the message has no recipient"),
+     lazy_gettext("the message has no recipient: choose people, or units with active members, "
+                  "other than yourself")),
+    (InvalidAction, re.compile(r"^a message may reach at most (?P<max>\d+) people; this one would "
+                               r"reach (?P<n>\d+)$"),
+     lazy_gettext("a message may reach at most %(max)s people; this one would reach %(n)s")),
+    (InvalidAction, re.compile(r"^user (?P<id>\d+) is not active and cannot receive messages$"),
+     lazy_gettext("person %(id)s is not active and cannot receive messages")),
+    (InvalidAction, re.compile(r"^user (?P<id>\d+) is not a recipient of this message$"),
+     lazy_gettext("person %(id)s is not a recipient of this message")),
+    (InvalidAction, re.compile(r"^only a recipient of the message may reply to it or relay it$"),
+     lazy_gettext("only a recipient of the message may reply to it or relay it")),
+    (InvalidAction, re.compile(r"^a reply needs a text or a file$"),
+     lazy_gettext("a reply needs a text or a file")),
+    (InvalidAction, re.compile(r"^flow (?P<id>\d+) is not a message$"),
+     lazy_gettext("flow %(id)s is not a message")),
+    (RevokeExpired, re.compile(r"^the message can no longer be revoked: .* until (?P<until>.+)$"),
+     lazy_gettext("the message can no longer be revoked: the time for it ended at %(until)s")),
+    (RevokeExpired, re.compile(r"^the message can no longer be revoked"),
+     lazy_gettext("the message can no longer be revoked")),
+    (NobodyToDing, re.compile(r"^everyone has already confirmed this message"),
+     lazy_gettext("everyone chosen has already confirmed this message: nobody to DING")),
+    (Forbidden, re.compile(r"^only the sender may revoke a message$"),
+     lazy_gettext("only the sender may revoke a message")),
+    (Forbidden, re.compile(r"^only the sender may DING a message$"),
+     lazy_gettext("only the sender may DING a message")),
+    (Forbidden, re.compile(r"^only the sender sees who received and read a message$"),
+     lazy_gettext("only the sender sees who received and read a message")),
+    (NotFound, re.compile(r"^message (?P<id>\d+) does not exist or was not sent to you$"),
+     lazy_gettext("message %(id)s does not exist or was not sent to you")),
+    (NotFound, re.compile(r"^message (?P<id>\d+) does not exist$"),
+     lazy_gettext("message %(id)s does not exist")),
+    (NotFound, re.compile(r"^message (?P<id>\d+) has no attachment "),
+     lazy_gettext("message %(id)s has no such attachment")),
+    (NotFound, re.compile(r"^no user with id (?P<id>\d+)$"),
+     lazy_gettext("there is no person with id %(id)s")),
+    (NotFound, re.compile(r"^no unit with id (?P<id>\d+)$"),
+     lazy_gettext("there is no unit with id %(id)s")),
 ]  # fmt: skip
 
 CANNOT_NOW = lazy_gettext("This cannot be done at this step now.")

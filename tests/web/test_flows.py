@@ -286,6 +286,7 @@ def test_the_dept_head_opens_the_item_and_the_confirmation_shows(
     assert re.findall(r"<script[^>]*>", page.text) == [
         '<script src="/static/mermaid.min.js" defer>',
         '<script src="/static/app.js" defer>',
+        '<script src="/static/messages.js" defer>',  # the navigation's live unread badge
     ]
     # opening again records nothing new
     qian.get(f"/items/{item}")

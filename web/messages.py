@@ -1,0 +1,473 @@
+"""Messages (消息) in the browser: the received and sent lists, composing, one message with its
+receipts, DINGs (钉), and the person's own DING channel (我的设置).
+
+Thin over ``workflow.messages``: each view parses the request, calls one function there, and
+renders. Lists and receipts stay live by polling small JSON endpoints that carry the same
+server-rendered rows as the page (``web/static/messages.js``; no inline script under the CSP).
+Every page and poll that fetches the person's messages or their unread count records the
+delivery effect (``mark_delivered``).
+"""
+
+from __future__ import annotations
+
+import secrets
+from itertools import groupby
+from typing import Any
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+)
+from flask import url_for as url
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from web import engine
+from web.errors import TITLES, explain, field_message
+from web.flows import _sign, _store, _uploads
+from web.workbench import page_numbers
+from workflow import messages
+from workflow.channels import KINDS
+from workflow.engine import catalog
+from workflow.errors import FlowClosed, FormInvalid, InvalidAction, NotFound
+from workflow.urge import DingQuotaExceeded, ding_limit, dings_used
+
+bp = Blueprint("messages", __name__)
+PER_PAGE = 20
+BOXES = {"received": _l("Received"), "sent": _l("Sent")}
+CATEGORIES = {
+    "notice": _l("Notice"),
+    "work": _l("Work arrangement"),
+    "meeting": _l("Meeting"),
+    "schedule": _l("Schedule"),
+}
+CHANNELS = {"sms": _l("SMS"), "voice": _l("Phone call"), "email": _l("E-mail")}
+#: a recipient's state as the sender's receipts table names it
+STATUSES = {
+    "sent": _l("Sent"),
+    "failed": _l("Sending failed"),
+    "delivered": _l("Delivered (unread)"),
+    "read": _l("Read"),
+    "replied": _l("Replied"),
+    "relayed": _l("Relayed"),
+    "deleted": _l("Deleted"),
+    "revoked": _l("Revoked"),
+}
+DING_STATUSES = {
+    "sent": _l("Sent"),
+    "delivered": _l("Delivered by the channel"),
+    "failed": _l("Sending failed"),
+}
+LABELS = {"boxes": BOXES, "categories": CATEGORIES, "channels": CHANNELS, "statuses": STATUSES,
+          "ding_statuses": DING_STATUSES}  # fmt: skip
+ONCE_KEPT = 20  # compose tokens remembered per browser session, against sending twice
+
+
+@bp.before_request
+def _signed_in() -> Any:
+    if not current_user.is_authenticated:
+        return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
+    return None
+
+
+@bp.errorhandler(DingQuotaExceeded)
+def _quota(exc: DingQuotaExceeded) -> Any:
+    page = render_template("error.html", title=TITLES[400], message=_quota_text(exc), status=400)
+    return page, 400
+
+
+def _quota_text(exc: DingQuotaExceeded) -> str:
+    return _("You have reached today's limit of DING messages (%(limit)s).",
+             limit=exc.details.get("limit", ding_limit()))  # fmt: skip
+
+
+@bp.errorhandler(FlowClosed)
+def _revoked(exc: FlowClosed) -> Any:
+    # A message's flow is closed only by its sender's 撤回: say so in the message's words.
+    by, at = exc.details.get("by"), exc.details.get("at")
+    if by and at is not None:
+        text = _("This message was revoked by %(by)s at %(at)s. Nothing was changed.",
+                 by=by, at=engine().local(at))  # fmt: skip
+    else:
+        text = _("This message was revoked. Nothing was changed.")
+    page = render_template("error.html", title=TITLES[409], message=text, status=409)
+    return page, 409
+
+
+def _explain(exc: Any) -> str:
+    return _quota_text(exc) if isinstance(exc, DingQuotaExceeded) else explain(exc)
+
+
+@bp.app_context_processor
+def _nav() -> dict[str, Any]:
+    """``message_unread()`` for the navigation badge (asked only where the page shows it)."""
+    return {"message_unread": _unread}
+
+
+def _unread() -> int:
+    """The person's unread messages; fetching them is their delivery (Art. 6)."""
+    if not current_user.is_authenticated:
+        return 0
+    messages.mark_delivered(engine(), current_user.id)
+    return messages.unread_count(engine(), current_user.id)
+
+
+# --- the lists ---------------------------------------------------------------------------------
+
+
+@bp.get("/messages", defaults={"box": "received"})
+@bp.get("/messages/<any(received, sent):box>")
+def index(box: str) -> Any:
+    """收到的 / 已发送, newest first; the received ones searched by subject and unread only."""
+    search = _search(box)
+    listing = _listing(box, search)
+    if not listing.rows and search["page"] > listing.pages:
+        return redirect(_link(box, {**search, "page": listing.pages}))
+    return render_template(
+        "messages/index.html",
+        box=box,
+        listing=listing,
+        search=search,
+        searching=bool(search["query"] or search["unread"]),
+        unread=messages.unread_count(engine(), current_user.id),
+        labels=LABELS,
+        link=lambda page=None, box=box: _link(box, {**search, "page": page}),
+        live_url=url("messages.live", box=box, **_query(search)),
+        page_numbers=page_numbers(listing.page, listing.pages),
+    )
+
+
+@bp.get("/messages/live.json")
+def live() -> Any:
+    """The list page's rows and the unread count, for the page to poll (no reload needed)."""
+    box = request.args.get("box") if request.args.get("box") in BOXES else "received"
+    search = _search(box)
+    listing = _listing(box, search)
+    rows = render_template("messages/_rows.html", box=box, listing=listing, labels=LABELS,
+                           searching=bool(search["query"] or search["unread"]))  # fmt: skip
+    return _no_store({
+        "unread": messages.unread_count(engine(), current_user.id),
+        "total": listing.total,
+        "rows": rows,
+    })  # fmt: skip
+
+
+@bp.get("/messages/unread.json")
+def unread() -> Any:
+    """The unread count for the navigation badge every signed-in page polls."""
+    return _no_store({"unread": _unread()})
+
+
+def _search(box: str) -> dict[str, Any]:
+    received = box == "received"
+    return {
+        "query": (request.args.get("q") or "").strip()[:200] or None,
+        "unread": received and request.args.get("unread") == "1",
+        "page": max(1, request.args.get("page", 1, type=int) or 1),
+    }
+
+
+def _listing(box: str, search: dict[str, Any]) -> messages.MessageList:
+    eng, uid = engine(), current_user.id
+    messages.mark_delivered(eng, uid)
+    if box == "sent":
+        return messages.sent(eng, uid, page=search["page"], per_page=PER_PAGE,
+                             query=search["query"])  # fmt: skip
+    return messages.received(eng, uid, page=search["page"], per_page=PER_PAGE,
+                             query=search["query"], unread=search["unread"])  # fmt: skip
+
+
+def _query(search: dict[str, Any]) -> dict[str, Any]:
+    page = search.get("page") or 1
+    args = {"q": search["query"], "unread": "1" if search["unread"] else None,
+            "page": page if page > 1 else None}  # fmt: skip
+    return {k: v for k, v in args.items() if v}
+
+
+def _link(box: str, search: dict[str, Any]) -> str:
+    return url("messages.index", box=box, **_query(search))
+
+
+def _no_store(body: dict[str, Any]) -> Any:
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# --- composing ---------------------------------------------------------------------------------
+
+
+@bp.route("/messages/new", methods=["GET", "POST"])
+def compose() -> Any:
+    """Write a message to people and units, with files; optionally as a DING at once."""
+    values: dict[str, Any] = {"once": secrets.token_urlsafe(16)}
+    errors: dict[str, str] = {}
+    problem = None
+    if request.method == "POST":
+        values = _compose_values()
+        earlier = _sent_with(values["once"])
+        if earlier is not None:  # the same form sent again (double click, Back and resend)
+            flash(_("This message was already sent; it was not sent again."))
+            return redirect(url("messages.message", flow_id=earlier))
+        files, upload_problem = _uploads("attachments")
+        values["attachments"] = files
+        try:
+            if upload_problem:
+                errors["attachments"] = upload_problem
+            elif values["bad_ids"]:
+                problem = _("Some chosen recipients are not valid; choose them again.")
+            else:
+                out = messages.send(
+                    engine(), current_user.id, subject=values["subject"], body=values["body"],
+                    to_users=values["to_users"], to_units=values["to_units"], attachments=files,
+                    category=values["category"], ding=values["ding"], channel=values["channel"],
+                    request_key=values["once"],
+                )  # fmt: skip
+                _remember(values["once"], out.flow_id)
+                flash(_("The message was sent.") if not values["ding"] else
+                      _("The message was sent as a DING."))  # fmt: skip
+                return redirect(url("messages.message", flow_id=out.flow_id))
+        except FormInvalid as exc:
+            errors = {k: field_message(m) for k, m in exc.errors.items()}
+        except (InvalidAction, NotFound) as exc:  # no recipient, too many, unknown, quota
+            problem = _explain(exc)
+    page = render_template(
+        "messages/compose.html",
+        values=values,
+        errors=errors,
+        problem=problem,
+        kept=[(_sign(f), f) for f in values.get("attachments") or []],
+        labels=LABELS,
+        limit=ding_limit(),
+        **_choices(),
+    )
+    return page, 400 if errors or problem else 200
+
+
+def _compose_values() -> dict[str, Any]:
+    users, bad_users = _ids("to_users")
+    units, bad_units = _ids("to_units")
+    category = request.form.get("category") or None
+    channel = request.form.get("channel") or None
+    return {
+        "once": (request.form.get("once") or "")[:64] or secrets.token_urlsafe(16),
+        "subject": request.form.get("subject", "").strip(),
+        "body": request.form.get("body", ""),
+        "to_users": users,
+        "to_units": units,
+        "bad_ids": bad_users or bad_units,
+        "category": category,
+        "ding": request.form.get("ding") == "1",
+        "channel": channel,
+    }
+
+
+def _ids(name: str, form: Any = None) -> tuple[list[int], bool]:
+    """The ids a multi-select posted, and whether any of them was not a number."""
+    raw = (form or request.form).getlist(name)
+    ids = [int(v) for v in raw if v.isdigit()]
+    return ids, len(ids) != len([v for v in raw if v])
+
+
+def _sent_with(once: str) -> int | None:
+    return dict(session.get("messages_once") or []).get(once)
+
+
+def _remember(once: str, flow_id: int) -> None:
+    kept = [pair for pair in session.get("messages_once") or [] if pair[0] != once]
+    session["messages_once"] = [*kept, [once, flow_id]][-ONCE_KEPT:]
+
+
+def _choices() -> dict[str, Any]:
+    """People grouped by unit, and units, for the recipient choosers."""
+    eng = engine()
+    everyone = [p for p in catalog.people(eng).values() if p.id != current_user.id]
+    return {
+        "groups": [(unit, list(ps)) for unit, ps in groupby(everyone, key=lambda p: p.unit)],
+        "units": catalog.units(eng),
+    }
+
+
+# --- one message -------------------------------------------------------------------------------
+
+
+@bp.get("/messages/<int:flow_id>")
+def message(flow_id: int) -> Any:
+    """A message: a recipient's opening is their confirmation (已读); the sender (and an
+    administrator) sees per recipient what became of it, live."""
+    eng, uid = engine(), current_user.id
+    view = messages.view(eng, uid, flow_id)
+    if view.item_id and not view.revoked and view.confirmed_at is None:
+        messages.read(eng, uid, view.item_id)
+        view = messages.view(eng, uid, flow_id)
+    sender_page = view.is_sender or current_user.is_admin
+    receipts = messages.receipts(eng, uid, flow_id) if sender_page else []
+    return render_template(
+        "messages/message.html",
+        view=view,
+        receipts=receipts,
+        sender_page=sender_page,
+        used=_dings_used() if view.is_sender else 0,
+        limit=ding_limit(),
+        labels=LABELS,
+        **(_choices() if view.item_id and not view.revoked else {}),
+    )
+
+
+@bp.get("/messages/<int:flow_id>/receipts.json")
+def receipts_json(flow_id: int) -> Any:
+    """The receipts table and counts, for the sender's page to poll."""
+    eng, uid = engine(), current_user.id
+    view = messages.view(eng, uid, flow_id)
+    receipts = messages.receipts(eng, uid, flow_id)
+    html = render_template("messages/_receipts.html", view=view, receipts=receipts,
+                           labels=LABELS)  # fmt: skip
+    read = sum(1 for r in receipts if r.confirmed_at is not None)
+    return _no_store({
+        "html": html,
+        "recipients": len(receipts),
+        "read": read,
+        "summary": _("%(read)s/%(n)s read", read=read, n=len(receipts)),
+    })  # fmt: skip
+
+
+def _dings_used() -> int:
+    eng = engine()
+    with eng.db.read() as s:
+        return dings_used(s.connection(), current_user.id, eng.clock().astimezone(eng.tz).date())
+
+
+def _my_item(flow_id: int) -> int:
+    """The signed-in person's own item as a recipient of the message."""
+    view = messages.view(engine(), current_user.id, flow_id)
+    if view.item_id is None:
+        raise InvalidAction("only a recipient of the message may reply to it or relay it")
+    return view.item_id
+
+
+def _back(flow_id: int) -> Any:
+    return redirect(url("messages.message", flow_id=flow_id))
+
+
+@bp.post("/messages/<int:flow_id>/confirm")
+def confirm(flow_id: int) -> Any:
+    """确认收到: the recipient confirms a DING."""
+    messages.confirm_ding(engine(), current_user.id, _my_item(flow_id))
+    flash(_("Receipt confirmed."))
+    return _back(flow_id)
+
+
+@bp.post("/messages/<int:flow_id>/reply")
+def reply(flow_id: int) -> Any:
+    """Reply to the sender with a text and files."""
+    item = _my_item(flow_id)
+    files, problem = _uploads("reply_files")
+    if problem:
+        return _refused(problem)
+    out = messages.reply(engine(), current_user.id, item, body=request.form.get("body", ""),
+                         attachments=files)  # fmt: skip
+    flash(_("Your reply was sent."))
+    return redirect(url("messages.message", flow_id=out.flow_id))
+
+
+@bp.post("/messages/<int:flow_id>/relay")
+def relay(flow_id: int) -> Any:
+    """转发: send the message on to people and units, after a note."""
+    item = _my_item(flow_id)
+    users, bad_users = _ids("to_users")
+    units, bad_units = _ids("to_units")
+    if bad_users or bad_units:
+        return _refused(_("Some chosen recipients are not valid; choose them again."))
+    out = messages.relay(engine(), current_user.id, item, to_users=users, to_units=units,
+                         note=request.form.get("note", ""))  # fmt: skip
+    flash(_("The message was relayed."))
+    return redirect(url("messages.message", flow_id=out.flow_id))
+
+
+@bp.post("/messages/<int:flow_id>/delete")
+def delete(flow_id: int) -> Any:
+    """Delete the message from one's own list (the others keep theirs): a recipient's from
+    their received list, the sender's from their sent list."""
+    view = messages.view(engine(), current_user.id, flow_id)
+    if view.item_id is None and view.is_sender:
+        messages.delete_sent(engine(), current_user.id, flow_id)
+        flash(_("The message was deleted from your list."))
+        return redirect(url("messages.index", box="sent"))
+    messages.delete(engine(), current_user.id, _my_item(flow_id))
+    flash(_("The message was deleted from your list."))
+    return redirect(url("messages.index"))
+
+
+@bp.post("/messages/<int:flow_id>/revoke")
+def revoke(flow_id: int) -> Any:
+    """撤回: the sender takes the message back, posting the version the page showed."""
+    version = request.form.get("version", type=int)
+    if version is None:
+        return _refused(_("The flow changed since this page was loaded. Reload it and try again."))
+    messages.revoke(engine(), current_user.id, flow_id, version=version)
+    flash(_("The message was revoked."))
+    return _back(flow_id)
+
+
+@bp.post("/messages/<int:flow_id>/ding")
+def ding(flow_id: int) -> Any:
+    """转为钉消息: DING the chosen recipients who have not confirmed, by a channel."""
+    users, bad = _ids("user_ids")
+    if bad or not users:
+        return _refused(_("Choose the people to DING."))
+    channel = request.form.get("channel") or None
+    if channel is not None and channel not in KINDS:
+        return _refused(_("Choose how the DING is sent."))
+    out = messages.ding(engine(), current_user.id, flow_id, user_ids=users, channel=channel)
+    flash(_("DING sent to %(n)s people. %(used)s of %(limit)s DING messages used today.",
+            n=len(out.user_ids), used=out.used, limit=ding_limit()))  # fmt: skip
+    return _back(flow_id)
+
+
+@bp.get("/messages/<int:flow_id>/files/<sha256>")
+def download(flow_id: int, sha256: str) -> Any:
+    """A file of a message one may see; the recipient's download confirms it (已读)."""
+    eng, uid = engine(), current_user.id
+    view = messages.view(eng, uid, flow_id)
+    found = next((f for f in view.attachments if f.get("sha256") == sha256), None)
+    if found is None or not _store().exists(sha256):
+        raise NotFound(f"message {flow_id} has no attachment {sha256}")
+    if view.item_id and not view.revoked and request.method == "GET":  # a HEAD is no download
+        messages.read(eng, uid, view.item_id)
+    response = send_file(
+        _store().path(sha256),
+        mimetype=found.get("content_type") or "application/octet-stream",
+        as_attachment=True,
+        download_name=found["name"],
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+def _refused(message: str) -> Any:
+    page = render_template("error.html", title=TITLES[400], message=message, status=400)
+    return page, 400
+
+
+# --- my settings -------------------------------------------------------------------------------
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+def settings() -> Any:
+    """我的设置: how DINGs reach the signed-in person."""
+    if request.method == "POST":
+        messages.set_ding_channel(engine(), current_user.id, request.form.get("ding_channel", ""))
+        flash(_("Your settings were saved."))
+        return redirect(url("messages.settings"))
+    return render_template("messages/settings.html", labels=LABELS,
+                           current=messages.ding_channel(engine(), current_user.id))  # fmt: skip
