@@ -45,12 +45,12 @@ bench: $(STAMP)
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check workflow tests examples bench
-	$(VENV)/bin/ruff format --check workflow tests examples bench
+	$(VENV)/bin/ruff check workflow web tests examples bench
+	$(VENV)/bin/ruff format --check workflow web tests examples bench
 
 format: $(STAMP)
-	$(VENV)/bin/ruff format workflow tests examples bench
-	$(VENV)/bin/ruff check --fix workflow tests examples bench
+	$(VENV)/bin/ruff format workflow web tests examples bench
+	$(VENV)/bin/ruff check --fix workflow web tests examples bench
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache .hypothesis

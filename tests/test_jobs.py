@@ -11,7 +11,10 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
+from tests.conftest import setup_engine
+from workflow.audit import EVENTS, verify_all
 from workflow.cli import main
+from workflow.errors import Forbidden, InvalidAction, NotFound
 from workflow.jobs import (
     JOBS,
     GiveUp,
@@ -24,6 +27,9 @@ from workflow.jobs import (
     dead_jobs,
     enqueue,
     fail,
+    job_counts,
+    list_jobs,
+    retry,
 )
 from workflow.store.db import Database
 from workflow.store.migrate import upgrade
@@ -229,3 +235,112 @@ def test_banli_worker_once_runs_the_due_noop_jobs(tmp_path) -> None:
     assert _statuses(db) == {"done": 60, "pending": 2}
     assert "worker" in CliRunner().invoke(main, ["worker", "--help"]).output
     db.dispose()
+
+
+# --- administration: counts, listing, retrying a dead job -------------------------------------
+
+
+def _dead(db: Database, key: str, worker: Worker, now: datetime = NOW) -> JobRecord:
+    """Run ``worker`` until the job ``key`` is dead-lettered."""
+    while _job(db, key).status != "dead":
+        worker.run_once(now)
+        now += timedelta(hours=7)  # past any back-off
+    return _job(db, key)
+
+
+def test_a_retried_dead_job_runs_again_and_its_retry_is_on_the_admin_chain(qdb: Database) -> None:
+    _engine, people = setup_engine(qdb)
+    with qdb.transaction() as conn:
+        enqueue(conn, "flaky", "f", {"flow_id": 1}, NOW, max_attempts=2, now=NOW)
+    worker = Worker(qdb, "w")
+    broken = [True]
+
+    @worker.handler("flaky")
+    def flaky(job: JobRecord) -> None:
+        if broken[0]:
+            raise GiveUp(f"gateway refused on try {job.attempts}\nprovider code 4003")
+
+    dead = _dead(qdb, "f", worker)
+    assert job_counts(qdb) == {"pending": 0, "running": 0, "done": 0, "dead": 1}
+    assert [j.key for j in list_jobs(qdb, "dead")] == ["f"]
+
+    later = NOW + timedelta(days=1)
+    again = retry(qdb, dead.id, people["zhouwei"], now=later)
+    assert (again.status, again.attempts, again.due_at) == ("pending", 0, later)
+    assert again.lease_until is None and again.leased_by is None and again.done_at is None
+    assert again.last_error == "GiveUp: gateway refused on try 1\nprovider code 4003"  # kept
+    assert job_counts(qdb) == {"pending": 1, "running": 0, "done": 0, "dead": 0}
+    assert dead_jobs(qdb) == []
+
+    broken[0] = False
+    assert worker.run_once(later) == RunStats(claimed=1, done=1)
+    done = _job(qdb, "f")
+    assert (done.status, done.attempts, done.done_at) == ("done", 1, later)
+
+    with qdb.read() as s:
+        checked, broken_links = verify_all(s)
+        events = s.execute(
+            select(EVENTS.c.actor_id, EVENTS.c.actor_name, EVENTS.c.kind, EVENTS.c.data, EVENTS.c.at)
+            .where(EVENTS.c.chain == "admin", EVENTS.c.kind == "job_retry")
+        ).all()  # fmt: skip
+    assert broken_links == [] and checked > 0
+    [(actor_id, actor_name, kind, data, at)] = events
+    assert (actor_id, actor_name, kind, at) == (people["zhouwei"], "周伟", "job_retry", later)
+    assert data == {"job_id": dead.id, "kind": "flaky", "key": "f",
+                    "last_error": "GiveUp: gateway refused on try 1\nprovider code 4003"}  # fmt: skip
+
+
+def _retry_events(db: Database) -> int:
+    with db.read() as s:
+        return s.scalar(select(func.count()).where(EVENTS.c.kind == "job_retry")) or 0
+
+
+def test_only_a_dead_job_is_retried_and_only_by_an_administrator(qdb: Database) -> None:
+    _engine, people = setup_engine(qdb)
+    admin = people["zhouwei"]
+    with qdb.transaction() as conn:
+        for key, due in (("p", NOW + MINUTE), ("r", NOW), ("d", NOW)):
+            enqueue(conn, "noop", key, {}, due, now=NOW)
+    claimed = {job.key: job for job in claim(qdb, "w", NOW)}
+    assert complete(qdb, claimed["d"], "w", NOW) and set(claimed) == {"r", "d"}
+    for job in [_job(qdb, key) for key in ("p", "r", "d")]:
+        with pytest.raises(InvalidAction) as refused:
+            retry(qdb, job.id, admin, now=NOW + MINUTE)
+        assert str(refused.value) == (
+            f"job {job.id} (noop) is {job.status}, not dead: only a dead job can be retried"
+        )
+        assert refused.value.details == {"job_id": job.id, "status": job.status}
+        assert _job(qdb, job.key) == job  # nothing changed
+    with pytest.raises(NotFound, match="job 999999 does not exist"):
+        retry(qdb, 999999, admin)
+
+    with qdb.transaction() as conn:
+        enqueue(conn, "hopeless", "h", {}, NOW, max_attempts=1, now=NOW)
+    hopeless = Worker(qdb, "w2")
+
+    @hopeless.handler("hopeless")
+    def no_address(job: JobRecord) -> None:
+        raise GiveUp("no address")
+
+    dead = _dead(qdb, "h", hopeless)
+    with pytest.raises(Forbidden, match="only an active administrator may retry a job; 王芳"):
+        retry(qdb, dead.id, people["wangfang"])
+    with pytest.raises(NotFound, match="no user with id 999999"):
+        retry(qdb, dead.id, 999999)
+    assert _job(qdb, "h") == dead and _retry_events(qdb) == 0
+    with qdb.read() as s:
+        assert verify_all(s)[1] == []
+
+
+def test_list_jobs_orders_waiting_jobs_by_due_time_and_the_others_newest_first(
+    qdb: Database,
+) -> None:
+    with qdb.transaction() as conn:
+        enqueue(conn, "noop", "late", {}, NOW + MINUTE, now=NOW)
+        enqueue(conn, "noop", "early", {}, NOW, now=NOW)
+    assert [j.key for j in list_jobs(qdb, "pending")] == ["early", "late"]
+    assert [j.key for j in list_jobs(qdb)] == ["early", "late"]
+    assert [j.key for j in list_jobs(qdb, limit=1)] == ["early"]
+    assert list_jobs(qdb, "dead") == []
+    assert job_counts(qdb) == {"pending": 2, "running": 0, "done": 0, "dead": 0}
+    assert job_counts(qdb, ("dead",)) == {"dead": 0}

@@ -54,11 +54,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         locale_selector=select_locale,
         default_translation_directories=str(Path(__file__).with_name("translations")),
     )
-    from web import auth, errors, flows, messages, sheet, workbench
+    from web import admin, auth, errors, flows, messages, sheet, workbench
 
     auth.init_app(app)
     errors.init_app(app)
-    for module in (auth, workbench, flows, sheet, messages):
+    for module in (auth, workbench, flows, sheet, messages, admin):
         app.register_blueprint(module.bp)
     app.after_request(_security_headers)
     app.jinja_env.filters["localtime"] = lambda at: engine.local(at) if at else "—"

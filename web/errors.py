@@ -151,6 +151,9 @@ REFUSALS: list[tuple[type[BanliError], re.Pattern[str], Any]] = [
      lazy_gettext("message %(id)s does not exist")),
     (NotFound, re.compile(r"^message (?P<id>\d+) has no attachment "),
      lazy_gettext("message %(id)s has no such attachment")),
+    # the jobs queue (workflow/jobs.py, web/admin.py)
+    (NotFound, re.compile(r"^job (?P<id>\d+) does not exist$"),
+     lazy_gettext("job %(id)s does not exist")),
     (NotFound, re.compile(r"^no user with id (?P<id>\d+)$"),
      lazy_gettext("there is no person with id %(id)s")),
     (NotFound, re.compile(r"^no unit with id (?P<id>\d+)$"),

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from workflow.errors import BanliError, DefinitionError
+
+if TYPE_CHECKING:
+    from workflow.jobs import JobRecord
 
 DEFINITIONS_DIR = Path(os.environ.get("BANLI_DEFINITIONS", "definitions"))
 
@@ -187,6 +192,96 @@ def sheet(ctx: click.Context, flow_id: int, output: str | None, lang: str) -> No
         click.echo(f"flow sheet of flow {flow_id} written to {output}")
     else:
         click.echo(text, nl=False)
+
+
+@main.group()
+def jobs() -> None:
+    """The due-jobs queue: list jobs, retry dead-lettered ones."""
+
+
+ERROR_WIDTH = 60
+
+
+@jobs.command("list")
+@click.option(
+    "--status", type=click.Choice(["dead", "pending", "running", "done"]), default=None,
+    help="Only jobs in this state (default: all, newest first).",
+)  # fmt: skip
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
+@click.pass_context
+def jobs_list(ctx: click.Context, status: str | None, limit: int) -> None:
+    """List jobs: id, kind, key, attempts/max, due (or done) time and the last error."""
+    from workflow.jobs import job_counts, list_jobs
+
+    engine = _engine(ctx.obj["url"])
+    found = list_jobs(engine.db, status, limit)
+    counts = job_counts(engine.db)
+    click.echo(", ".join(f"{n} {name}" for name, n in counts.items()))
+    if not found:
+        click.echo(f"no {status} jobs" if status else "no jobs")
+        return
+    header = ("ID", "STATUS", "KIND", "KEY", "ATTEMPTS", "DUE/DONE (local)", "LAST ERROR")
+    rows = [
+        (
+            str(job.id),
+            job.status,
+            job.kind,
+            job.key,
+            f"{job.attempts}/{job.max_attempts}",
+            engine.stamp(_when(job)),
+            _one_line(job.last_error),
+        )
+        for job in found
+    ]
+    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header) - 1)]
+    for row in (header, *rows):
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        click.echo("  ".join([*cells, row[-1]]).rstrip())
+
+
+def _when(job: JobRecord) -> datetime:
+    """When a finished (done or dead) job ended, else when it is due."""
+    return job.done_at if job.status in ("done", "dead") and job.done_at else job.due_at
+
+
+def _one_line(error: str | None) -> str:
+    """An error's first line, cut to ERROR_WIDTH characters."""
+    if not error:
+        return ""
+    lines = error.strip().splitlines()
+    line = lines[0] if lines else ""
+    if len(line) > ERROR_WIDTH or len(lines) > 1:
+        return line[: ERROR_WIDTH - 1] + "…"
+    return line
+
+
+@jobs.command("retry")
+@click.argument("job_id", type=int)
+@click.option("--as", "login", required=True, help="Login of the administrator retrying it.")
+@click.pass_context
+def jobs_retry(ctx: click.Context, job_id: int, login: str) -> None:
+    """Run a dead-lettered job JOB_ID again (recorded on the admin audit chain)."""
+    from sqlalchemy import select
+
+    from workflow.jobs import retry
+    from workflow.store.models import RoleMembership, User
+
+    engine = _engine(ctx.obj["url"])
+    with engine.db.read() as s:
+        user = s.execute(select(User.id, User.name, User.status).where(User.login == login)).first()
+        if user is None:
+            raise click.ClickException(f"no user with login {login!r}")
+        roles = set(s.scalars(select(RoleMembership.role).where(RoleMembership.user_id == user.id)))
+    if user.status != "active" or "admin" not in roles:
+        raise click.ClickException(f"{login} ({user.name}) is not an active administrator")
+    try:
+        job = retry(engine.db, job_id, user.id, engine.clock())
+    except BanliError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"job {job.id} ({job.kind} {job.key}) is pending again, due now; "
+        f"retried by {user.name} ({login})"
+    )
 
 
 @main.command()

@@ -12,13 +12,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, or_, select, update
+from sqlalchemy import Row, and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from workflow.audit import append_admin
+from workflow.errors import Forbidden, InvalidAction, NotFound
 from workflow.store.db import Database, Tx
-from workflow.store.models import Job
+from workflow.store.models import Job, RoleMembership, User
 
 log = logging.getLogger(__name__)
 JOBS = Job.__table__
@@ -26,6 +28,8 @@ BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=6)
 DEFAULT_LEASE = timedelta(minutes=5)
 ERROR_LIMIT = 4000
+#: a job's states: waiting (or backing off), leased by a worker, finished, dead-lettered
+STATUSES = ("pending", "running", "done", "dead")
 
 
 @dataclass(frozen=True)
@@ -203,6 +207,87 @@ def dead_jobs(db: Database, limit: int = 200) -> list[JobRecord]:
     with db.read() as s:
         stmt = select(JOBS).where(JOBS.c.status == "dead").order_by(JOBS.c.id.desc()).limit(limit)
         return [JobRecord.of(row) for row in s.execute(stmt)]
+
+
+def job_counts(db: Database, statuses: tuple[str, ...] = STATUSES) -> dict[str, int]:
+    """How many jobs are in each of ``statuses`` (all four by default), zeros included."""
+    with db.read() as s:
+        stmt = (
+            select(JOBS.c.status, func.count())
+            .where(JOBS.c.status.in_(statuses))
+            .group_by(JOBS.c.status)
+        )
+        found = dict(s.execute(stmt).all())
+    return {status: int(found.get(status, 0)) for status in statuses}
+
+
+def list_jobs(db: Database, status: str | None = None, limit: int = 50) -> list[JobRecord]:
+    """Jobs of one status (or all): pending and running ones by due time, others newest first."""
+    stmt = select(JOBS)
+    if status is not None:
+        stmt = stmt.where(JOBS.c.status == status)
+    if status in ("pending", "running"):
+        stmt = stmt.order_by(JOBS.c.due_at, JOBS.c.id)
+    else:
+        stmt = stmt.order_by(JOBS.c.id.desc())
+    with db.read() as s:
+        return [JobRecord.of(row) for row in s.execute(stmt.limit(limit))]
+
+
+def retry(db: Database, job_id: int, actor_id: int, now: datetime | None = None) -> JobRecord:
+    """Give a dead-lettered job another round: pending, due now, no attempts spent, no lease.
+
+    ``last_error`` is kept (it says why the job died until a new try says otherwise). The
+    administrator's act is appended to the ``admin`` audit chain (``job_retry``) in the same
+    transaction.
+
+    Raises:
+        Forbidden: ``actor_id`` is not an active administrator.
+        NotFound: no such job (or no such person).
+        InvalidAction: the job is not dead (it is pending, running or done), nothing changes.
+    """
+    now = now or _utcnow()
+    with db.transaction() as conn:
+        name = _administrator(conn, actor_id)
+        row = conn.execute(
+            update(JOBS)
+            .where(JOBS.c.id == job_id, JOBS.c.status == "dead")
+            .values(status="pending", due_at=now, attempts=0, leased_by=None, lease_until=None,
+                    done_at=None)
+            .returning(*JOBS.c)
+        ).all()  # fmt: skip
+        if not row:
+            found = conn.execute(select(JOBS.c.kind, JOBS.c.status).where(JOBS.c.id == job_id))
+            job = found.first()
+            if job is None:
+                raise NotFound(f"job {job_id} does not exist", job_id=job_id)
+            raise InvalidAction(
+                f"job {job_id} ({job.kind}) is {job.status}, not dead: only a dead job can be "
+                "retried",
+                job_id=job_id,
+                status=job.status,
+            )
+        record = JobRecord.of(row[0])
+        data = {"job_id": record.id, "kind": record.kind, "key": record.key,
+                "last_error": record.last_error}  # fmt: skip
+        append_admin(conn, actor_id, name, "job_retry", data, now)
+    log.info("job %s (%s) retried by user %s", record.id, record.kind, actor_id)
+    return record
+
+
+def _administrator(tx: Tx, actor_id: int) -> str:
+    """The name of ``actor_id`` if they are an active administrator (role ``admin``)."""
+    user = tx.execute(select(User.name, User.status).where(User.id == actor_id)).first()
+    if user is None:
+        raise NotFound(f"no user with id {actor_id}")
+    admin = tx.execute(
+        select(RoleMembership.id)
+        .where(RoleMembership.user_id == actor_id, RoleMembership.role == "admin")
+        .limit(1)
+    ).first()
+    if user.status != "active" or admin is None:
+        raise Forbidden(f"only an active administrator may retry a job; {user.name} is not one")
+    return user.name
 
 
 Handler = Callable[[JobRecord], None]

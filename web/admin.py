@@ -1,0 +1,111 @@
+"""Administration (系统任务): the due-jobs queue as administrators see it, and retrying dead jobs.
+
+Thin over ``workflow.jobs``: the counts by status, the dead-lettered jobs newest first with their
+last error, and ``retry`` (recorded on the ``admin`` audit chain). Administrators only (role
+``admin``); anyone else gets 403.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, flash, redirect, render_template
+from flask import url_for as url
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import select
+
+from web import engine
+from web.messages import CHANNELS
+from workflow.delivery import KIND as DELIVER
+from workflow.errors import Forbidden, InvalidAction
+from workflow.jobs import STATUSES, JobRecord, dead_jobs, job_counts, retry
+from workflow.store.models import User
+
+bp = Blueprint("admin", __name__)
+DEAD_SHOWN = 200  # the newest dead jobs the page lists
+STATUS_LABELS = {
+    "pending": _l("Pending"),
+    "running": _l("Running"),
+    "done": _l("Completed"),
+    "dead": _l("Failed"),
+}
+KIND_LABELS = {
+    DELIVER: _l("Delivery"),
+    "remind": _l("Deadline reminder"),
+    "timeout": _l("Timeout action"),
+}
+
+
+@bp.before_request
+def _administrators_only() -> Any:
+    if not current_user.is_authenticated:
+        return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
+    if not current_user.is_admin:
+        raise Forbidden(_("Only administrators may see the system jobs."))
+    return None
+
+
+@bp.app_context_processor
+def _nav() -> dict[str, Any]:
+    """``dead_job_count()`` for the navigation badge (asked only for administrators)."""
+    return {"dead_job_count": _dead_count}
+
+
+def _dead_count() -> int:
+    if not current_user.is_authenticated or not current_user.is_admin:
+        return 0
+    return job_counts(engine().db, ("dead",))["dead"]
+
+
+@bp.get("/admin/jobs")
+def jobs() -> Any:
+    """The jobs by status and the dead-lettered ones, newest first, each with a retry button."""
+    db = engine().db
+    counts = job_counts(db)
+    dead = dead_jobs(db, limit=DEAD_SHOWN)
+    return render_template(
+        "admin/jobs.html",
+        counts=counts,
+        statuses=STATUSES,
+        status_labels=STATUS_LABELS,
+        dead=dead,
+        deliveries=_deliveries(dead),
+        kind_labels=KIND_LABELS,
+        shown=DEAD_SHOWN,
+    )
+
+
+@bp.post("/admin/jobs/<int:job_id>/retry")
+def retry_job(job_id: int) -> Any:
+    """重新执行: the dead job is pending again, due now; the page says so."""
+    try:
+        job = retry(engine().db, job_id, current_user.id, engine().clock())
+    except InvalidAction as exc:  # not dead (any more): retried by someone else, or a stale page
+        status = str(exc.details.get("status", ""))
+        flash(_("Job %(id)s is not failed (it is %(status)s); nothing was changed.",
+                id=job_id, status=STATUS_LABELS.get(status, status)))  # fmt: skip
+        return redirect(url("admin.jobs"))
+    flash(_("Job %(id)s will run again: it is pending, due now.", id=job.id))
+    return redirect(url("admin.jobs"))
+
+
+def _deliveries(found: list[JobRecord]) -> dict[int, dict[str, Any]]:
+    """For each ``deliver`` job (by id): the recipient's name, the channel and the subject."""
+    payloads = {job.id: job.payload for job in found if job.kind == DELIVER}
+    ids = {p.get("user_id") for p in payloads.values() if isinstance(p.get("user_id"), int)}
+    names: dict[int, str] = {}
+    if ids:
+        with engine().db.read() as s:
+            names = dict(s.execute(select(User.id, User.name).where(User.id.in_(ids))).all())
+    out = {}
+    for job_id, payload in payloads.items():
+        user_id, channel = payload.get("user_id"), payload.get("kind")
+        out[job_id] = {
+            "user_id": user_id,
+            "name": names.get(user_id) if isinstance(user_id, int) else None,
+            "channel": CHANNELS.get(channel, channel) if isinstance(channel, str) else None,
+            "subject": payload.get("subject"),
+        }
+    return out
