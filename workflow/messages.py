@@ -684,12 +684,14 @@ def _ding_outcome(
     with engine.db.transaction() as s:
         conn = s if isinstance(s, Connection) else s.connection()
         row = conn.execute(select(DINGS).where(DINGS.c.id == ding_id)).first()
-        if row is None or row.status != "sent":
-            return False  # unknown, or recorded already: a job runs at least once
+        # A job runs at least once: record each outcome once. A DING that failed may still be
+        # delivered later (an administrator retried its dead job): success then wins.
+        if row is None or row.status == "delivered" or (failure and row.status == "failed"):
+            return False
         a = Action(engine, s, row.user_id, at or engine.clock())
         a.load_flow(row.flow_id)
         if failure is None:
-            values: dict[str, Any] = {"status": "delivered", "delivered_at": a.now}
+            values: dict[str, Any] = {"status": "delivered", "delivered_at": a.now, "failure": None}
         else:
             values = {"status": "failed", "failure": failure[:1000]}
         a.c.execute(update(DINGS).where(DINGS.c.id == ding_id).values(**values))

@@ -441,3 +441,27 @@ def test_the_sender_deletes_from_the_sent_list_and_search(engine, people):
     assert [r.subject for r in m.sent(engine, people["liming"]).rows] == ["月度报表提交提醒"]
     with pytest.raises(NotFound):
         m.delete_sent(engine, people["wangfang"], out.flow_id)
+
+
+def test_a_failed_ding_retried_by_the_administrator_is_delivered(engine, people, clock):
+    from workflow.jobs import dead_jobs, retry
+
+    with engine.db.write() as s:
+        s.execute(update(User).where(User.id == people["wangfang"]).values(mobile=None))
+    out = notice(engine, people, "wangfang")
+    m.ding(engine, people["liming"], out.flow_id)
+    _worker(engine, sms=RecordingChannel()).run_once(now=clock.now + timedelta(seconds=5))
+    assert m.receipts(engine, people["liming"], out.flow_id)[0].status == "failed"
+    with engine.db.write() as s:  # the number is mended, the administrator retries
+        s.execute(update(User).where(User.id == people["wangfang"]).values(mobile="13900000000"))
+    [job] = dead_jobs(engine.db)
+    retry(engine.db, job.id, people["zhouwei"], now=clock.now)
+    _worker(engine, sms=RecordingChannel()).run_once(now=clock.now + timedelta(seconds=5))
+    [r] = m.receipts(engine, people["liming"], out.flow_id)
+    assert (r.status, r.failure, r.ding.status, r.ding.failure) == (
+        "delivered",
+        None,
+        "delivered",
+        None,
+    )
+    chain_ok(engine)
