@@ -109,10 +109,20 @@ def _start_page(compiled: Any, options: list, values: dict, errors: dict, proble
 # --- reading -----------------------------------------------------------------------------------
 
 
+def _as_message(flow_id: int) -> Any:
+    """A message has its own pages (which withhold a revoked text): send the person there."""
+    if engine().kind_of(flow_id) == "message":
+        return redirect(url("messages.message", flow_id=flow_id))
+    return None
+
+
 @bp.get("/items/<int:item_id>")
 def item(item_id: int) -> Any:
     """One's own work item: opening it records the confirmation effect (Art. 6)."""
     eng = engine()
+    elsewhere = _as_message(eng.get_flow_id(item_id))
+    if elsewhere is not None:
+        return elsewhere
     out = eng.open(current_user.id, item_id)
     record = eng.history(out.flow_id, viewer_id=current_user.id)
     actions = {a["action"]: a for a in eng.available_actions(current_user.id, item_id)}
@@ -127,6 +137,9 @@ def item(item_id: int) -> Any:
 @bp.get("/flows/<int:flow_id>")
 def flow(flow_id: int) -> Any:
     """A flow's whole record, for its initiator, its participants and administrators."""
+    elsewhere = _as_message(flow_id)
+    if elsewhere is not None:
+        return elsewhere
     record = engine().history(flow_id, viewer_id=current_user.id)
     return _record_page(
         "flows/flow.html",
@@ -158,6 +171,8 @@ def _record_page(template: str, record: FlowRecord, **extra: Any) -> str:
 def download(flow_id: int, sha256: str) -> Any:
     """An attachment of a flow one may see; the download confirms one's open item in it."""
     eng = engine()
+    if eng.kind_of(flow_id) == "message":
+        return redirect(url("messages.download", flow_id=flow_id, sha256=sha256))
     record = eng.history(flow_id, viewer_id=current_user.id)
     found = catalog.attachment(catalog.compiled(eng, record.definition_id), record.form, sha256)
     if found is None or not _store().exists(sha256):

@@ -461,3 +461,19 @@ def test_the_navigation_shows_messages_with_the_unread_badge(app, engine, people
     assert "messages.js" in home and "我的设置" in home
     sent_id(send(client_of(app, "liming"), to_users=[str(people["wangfang"])]))
     assert re.search(r'id="nav-unread"[^>]*>1</span>', wang.get("/").text)
+
+
+def test_a_message_opened_as_a_flow_or_item_goes_to_its_message_page(app, engine, people):
+    li = client_of(app, "liming")
+    fid = sent_id(send(li, to_users=[str(people["wangfang"])]))
+    wang = client_of(app, "wangfang")
+    item = messages.view(engine, people["wangfang"], fid).item_id
+    for url in (f"/flows/{fid}", f"/items/{item}", f"/flows/{fid}/files/{'a' * 64}"):
+        response = wang.get(url)
+        assert response.status_code == 302 and response.headers["Location"].startswith(
+            f"/messages/{fid}"
+        ), url
+    messages.revoke(engine, people["liming"], fid)
+    # the engine's record withholds a revoked message's text from its recipients too
+    assert engine.history(fid, viewer_id=people["wangfang"]).form == {"subject": SUBJECT}
+    assert engine.history(fid, viewer_id=people["liming"]).form["body"] == BODY

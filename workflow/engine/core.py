@@ -16,7 +16,7 @@ from workflow.engine.context import Action, Outcome
 from workflow.engine.forms import validate_form
 from workflow.engine.queries import Queries
 from workflow.engine.registry import Registry
-from workflow.engine.sql import ITEMS, USERS, VISITS
+from workflow.engine.sql import FLOWS, ITEMS, USERS, VISITS
 from workflow.errors import Forbidden, InvalidAction, NotFound, PeopleInvalid
 from workflow.store.db import Database
 
@@ -380,6 +380,14 @@ class Engine(Queries):
         if fid is None:
             raise NotFound(f"work item {item_id} does not exist")
         return fid
+
+    def kind_of(self, flow_id: int) -> str:
+        """The kind of a flow: approval, or message (shown by the message pages, not as a flow)."""
+        with self.db.read() as s:
+            kind = s.scalar(select(FLOWS.c.kind).where(FLOWS.c.id == flow_id))
+        if kind is None:
+            raise NotFound(f"flow {flow_id} does not exist")
+        return str(kind)
 
 
 __all__ = ["Engine", "Outcome", "PeopleInvalid"]

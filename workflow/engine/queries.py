@@ -306,7 +306,7 @@ class Queries:
                 state=f["state"],
                 outcome=f["outcome"],
                 version=f["version"],
-                form=f["form"],
+                form=_form_for(f, viewer_id),
                 initiator_id=f["initiator_id"],
                 initiator=f["initiator"],
                 started_at=f["started_at"],
@@ -378,6 +378,15 @@ class Queries:
                 {"action": "return", "default": default, "options": list(dict.fromkeys(earlier))}
             )
         return out
+
+
+def _form_for(flow: Any, viewer_id: int | None) -> dict[str, Any]:
+    """The form as the viewer may read it: a revoked message's text is for its sender only."""
+    form = dict(flow["form"])
+    revoked = flow["kind"] == "message" and flow["state"] == "withdrawn"
+    if revoked and viewer_id is not None and viewer_id != flow["initiator_id"]:
+        return {"subject": form.get("subject")}
+    return form
 
 
 def _check_tab(tab: str) -> None:
