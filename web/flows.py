@@ -24,7 +24,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from web import engine, local_path
 from web.errors import TITLES, explain, field_message
-from workflow import files
+from workflow import files, messages
 from workflow.engine import catalog
 from workflow.engine.records import FlowRecord
 from workflow.errors import FormInvalid, InvalidAction, NotFound, NotYourItem
@@ -255,6 +255,14 @@ def urge(item_id: int) -> Any:
     used = urge_item(engine(), current_user.id, item_id, channel=channel)
     flash(_("Urged. %(used)s of %(limit)s DINGs used today.", used=used, limit=ding_limit()))
     return redirect(local_path(request.form.get("next")) or url("workbench.index"))
+
+
+@bp.post("/items/<int:item_id>/confirm-ding")
+def confirm_ding(item_id: int) -> Any:
+    """确认收到: the person confirms the DING (urge) about their work item."""
+    messages.confirm_ding(engine(), current_user.id, item_id)
+    flash(_("Receipt confirmed."))
+    return redirect(url("flows.item", item_id=item_id))
 
 
 # --- reading a posted form ---------------------------------------------------------------------

@@ -38,6 +38,8 @@ from workflow.delivery import enqueue_delivery
 from workflow.engine import sql
 from workflow.engine.context import Action, Outcome
 from workflow.engine.people import _subtree
+from workflow.engine.queries import dings_of
+from workflow.engine.records import DingState
 from workflow.engine.sql import FLOWS, ITEMS, UNITS, USERS, VISITS
 from workflow.errors import FlowClosed, Forbidden, InvalidAction, NotFound
 from workflow.store.models import Ding, RequestKey, RoleMembership
@@ -63,19 +65,6 @@ class NobodyToDing(InvalidAction):
 
 
 # --- records -----------------------------------------------------------------------------------
-
-
-@dataclass
-class DingState:
-    """The latest DING to one recipient: how it went out, and whether they confirmed it."""
-
-    channel: str
-    sent_at: datetime
-    status: str  # sent | delivered | failed
-    delivered_at: datetime | None
-    failure: str | None
-    confirmed_at: datetime | None
-    count: int = 1
 
 
 @dataclass
@@ -328,13 +317,13 @@ def read(engine: Engine, user_id: int, item_id: int) -> Outcome:
 
 
 def confirm_ding(engine: Engine, user_id: int, item_id: int) -> int:
-    """The recipient clicked 确认收到 on a DING: every open DING of the item is confirmed, and
-    the item is confirmed (read) if it was not. Returns how many DINGs it confirmed (0 if none
-    was waiting: a second click changes nothing)."""
+    """The person clicked 确认收到 on a DING of their work item (a message's DING, or an urge
+    on an approval step): every open DING of the item is confirmed, and the item is confirmed
+    (read) if it was not. Returns how many DINGs it confirmed (0 if none was waiting: a second
+    click changes nothing)."""
     with engine.db.transaction() as s:
         a = Action(engine, s, user_id, engine.clock())
         a.load_item(item_id)
-        _require_message(a)
         assert a.item is not None
         waiting = DINGS.c.item_id == item_id, DINGS.c.confirmed_at.is_(None)
         confirmed = (
@@ -967,13 +956,7 @@ def receipts(engine: Engine, viewer_id: int, flow_id: int) -> list[Receipt]:
             .where(ITEMS.c.flow_id == flow_id, ITEMS.c.role == "recipient")
             .order_by(ITEMS.c.id)
         ).all()  # fmt: skip
-        dings: dict[int, DingState] = {}
-        for d in c.execute(select(DINGS).where(DINGS.c.flow_id == flow_id).order_by(DINGS.c.id)):
-            before = dings.get(d.item_id)
-            dings[d.item_id] = DingState(
-                d.channel, d.sent_at, d.status, d.delivered_at, d.failure, d.confirmed_at,
-                (before.count + 1) if before else 1,
-            )  # fmt: skip
+        dings = dings_of(c, flow_id)
     return [
         Receipt(
             item_id=r.id,

@@ -12,7 +12,7 @@ import os
 from datetime import date
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -21,12 +21,13 @@ from workflow.delivery import enqueue_delivery
 from workflow.engine import sql
 from workflow.engine.context import Action
 from workflow.errors import Forbidden, InvalidAction, NotFound
-from workflow.store.models import DingCount
+from workflow.store.models import Ding, DingCount
 
 if TYPE_CHECKING:
     from workflow.engine.core import Engine
 
 DINGS = DingCount.__table__
+DING_ROWS = Ding.__table__
 DEFAULT_DING_LIMIT = 60
 
 
@@ -107,6 +108,13 @@ def urge(
         body = f"{a.actor_name}催您尽快办理「{title}」的“{step}”步骤。"
         if note:
             body += f"附言：{note}"
+        # An urge is a DING: recorded like a message's, so the late person confirms it with a
+        # click and the host sees whether the channel delivered it (workflow.messages).
+        ding_id = conn.execute(
+            insert(DING_ROWS).returning(DING_ROWS.c.id),
+            {"flow_id": flow_id, "item_id": item_id, "sender_id": actor_id,
+             "user_id": row["user_id"], "channel": channel, "sent_at": a.now, "status": "sent"},
+        ).scalar_one()  # fmt: skip
         enqueue_delivery(
             conn,
             row["user_id"],
@@ -116,9 +124,10 @@ def urge(
             f"urge:{item_id}:{n}",
             a.now,
             now=a.now,
+            extra={"ding_id": ding_id},
         )
         a.event("urge", item=item_id, to=row["user_id"], channel=channel, step=row["step"],
-                note=note)  # fmt: skip
+                note=note, ding=ding_id)  # fmt: skip
         a.bump = False
         a.write_flow()
         return used

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -136,3 +137,32 @@ def test_a_new_item_shows_on_the_open_workbench_within_seconds(
     expect(notice).to_be_visible(timeout=2_000)
     expect(notice).to_contain_text("有新的待办")
     assert notice.locator("a").get_attribute("href").startswith(live_server)
+
+
+def test_an_urge_is_a_ding_the_late_person_confirms(app, engine, people, item_of):
+    """催办 records a DING: the co-signer sees 确认收到 on the item, clicks it, and the host's
+    flow page shows the urge delivered by the channel and confirmed."""
+    from tests.engine.test_messages import _worker
+    from workflow.channels import RecordingChannel
+
+    fid = to_countersign(engine, people, item_of, "680000")
+    late = item_of("yangfan", fid)
+    li = client_of(app, "liming")
+    page = li.get(f"/flows/{fid}").text
+    li.post(f"/items/{late}/urge", data={
+        "csrf_token": csrf_of(page), "channel": "sms", "next": f"/flows/{fid}"})  # fmt: skip
+    assert "催办 1 次" in li.get(f"/flows/{fid}").text
+    _worker(engine, sms=RecordingChannel()).run_once(now=engine.clock() + timedelta(seconds=5))
+    yang = client_of(app, "yangfan")
+    item_page = yang.get(f"/items/{late}").text
+    assert 'id="ding-confirm"' in item_page and "李明 催您办理此步骤" in item_page
+    done = yang.post(f"/items/{late}/confirm-ding", data={"csrf_token": csrf_of(item_page)})
+    assert done.status_code == 302 and done.headers["Location"] == f"/items/{late}"
+    assert 'id="ding-confirm"' not in yang.get(f"/items/{late}").text
+    state = re.search(rf'id="ding-{late}">(.*?)</small>', li.get(f"/flows/{fid}").text, re.S)
+    assert state and "送达" in state.group(1) and "已确认" in state.group(1)
+    # a stranger cannot confirm someone else's DING
+    other = client_of(app, "linxiaoyan")
+    page = other.get("/workbench").text
+    refused = other.post(f"/items/{late}/confirm-ding", data={"csrf_token": csrf_of(page)})
+    assert refused.status_code in (403, 404)

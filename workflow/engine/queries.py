@@ -5,18 +5,18 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session, aliased
 
 from workflow.engine import assign, timeouts, worklist
 from workflow.engine.context import Action
 from workflow.engine.people import resolve
-from workflow.engine.records import FlowRecord, PersonPart, VisitRecord, WorkRow
+from workflow.engine.records import DingState, FlowRecord, PersonPart, VisitRecord, WorkRow
 from workflow.engine.sql import FLOWS, ITEMS, OPEN, USERS, VISITS, WORK_ONLY
 from workflow.engine.worklist import Search, WorkList
 from workflow.errors import BanliError, InvalidAction, NotFound
 from workflow.spec.model import Names
-from workflow.store.models import DefinitionVersion, RoleMembership, Unit
+from workflow.store.models import DefinitionVersion, Ding, RoleMembership, Unit
 
 if TYPE_CHECKING:
     from workflow.engine.core import Engine
@@ -288,6 +288,10 @@ class Queries:
                         i.opinion,
                     )
                 )
+            dings = dings_of(s.connection(), flow_id)
+            for visit in visits.values():
+                for part in visit.people:
+                    part.ding = dings.get(part.item_id)
             current = visits.get(f["current_visit_id"])
             if (
                 current is not None
@@ -399,3 +403,26 @@ def _cands(c: Any, one: bool = False) -> dict[str, Any]:
     if one:
         return {"ids": list(c.ids), "choose": len(c.ids) > 1, "min": 1, "max": 1}
     return {"ids": list(c.ids), "choose": c.choose, "min": c.min, "max": c.max}
+
+
+DINGS = Ding.__table__
+
+
+def dings_of(conn: Connection, flow_id: int) -> dict[int, DingState]:
+    """The latest DING to each work item of the flow that had one, by item id, with the count."""
+    out: dict[int, DingState] = {}
+    rows = conn.execute(
+        select(DINGS, USERS.c.name.label("sender"))
+        .join(USERS, USERS.c.id == DINGS.c.sender_id)
+        .where(DINGS.c.flow_id == flow_id)
+        .order_by(DINGS.c.id)
+    )
+    for d in rows:
+        before = out.get(d.item_id)
+        out[d.item_id] = DingState(
+            d.channel, d.sent_at, d.status, d.delivered_at, d.failure, d.confirmed_at,
+            (before.count + 1) if before else 1, d.sender,
+            # an earlier DING still unconfirmed counts as waiting too
+            pending=d.confirmed_at is None or bool(before and before.pending),
+        )  # fmt: skip
+    return out

@@ -28,18 +28,38 @@ class WorkRow:
 
 
 @dataclass
+class DingState:
+    """The latest DING (a message's, or an urge) to one person's work item, and how many."""
+
+    channel: str
+    sent_at: datetime
+    #: sent (queued to the channel) | delivered (the channel accepted it) | failed
+    status: str
+    delivered_at: datetime | None
+    failure: str | None
+    confirmed_at: datetime | None
+    count: int = 1
+    #: who sent the latest one
+    sender: str = ""
+    #: a DING to this item waits for the person's 确认收到
+    pending: bool = False
+
+
+@dataclass
 class PersonPart:
     item_id: int
     user_id: int
     name: str
     role: str
     status: str
-    delivered_at: datetime
+    delivered_at: datetime | None
     confirmed_at: datetime | None
     handled_at: datetime | None
     action: str | None
     decision: str | None
     opinion: str | None
+    #: the latest DING (urge) to this person about this item, if any
+    ding: DingState | None = None
 
 
 @dataclass
