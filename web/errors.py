@@ -131,6 +131,8 @@ REFUSALS: list[tuple[type[BanliError], re.Pattern[str], Any]] = [
      lazy_gettext("only a recipient of the message may reply to it or relay it")),
     (InvalidAction, re.compile(r"^a reply needs a text or a file$"),
      lazy_gettext("a reply needs a text or a file")),
+    (InvalidAction, re.compile(r"^the note may be at most (?P<n>\d+) characters, not (?P<got>\d+)$"),
+     lazy_gettext("the note may be at most %(n)s characters, not %(got)s")),
     (InvalidAction, re.compile(r"^flow (?P<id>\d+) is not a message$"),
      lazy_gettext("flow %(id)s is not a message")),
     (RevokeExpired, re.compile(r"^the message can no longer be revoked: .* until (?P<until>.+)$"),

@@ -54,6 +54,7 @@ SENT = "sent"
 #: The most people one message may reach (units are expanded to their members).
 MAX_RECIPIENTS = 5000
 SUBJECT_LIMIT = 200
+NOTE_LIMIT = 2000
 
 
 class RevokeExpired(InvalidAction):
@@ -376,6 +377,8 @@ def relay(
 ) -> Outcome:
     """Relay (转发) a received message to others (one transaction): a new message with the same
     subject, text and files after the person's note; their item is handled (relayed)."""
+    if len(note or "") > NOTE_LIMIT:
+        raise InvalidAction(f"the note may be at most {NOTE_LIMIT} characters, not {len(note)}")
     with engine.db.transaction() as s:
         a = _own_message_item(engine, s, user_id, item_id)
         original = a.flow
