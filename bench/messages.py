@@ -18,10 +18,27 @@ import time
 from pathlib import Path
 
 from common import header, percentile, setup
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from workflow import messages
-from workflow.store.models import Unit, User
+from workflow.store.models import Unit, User, WorkItem
+
+
+def _poll(eng, user: int, what: str) -> None:
+    """p50 / p95 of the live poll and of the list's first page, 300 times each."""
+    polls, pages = [], []
+    for _ in range(300):
+        t = time.perf_counter()
+        messages.unread_count(eng, user)
+        messages.mark_delivered(eng, user)
+        polls.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        messages.received(eng, user)
+        pages.append(time.perf_counter() - t)
+    for label, xs in (("poll (unread count + delivery check)", polls),
+                      ("message list, first page of 20", pages)):  # fmt: skip
+        print(f"  {label:<40} p50 {percentile(xs, 0.5) * 1000:6.2f} ms   "
+              f"p95 {percentile(xs, 0.95) * 1000:6.2f} ms   ({what})")  # fmt: skip
 
 
 def run(quick: bool) -> None:
@@ -65,19 +82,21 @@ def run(quick: bool) -> None:
         print(f"  first poll delivers {delivered:,} in {time.perf_counter() - t:.2f} s")
         messages.read(eng, p["wangfang"], messages.received(eng, p["wangfang"]).rows[0].item_id)
 
-        polls, pages = [], []
-        for _ in range(300):
-            t = time.perf_counter()
-            messages.unread_count(eng, p["wangfang"])
-            messages.mark_delivered(eng, p["wangfang"])
-            polls.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            messages.received(eng, p["wangfang"])
-            pages.append(time.perf_counter() - t)
-        for label, xs in (("poll (unread count + delivery check)", polls),
-                          ("message list, first page of 20", pages)):  # fmt: skip
-            print(f"  {label:<40} p50 {percentile(xs, 0.5) * 1000:6.2f} ms   "
-                  f"p95 {percentile(xs, 0.95) * 1000:6.2f} ms   ({mailbox:,} received)")  # fmt: skip
+        _poll(eng, p["wangfang"], f"{mailbox:,} received, all unread")
+        # She reads them over the weeks (set directly: 10,000 reads through the engine would
+        # only time the engine again): the poll then counts what is unread, not the mailbox.
+        with st.db.engine.begin() as conn:
+            keep = conn.scalars(
+                select(WorkItem.id).where(WorkItem.user_id == p["wangfang"])
+                .order_by(WorkItem.id.desc()).limit(20)
+            ).all()  # fmt: skip
+            conn.execute(
+                update(WorkItem)
+                .where(WorkItem.user_id == p["wangfang"], WorkItem.id.not_in(keep),
+                       WorkItem.confirmed_at.is_(None))
+                .values(confirmed_at=WorkItem.delivered_at)
+            )  # fmt: skip
+        _poll(eng, p["wangfang"], f"{mailbox:,} received, 20 unread")
 
         os.environ["BANLI_DING_LIMIT"] = "100000"
         target_flow = messages.send(eng, p["liming"], subject="待确认", to_users=[p["huangyong"]])
