@@ -392,6 +392,25 @@ def test_the_shipped_incoming_document_escalates_a_proposal_not_made_in_a_workin
     assert engine.history(fid).visits[-1].timeout == "escalate"
 
 
+def test_the_shipped_archive_use_goes_on_to_the_archivist_when_not_reviewed_in_time(
+    engine, people, item_of, worker, clock
+):
+    form = {"archive_name": "滨江花园项目竣工图", "archive_number": "GC-2019-031",
+            "purpose": "consult", "reason": "编制改造方案。"}  # fmt: skip
+    fid = engine.start(people["huzhigang"], "archive_use", form).flow_id
+    review = visit_of(engine, fid, "dept_review")
+    run_at(worker, clock, job(engine, f"timeout:{review.id}").due_at)
+    record = engine.history(fid)
+    assert record.state == "archivist_review" and record.visits[-2].timeout == "forward"
+    item_of("zhaomin", fid)  # the archivist has it, and still decides
+    [event] = events(engine, fid, "timeout")
+    assert (event.actor_id, event.actor_name, event.data["to"]) == (
+        None,
+        "系统",
+        "archivist_review",
+    )
+
+
 # --- idempotency ---------------------------------------------------------------------------------
 
 
