@@ -180,6 +180,11 @@ def download(flow_id: int, sha256: str) -> Any:
     mine = catalog.open_item(record, current_user.id)
     if mine is not None and request.method == "GET":  # a HEAD is not a download
         eng.open(current_user.id, mine)
+    return attachment_response(sha256, found)
+
+
+def attachment_response(sha256: str, found: dict[str, Any]) -> Any:
+    """A stored file as a download that no browser renders in the site's origin."""
     response = send_file(
         _store().path(sha256),
         mimetype=found.get("content_type") or "application/octet-stream",

@@ -22,7 +22,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     session,
 )
 from flask import url_for as url
@@ -32,7 +31,7 @@ from flask_login import current_user
 
 from web import engine
 from web.errors import TITLES, explain, field_message
-from web.flows import _sign, _store, _uploads
+from web.flows import _sign, _store, _uploads, attachment_response
 from web.workbench import page_numbers
 from workflow import messages
 from workflow.channels import KINDS
@@ -442,16 +441,7 @@ def download(flow_id: int, sha256: str) -> Any:
         raise NotFound(f"message {flow_id} has no attachment {sha256}")
     if view.item_id and not view.revoked and request.method == "GET":  # a HEAD is no download
         messages.read(eng, uid, view.item_id)
-    response = send_file(
-        _store().path(sha256),
-        mimetype=found.get("content_type") or "application/octet-stream",
-        as_attachment=True,
-        download_name=found["name"],
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-cache"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
+    return attachment_response(sha256, found)
 
 
 def _refused(message: str) -> Any:

@@ -488,16 +488,24 @@ def revoke(engine: Engine, sender_id: int, flow_id: int, *, version: int | None 
     Raises: Forbidden (not the sender), FlowClosed (revoked already), RevokeExpired.
     """
     with engine.db.transaction() as s:
-        a = Action(engine, s, sender_id, engine.clock())
-        a.load_flow(flow_id)
-        _require_message(a)
-        if a.flow["initiator_id"] != sender_id:
-            raise Forbidden("only the sender may revoke a message")
-        if a.flow["state"] == "withdrawn":
-            raise a._moved_on()
-        a.require_open(version)
+        a = _senders_action(engine, s, sender_id, flow_id, "revoke", version)
         a.fire("revoke")
         return a.write_flow(ended_at=a.now, outcome="revoked")
+
+
+def _senders_action(
+    engine: Engine, s: Any, sender_id: int, flow_id: int, verb: str, version: int | None
+) -> Action:
+    """The sender's action on their message, locked and checked: theirs, not revoked, current."""
+    a = Action(engine, s, sender_id, engine.clock())
+    a.load_flow(flow_id)
+    _require_message(a)
+    if a.flow["initiator_id"] != sender_id:
+        raise Forbidden(f"only the sender may {verb} a message")
+    if a.flow["state"] == "withdrawn":
+        raise a._moved_on()
+    a.require_open(version)
+    return a
 
 
 def revoke_until(engine: Engine, conn: Connection, flow: dict[str, Any]) -> datetime | None:
@@ -548,14 +556,7 @@ def ding(
     NobodyToDing, DingQuotaExceeded.
     """
     with engine.db.transaction() as s:
-        a = Action(engine, s, sender_id, engine.clock())
-        a.load_flow(flow_id)
-        _require_message(a)
-        if a.flow["initiator_id"] != sender_id:
-            raise Forbidden("only the sender may DING a message")
-        if a.flow["state"] == "withdrawn":
-            raise a._moved_on()
-        a.require_open(None)
+        a = _senders_action(engine, s, sender_id, flow_id, "DING", None)
         _fire_ding(a, user_ids, channel)
         a.write_flow()
         return DingResult([t[1] for t in a.params["ding_targets"]], a.params["ding_used"])
