@@ -25,10 +25,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Integer, and_, bindparam, exists, func, insert, select, update
+from sqlalchemy import delete as delete_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -55,6 +56,8 @@ SENT = "sent"
 MAX_RECIPIENTS = 5000
 SUBJECT_LIMIT = 200
 NOTE_LIMIT = 2000
+#: how long a compose form's one-time key is remembered against a second send
+KEY_KEPT = timedelta(days=7)
 
 
 class RevokeExpired(InvalidAction):
@@ -212,6 +215,8 @@ def _claim_key(s: Any, user_id: int, key: str, now: datetime) -> Outcome | None:
     if not key or len(key) > 64:
         raise InvalidAction("the form's one-time key must be 1 to 64 characters")
     conn = s if isinstance(s, Connection) else s.connection()
+    # A form is sent within minutes of opening it: older keys of this sender can go.
+    conn.execute(delete_(KEYS).where(KEYS.c.user_id == user_id, KEYS.c.created_at < now - KEY_KEPT))
     insert_ = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     taken = conn.execute(
         insert_(KEYS)

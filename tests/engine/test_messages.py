@@ -474,3 +474,27 @@ def test_a_relay_note_too_long_is_refused_and_changes_nothing(engine, people):
         m.relay(engine, people["wangfang"], wang, to_users=[people["sunli"]], note="长" * 2001)
     assert statuses(engine, people, out.flow_id) == {"王芳": "sent"}
     assert m.received(engine, people["sunli"]).total == 0
+
+
+def test_old_form_keys_are_forgotten(engine, people, clock):
+    first = notice(engine, people, "wangfang", request_key="k").flow_id
+    assert notice(engine, people, "wangfang", request_key="k").flow_id == first
+    clock.advance(days=8)
+    assert notice(engine, people, "wangfang", request_key="k").flow_id != first
+
+
+@pytest.mark.parametrize("backend", ["db", "pg_db"], ids=["sqlite", "postgres"])
+def test_the_send_event_names_each_recipients_own_item(backend, request):
+    """Recipients are inserted in one executemany: the ids read back must match the people."""
+    database: Database = request.getfixturevalue(backend)
+    engine, people = setup_engine(database)
+    out = m.send(engine, people["liming"], subject="全体通知", to_units=[1])
+    with engine.db.read() as s:
+        [event] = s.scalars(
+            select(AuditEvent).where(AuditEvent.flow_id == out.flow_id, AuditEvent.kind == "send")
+        ).all()
+        owners = dict(s.execute(select(WorkItem.id, WorkItem.user_id).where(
+            WorkItem.flow_id == out.flow_id)).all())  # fmt: skip
+    assert len(event.data["items"]) > 20
+    assert all(owners[i] == u for i, u, _ in event.data["items"])
+    assert [i for i, _, _ in event.data["items"]] == out.delivered

@@ -230,16 +230,23 @@ class Action:
         message = self.compiled is not None and self.compiled.spec.kind == "message"
         if message:
             rows = [(uid, MESSAGE_ROLES.get(role, role)) for uid, role in rows]
-        ids = []
+        values = []
         for uid, role in rows:
-            values = {**base, "user_id": uid, "role": role}
+            one = {**base, "user_id": uid, "role": role}
             if role == "recipient":
                 # Sent, not yet delivered: delivered when the person's device fetches it or a
                 # channel accepts it (workflow.messages).
-                values["delivered_at"] = None
+                one["delivered_at"] = None
             elif role == "sender":
-                values["confirmed_at"] = self.now
-            ids.append(self.c.execute(sql.INSERT_ITEM, values).scalar_one())
+                one["confirmed_at"] = self.now
+            values.append(one)
+        if len(values) == 1:
+            ids = [self.c.execute(sql.INSERT_ITEM, values[0]).scalar_one()]
+        else:
+            # One executemany (multi-row INSERTs on both dialects), then the new visit's ids:
+            # the visit is new, so its items are exactly these, numbered in insertion order.
+            self.c.execute(sql.INSERT_ITEMS, values)
+            ids = list(self.c.execute(sql.VISIT_ITEM_IDS, {"b_visit": vid}).scalars())
         self.delivered.extend(ids)
         self.flow["current_visit_id"] = vid
         self.visit = {"id": vid, "step": step, "seq": seq, "rejected": False}
