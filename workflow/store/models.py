@@ -194,10 +194,12 @@ class WorkItem(Base):
             sqlite_where=text(NOT_MESSAGE),
             postgresql_where=text(NOT_MESSAGE),
         ),
-        # The message list: a person's received messages, newest first.
+        # The message list: a person's received messages not deleted by them, newest first
+        # (hidden in the key, so counting them reads the index alone).
         Index(
             "ix_work_items_received",
             "user_id",
+            "hidden",
             "id",
             sqlite_where=text("role = 'recipient'"),
             postgresql_where=text("role = 'recipient'"),
