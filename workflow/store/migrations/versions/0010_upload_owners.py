@@ -1,0 +1,21 @@
+"""uploads: who stored which file (quota, sweep)
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-12-01 19:45:00
+"""
+
+from __future__ import annotations
+
+revision = "0010"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
