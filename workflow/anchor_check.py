@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -60,19 +61,27 @@ def _label(stored: dict[int, AnchorLine], seq: int) -> str:
 
 
 def _chain_of_anchors(s: Session, stored: dict[int, AnchorLine]) -> list[str]:
-    """Each anchor links to the one before, and its stored heads give its stored root."""
-    heads: dict[int, list[tuple[str, int, str]]] = defaultdict(list)
+    """Each anchor links to the one before, and its stored heads give its stored root.
+
+    The heads are streamed anchor by anchor (a year of anchors may hold a million of them).
+    """
     stmt = select(ANCHOR_HEADS).order_by(ANCHOR_HEADS.c.anchor_seq, ANCHOR_HEADS.c.chain)
-    for row in s.execute(stmt.execution_options(yield_per=5000)):
-        heads[row.anchor_seq].append((row.chain, row.seq, row.head))
+    groups = groupby(s.execute(stmt.execution_options(yield_per=5000)), lambda r: r.anchor_seq)
+    group = next(groups, None)
     problems = []
     prev, expected = GENESIS, 1
     for seq, a in stored.items():
+        while group is not None and group[0] < seq and group[0] not in stored:
+            problems.append(f"anchor {group[0]}: heads stored for an anchor that is not there")
+            group = next(groups, None)
+        mine: list[tuple[str, int, str]] = []
+        if group is not None and group[0] == seq:
+            mine = [(row.chain, row.seq, row.head) for row in group[1]]
+            group = next(groups, None)
         if seq != expected:
             problems.append(f"anchor {expected}: missing from the database (next is {seq})")
         if a.prev != prev:
             problems.append(f"{a.label()}: does not link to the anchor before it")
-        mine = heads.get(seq, [])
         if len(mine) != a.chains:
             problems.append(f"{a.label()}: records {a.chains} chain(s), {len(mine)} are stored")
         if anchor_root(a.prev, seq, a.at, a.day, mine) != a.root:
