@@ -305,3 +305,18 @@ def test_banli_init_queues_the_daily_anchor(
     assert result.exit_code == 0, result.output
     listing = CliRunner().invoke(main, ["--db", url, "jobs", "list"]).output
     assert "1 pending" in listing and " anchor " in listing and "anchor:20" in listing
+
+
+def test_every_worker_start_queues_the_next_daily_anchor(tmp_path: Path) -> None:
+    from workflow.store.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    db = Database(url)
+    upgrade(db)
+    result = CliRunner().invoke(main, ["--db", url, "worker", "--once"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    day, due = next_run(datetime.now(UTC), TZ)
+    with db.read() as s:
+        job = s.execute(select(JOBS).where(JOBS.c.kind == "anchor")).one()
+    assert (job.key, job.status, job.due_at) == (f"anchor:{day.isoformat()}", "pending", due)
+    db.dispose()
