@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from tests.engine.test_sheet import CONTRACT, DOCUMENT, ORG
 from workflow.cli import main
+from workflow.paper import verify_url
 from workflow.sheet_pdf import page_css, render_html, render_pdf, translator
 
 STEPS = ["起草", "部门负责人审核", "会签", "分管领导审批", "总经理审批", "用印"]
@@ -63,11 +64,15 @@ def pdf_fonts(path: Path) -> list[str]:
     return out.stdout.splitlines()[2:]
 
 
+BASE = "https://oa.hdjs.example.com"
+
+
 def sheet_of(engine, fid, lang="zh"):
     record = engine.history(fid)
     with engine.db.read() as s:
         spec = engine.registry.get(s, record.definition_id).spec
-    return record, spec, render_pdf(record, spec, engine.stamp, ORG, lang)
+    url = verify_url(BASE, fid, record.audit_head)
+    return record, spec, render_pdf(record, spec, engine.stamp, ORG, lang, verify_url=url)
 
 
 def test_a_finished_contract_review_as_pdf(engine, people, item_of, clock, tmp_path):
@@ -82,7 +87,9 @@ def test_a_finished_contract_review_as_pdf(engine, people, item_of, clock, tmp_p
     for opinion in OPINIONS:
         assert f"意见：{opinion}" in flat, opinion
     assert record.audit_head in text and len(record.audit_head) == 64
-    assert "banli audit verify" in text
+    assert "banli audit verify" not in text  # words for a clerk, not for a developer
+    assert "扫描二维码，或打开下方的核对页面，即可核对此流程单与系统记录是否一致。" in flat
+    assert f"{BASE}/verify?flow={fid}&head={record.audit_head}" in flat
     assert "第 1 页 / 共 " in text or "第1页/共" in flat
     for visit in record.visits:  # every person's three effect times, to the second
         for p in visit.people:

@@ -42,6 +42,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         BABEL_DEFAULT_LOCALE="zh",
         BABEL_DEFAULT_TIMEZONE=os.environ.get("BANLI_TIMEZONE", "Asia/Shanghai"),
         WTF_CSRF_TIME_LIMIT=None,
+        # the site's address printed in the flow sheet's QR code; unset: the request's own
+        BASE_URL=os.environ.get("BANLI_BASE_URL"),
     )
     if test_config:
         app.config.update(test_config)
@@ -54,11 +56,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         locale_selector=select_locale,
         default_translation_directories=str(Path(__file__).with_name("translations")),
     )
-    from web import admin, auth, errors, flows, messages, sheet, workbench
+    from web import admin, auth, errors, flows, messages, sheet, verify, workbench
 
     auth.init_app(app)
     errors.init_app(app)
-    for module in (auth, workbench, flows, sheet, messages, admin):
+    for module in (auth, workbench, flows, sheet, verify, messages, admin):
         app.register_blueprint(module.bp)
     app.after_request(_security_headers)
     app.jinja_env.filters["localtime"] = lambda at: engine.local(at) if at else "—"
@@ -90,6 +92,14 @@ def _security_headers(response: Any) -> Any:
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     return response
+
+
+def base_url() -> str:
+    """The site's address for links that leave the browser (a printed QR code): BANLI_BASE_URL,
+    else the address this request came to."""
+    from flask import current_app
+
+    return (current_app.config.get("BASE_URL") or request.url_root).rstrip("/")
 
 
 def engine() -> Engine:

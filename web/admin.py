@@ -104,7 +104,8 @@ def _deliveries(found: list[JobRecord]) -> dict[int, dict[str, Any]]:
         user_id, channel = payload.get("user_id"), payload.get("kind")
         out[job_id] = {
             "user_id": user_id,
-            "name": names.get(user_id) if isinstance(user_id, int) else None,
+            # a mailbox that is no user's (the auditors') is shown by its address
+            "name": names.get(user_id) if isinstance(user_id, int) else payload.get("address"),
             "channel": CHANNELS.get(channel, channel) if isinstance(channel, str) else None,
             "subject": payload.get("subject"),
         }

@@ -10,8 +10,9 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from web import engine
+from web import base_url, engine
 from workflow.errors import Forbidden
+from workflow.paper import verify_url
 from workflow.sheet_pdf import render_pdf, sheet_context
 from workflow.spec.model import TERMINAL_STATES
 
@@ -22,14 +23,18 @@ bp = Blueprint("sheet", __name__)
 @login_required
 def print_view(flow_id: int) -> Any:
     """The flow sheet as an A4 page, ready to print."""
-    return render_template("sheet/print.html", **sheet_context(*_printable(flow_id), **_options()))
+    printable = _printable(flow_id)
+    return render_template(
+        "sheet/print.html", **sheet_context(*printable, **_options(printable[0]))
+    )
 
 
 @bp.get("/flows/<int:flow_id>/sheet.pdf")
 @login_required
 def pdf(flow_id: int) -> Any:
     """The flow sheet as PDF, shown in the browser (流程单-<id>.pdf when saved)."""
-    data = render_pdf(*_printable(flow_id), **_options())
+    printable = _printable(flow_id)
+    data = render_pdf(*printable, **_options(printable[0]))
     response = make_response(data)
     response.headers["Content-Type"] = "application/pdf"
     response.headers["Content-Disposition"] = (
@@ -60,5 +65,6 @@ def _printable(flow_id: int) -> tuple[Any, ...]:
     return record, spec, eng.stamp, eng.organisation_name(), str(get_locale() or "zh")
 
 
-def _options() -> dict[str, Any]:
-    return {"gettext": _, "printed_at": engine().clock(), "printed_by": current_user.name}
+def _options(record: Any) -> dict[str, Any]:
+    return {"gettext": _, "printed_at": engine().clock(), "printed_by": current_user.name,
+            "verify_url": verify_url(base_url(), record.id, record.audit_head)}  # fmt: skip

@@ -56,7 +56,8 @@ class PermanentFailure(Exception):
 class Outgoing:
     """One message to one person over one kind of channel; ``key`` makes a resend recognisable."""
 
-    to_user_id: int
+    #: None for an address that is no user's (the auditors' mailbox, BANLI_AUDIT_EMAIL)
+    to_user_id: int | None
     to_name: str
     #: a mobile number for sms / voice, an e-mail address for email
     address: str

@@ -22,7 +22,11 @@ def _engine(url: str | None):
     from workflow.engine import Engine
     from workflow.store.db import Database
 
-    return Engine(Database(url))
+    engine = Engine(Database(url))
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:  # the command closes its connections when it is done
+        ctx.call_on_close(engine.db.dispose)
+    return engine
 
 
 def _definition_files(paths: tuple[str, ...]) -> list[Path]:
@@ -49,11 +53,13 @@ def main(ctx: click.Context, url: str | None) -> None:
 @click.pass_context
 def init(ctx: click.Context) -> None:
     """Create or upgrade the schema, then load the definitions in ./definitions."""
+    from workflow import anchors
     from workflow.store.migrate import upgrade
 
     engine = _engine(ctx.obj["url"])
     upgrade(engine.db)
     _load(engine, _definition_files(()))
+    anchors.seed(engine.db, engine.clock(), engine.tz)  # the daily audit anchor
     click.echo(f"database ready: {engine.db.url.render_as_string(hide_password=True)}")
 
 
@@ -139,20 +145,51 @@ def audit() -> None:
 
 
 @audit.command("verify")
+@click.option(
+    "--anchors", "anchor_file", type=click.Path(exists=True, dir_okay=False),
+    help="Also check the database against this anchor file (see `banli audit anchor`).",
+)  # fmt: skip
+@click.option("--flow", "flow_id", type=click.IntRange(min=1), help="Check this flow's chain only.")
+@click.option("--head", help="With --flow: is this chain head (from a printed sheet) the flow's?")
 @click.pass_context
-def audit_verify(ctx: click.Context) -> None:
-    """Recompute every hash chain; name the first broken link of each broken chain."""
-    from workflow.audit import verify_all
+def audit_verify(
+    ctx: click.Context, anchor_file: str | None, flow_id: int | None, head: str | None
+) -> None:
+    """Recompute every hash chain; name the first broken link of each broken chain.
 
+    With --anchors FILE, also check that every anchored chain head is still there (no flow
+    deleted, no chain cut or rewritten) and that the anchors match the file. With --flow N
+    --head HEX, say whether HEX is flow N's head now or was at an earlier event.
+    """
+    from workflow.audit import verify_all
+    from workflow.cli_audit import check_anchor_file, check_flow_paper
+
+    if head is not None and flow_id is None:
+        raise click.UsageError("--head needs --flow: the head of which flow?")
     engine = _engine(ctx.obj["url"])
+    if flow_id is not None:
+        sys.exit(0 if check_flow_paper(engine, flow_id, head) else 1)
     with engine.db.read() as s:
         checked, broken = verify_all(s)
     for b in broken:
         click.echo(f"BROKEN {b}", err=True)
     if broken:
         click.echo(f"{len(broken)} broken chain(s); {checked} events checked", err=True)
+    else:
+        click.echo(f"audit trail intact: {checked} events checked")
+    anchored = check_anchor_file(engine, Path(anchor_file)) if anchor_file else True
+    if broken or not anchored:
         sys.exit(1)
-    click.echo(f"audit trail intact: {checked} events checked")
+
+
+@audit.command("anchor")
+@click.pass_context
+def audit_anchor(ctx: click.Context) -> None:
+    """Anchor every chain's head now: a root appended to BANLI_AUDIT_ANCHOR_FILE (default
+    instance/audit-anchors.jsonl) and e-mailed to BANLI_AUDIT_EMAIL when set."""
+    from workflow.cli_audit import write_anchor
+
+    write_anchor(_engine(ctx.obj["url"]))
 
 
 @main.command()
@@ -170,6 +207,7 @@ def audit_verify(ctx: click.Context) -> None:
 @click.pass_context
 def sheet(ctx: click.Context, flow_id: int, output: str | None, lang: str) -> None:
     """Print the flow sheet (流程单) of FLOW_ID as text, or write it as an A4 PDF (-o FILE.pdf)."""
+    from workflow.paper import DEFAULT_BASE_URL, verify_url
     from workflow.sheet import render_text
 
     engine = _engine(ctx.obj["url"])
@@ -179,14 +217,16 @@ def sheet(ctx: click.Context, flow_id: int, output: str | None, lang: str) -> No
             spec = engine.registry.get(s, rec.definition_id).spec
     except BanliError as exc:
         raise click.ClickException(str(exc)) from None
+    base = os.environ.get("BANLI_BASE_URL") or DEFAULT_BASE_URL
+    url = verify_url(base, flow_id, rec.audit_head)
     if output and output.lower().endswith(".pdf"):
         from workflow.sheet_pdf import render_pdf
 
-        pdf = render_pdf(rec, spec, engine.stamp, engine.organisation_name(), lang)
+        pdf = render_pdf(rec, spec, engine.stamp, engine.organisation_name(), lang, verify_url=url)
         Path(output).write_bytes(pdf)
         click.echo(f"flow sheet of flow {flow_id} written to {output} (PDF)")
         return
-    text = render_text(rec, spec, engine.stamp, engine.organisation_name())
+    text = render_text(rec, spec, engine.stamp, engine.organisation_name(), verify_url=url)
     if output:
         Path(output).write_text(text, encoding="utf-8")
         click.echo(f"flow sheet of flow {flow_id} written to {output}")
@@ -297,13 +337,14 @@ def worker(ctx: click.Context, once: bool, poll: float) -> None:
     Handled job kinds: `deliver` (SMS / voice / e-mail through the channels configured by the
     BANLI_SMTP_* and BANLI_OUTBOX environment variables, see workflow.channels), `remind` and
     `timeout` (a step's reminder before its deadline and its on_timeout action, see
-    workflow.engine.timeouts) and the built-in `noop`. Jobs of other kinds fail, are retried
+    workflow.engine.timeouts), `anchor` (the daily audit anchor, see workflow.anchors; queued at
+    every start) and the built-in `noop`. Jobs of other kinds fail, are retried
     with back-off and end up dead-lettered.
     """
     import signal
     import threading
 
-    from workflow import messages
+    from workflow import anchors, messages
     from workflow.channels import channels_from_env
     from workflow.delivery import KIND as DELIVER
     from workflow.delivery import make_deliver_handler
@@ -317,6 +358,11 @@ def worker(ctx: click.Context, once: bool, poll: float) -> None:
     runner.handler(DELIVER)(make_deliver_handler(runner.db, channels_from_env(), **hooks))
     runner.on_dead[DELIVER] = hooks["on_failed"]  # a worker died on its last attempt
     timeouts.register(runner, engine)  # remind, timeout: step deadlines
+    settings = anchors.AnchorSettings.from_env()
+    runner.handler(anchors.KIND)(
+        anchors.make_anchor_handler(runner.db, engine.tz, settings, engine.clock)
+    )
+    anchors.seed(runner.db, engine.clock(), engine.tz)  # the next daily anchor is always queued
     if once:
         total = RunStats(claimed=runner.batch)
         while total.claimed >= runner.batch:

@@ -2,7 +2,9 @@
 
 Payload: ``{"user_id": int, "kind": "sms" | "voice" | "email", "subject": str, "body": str,
 "key": str}``. The address comes from the user's row when the job runs (mobile for sms / voice,
-e-mail for email), so a changed number is used (Art. 8).
+e-mail for email), so a changed number is used (Art. 8). A mailbox that is no user's (the
+auditors', see workflow/anchors.py) is queued with :func:`enqueue_mail_to`: its payload carries
+``"address"`` and ``"to_name"`` instead of ``"user_id"``.
 
 A :class:`~workflow.channels.ChannelError` propagates: the worker retries with back-off and
 dead-letters after ``max_attempts`` (see :mod:`workflow.jobs`). A
@@ -53,11 +55,40 @@ def enqueue_delivery(
     return enqueue(tx, KIND, f"{KIND}:{key}", payload, due_at, max_attempts=max_attempts, now=now)
 
 
+def enqueue_mail_to(
+    tx: Tx,
+    address: str,
+    name: str,
+    subject: str,
+    body: str,
+    key: str,
+    due_at: datetime,
+    now: datetime | None = None,
+) -> bool:
+    """Queue an e-mail to an address that is no user's; False if ``key`` is queued already."""
+    payload = {"address": address, "to_name": name, "kind": "email", "subject": subject,
+               "body": body, "key": key}  # fmt: skip
+    return enqueue(tx, KIND, f"{KIND}:{key}", payload, due_at, now=now)
+
+
 def outgoing_for(db: Database, payload: Mapping[str, Any], job_key: str) -> Outgoing:
     """The message the payload describes, addressed from the user's current row."""
     kind = payload.get("kind")
     if kind not in ADDRESS:
         raise PermanentFailure(f"unknown delivery kind {kind!r}")
+    if "user_id" not in payload and kind == "email":  # a mailbox, not a person (enqueue_mail_to)
+        address = str(payload.get("address") or "").strip()
+        if not address:
+            raise PermanentFailure("no e-mail address in the delivery")
+        return Outgoing(
+            to_user_id=None,
+            to_name=str(payload.get("to_name") or ""),
+            address=address,
+            subject=str(payload.get("subject") or ""),
+            body=str(payload.get("body") or ""),
+            kind="email",
+            key=str(payload.get("key") or job_key),
+        )
     user_id = payload.get("user_id")
     with db.read() as s:
         user = s.get(User, user_id) if isinstance(user_id, int) else None

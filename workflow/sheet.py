@@ -57,9 +57,14 @@ def form_lines(spec: Definition, form: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def render_text(
-    rec: FlowRecord, spec: Definition, local: Callable[[datetime], str], organisation: str = ""
+    rec: FlowRecord,
+    spec: Definition,
+    local: Callable[[datetime], str],
+    organisation: str = "",
+    verify_url: str = "",
 ) -> str:
-    """The flow sheet as plain text (UTF-8), the way ``banli sheet`` prints it."""
+    """The flow sheet as plain text (UTF-8), the way ``banli sheet`` prints it; ``verify_url``
+    (``workflow.paper.verify_url``) is the page that checks it."""
 
     def t(at: datetime | None) -> str:
         return local(at) if at else "—"
@@ -106,6 +111,7 @@ def render_text(
     lines += [
         "",
         f"审计链：{rec.audit_seq} 条事件，链头 {rec.audit_head}",
-        "（可用 banli audit verify 核对此链头与数据库记录是否一致）",
     ]
+    if verify_url:
+        lines.append(f"核对此流程单与系统记录是否一致，请打开：{verify_url}")
     return "\n".join(lines) + "\n"

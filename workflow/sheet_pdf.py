@@ -12,6 +12,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from workflow.engine.records import FlowRecord
+from workflow.paper import qr_svg
 from workflow.sheet import ACTION, DECISION, ROLE, STATE, TIMEOUT, form_lines
 from workflow.spec.model import Definition
 
@@ -72,9 +73,9 @@ ZH = {
     "%(what)s: %(how)s": "%(what)s：%(how)s",
     "Audit chain": "审计链",
     "%(count)s events, chain head": "%(count)s 条事件，链头",
-    "This chain head can be checked against the database with banli audit verify.": (
-        "可用 banli audit verify 核对此链头与数据库记录是否一致。"
-    ),
+    "Scan the code, or open the verify page below, to check this sheet against the system's "
+    "records.": "扫描二维码，或打开下方的核对页面，即可核对此流程单与系统记录是否一致。",
+    "QR code: check this flow sheet": "二维码：核对此流程单",
     "Printed": "打印时间",
     "Printed by": "打印人",
     "Page %(page)s of %(pages)s": "第 %(page)s 页 / 共 %(pages)s 页",
@@ -163,8 +164,13 @@ def sheet_context(
     gettext: Callable[[str], str] | None = None,
     printed_at: datetime | None = None,
     printed_by: str = "",
+    verify_url: str = "",
 ) -> dict[str, Any]:
-    """What the templates in web/templates/sheet need, and nothing from Flask."""
+    """What the templates in web/templates/sheet need, and nothing from Flask.
+
+    ``verify_url`` (``workflow.paper.verify_url``) is printed with its QR code, so a clerk can
+    check the paper against the system.
+    """
     lang = language(lang)
     _ = translator(lang, gettext)
     type_name = spec.name.get(lang)
@@ -184,6 +190,9 @@ def sheet_context(
         "printed_at": stamp(printed_at or datetime.now(UTC)),
         "printed_by": printed_by,
         "page_css": page_css(_, organisation, record.id),
+        "verify_url": verify_url,
+        # segno's SVG: only its own markup and the URL's modules, safe to put in the page as is
+        "verify_qr": qr_svg(verify_url) if verify_url else "",
     }
 
 
@@ -214,7 +223,8 @@ def render_pdf(record: FlowRecord, spec: Definition, stamp: Callable[[datetime],
         stamp: formats a UTC time in the organisation's time zone, to the second.
         organisation: the name printed at the head of the sheet.
         lang: ``zh`` or ``en``.
-        options: ``gettext``, ``printed_at``, ``printed_by`` (see ``sheet_context``).
+        options: ``gettext``, ``printed_at``, ``printed_by``, ``verify_url`` (see
+            ``sheet_context``).
 
     Returns:
         The PDF file's bytes.

@@ -167,3 +167,22 @@ def test_clicking_run_again_in_a_browser(live_server, new_page, dead_delivery, e
     expect(page.locator("#nav-dead-jobs")).to_have_count(0)
     expect(page.locator("#count-pending .n")).to_have_text("1")
     assert job_counts(engine.db) == {"pending": 1, "running": 0, "done": 0, "dead": 0}
+
+
+def test_a_dead_mail_to_the_auditors_shows_its_address(client, auth, engine, clock):
+    """An anchor's e-mail goes to a mailbox that is no user's: the page names the address."""
+    from workflow.delivery import enqueue_mail_to
+
+    now = clock()
+    with engine.db.transaction() as conn:
+        enqueue_mail_to(conn, "audit@hdjs.example.com", "Auditors", "Banli audit anchor 1",
+                        "{}", "anchor:1:audit@hdjs.example.com", now, now)  # fmt: skip
+    worker = Worker(engine.db, "test-worker")
+    worker.handler("deliver")(make_deliver_handler(engine.db, {"email": RefusingChannel()}))
+    worker.run_once(now)
+    with engine.db.read() as s:
+        job = s.execute(select(JOBS).where(JOBS.c.key.like("deliver:anchor:%"))).one()
+    assert job.status == "dead"
+    auth.login("zhouwei")
+    row = job_row(client.get("/admin/jobs").text, job.id)
+    assert "audit@hdjs.example.com" in row and "unknown person" not in row

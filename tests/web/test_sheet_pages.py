@@ -70,8 +70,13 @@ def test_the_print_view(client, auth, engine, finished):
     record = engine.history(finished)
     for text in ("华东建设集团有限公司", "合同评审 流程单", "已结束（同意）", *STEPS,
                  "送达", "确认", "处理", "意见：合同条款合规", record.audit_head,
-                 "banli audit verify", "打印人：黄勇"):  # fmt: skip
+                 "扫描二维码，或打开下方的核对页面", "打印人：黄勇"):  # fmt: skip
         assert text in html, text
+    assert "banli audit verify" not in html
+    # the QR code is inline SVG (the CSP allows no inline script, and needs no image request)
+    verify = f"http://localhost/verify?flow={finished}&amp;head={record.audit_head}"
+    assert '<svg viewBox="0 0' in html and 'class="sheet-qr"' in html
+    assert f'<a href="{verify}" id="sheet-verify-link">' in html
     for visit in record.visits:
         for p in visit.people:
             assert engine.stamp(p.handled_at) in html

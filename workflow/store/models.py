@@ -275,6 +275,35 @@ class AuditHead(Base):
     head: Mapped[str] = mapped_column(String(64), default="")
 
 
+class AuditAnchor(Base):
+    """One anchor: a root hash over the chain heads that moved since the last anchor, linked to
+    the anchor before it, and copied outside the database (a file, an e-mail): see workflow/anchors.py."""
+
+    __tablename__ = "audit_anchors"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[UtcTime]
+    #: the organisation's local date at ``at``
+    day: Mapped[date] = mapped_column(Date)
+    #: how many chains this anchor records (those whose head moved since they were last anchored)
+    chains: Mapped[int] = mapped_column(Integer)
+    root: Mapped[str] = mapped_column(String(64))
+    prev: Mapped[str] = mapped_column(String(64))
+    #: the daily job that made it (``anchor:<date>``), so a job run twice anchors once; NULL by hand
+    job_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+
+
+class AuditAnchorHead(Base):
+    """A chain's (seq, head) as one anchor recorded it."""
+
+    __tablename__ = "audit_anchor_heads"
+    # "the last anchored head of every chain" walks this index
+    __table_args__ = (Index("ix_audit_anchor_heads_chain", "chain", "anchor_seq"),)
+    anchor_seq: Mapped[int] = mapped_column(ForeignKey("audit_anchors.seq"), primary_key=True)
+    chain: Mapped[str] = mapped_column(String(40), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    head: Mapped[str] = mapped_column(String(64))
+
+
 class SignInSession(Base):
     """One signed-in browser or phone (Art. 14-15): a fresh id at every sign-in, idle expiry."""
 

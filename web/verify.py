@@ -1,0 +1,74 @@
+"""The verify page a flow sheet's QR code opens: is this paper the system's record, and as of when?"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Blueprint, abort, render_template, request
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+
+from web import engine
+from workflow.errors import NotFound
+from workflow.paper import check_paper
+
+bp = Blueprint("verify", __name__)
+
+#: an audit event's kind as a clerk reads it
+KINDS = {
+    "start": _l("Started"),
+    "deliver": _l("Delivered"),
+    "send": _l("Sent"),
+    "confirm": _l("Confirmed"),
+    "forward": _l("Forwarded"),
+    "finish": _l("Finished"),
+    "sign": _l("Countersigned"),
+    "return": _l("Returned"),
+    "end": _l("Ended the flow"),
+    "withdraw": _l("Withdrew"),
+    "urge": _l("Urged"),
+    "ding": _l("DING sent"),
+    "ding_confirm": _l("DING confirmed"),
+    "delivered": _l("Delivered"),
+    "delivery_failed": _l("Delivery failed"),
+    "delete": _l("Deleted"),
+    "reply": _l("Replied"),
+    "relay": _l("Relayed"),
+    "revoke": _l("Revoked"),
+    "remind": _l("Reminded"),
+    "timeout": _l("Timed out"),
+}
+#: ids the database can hold (BIGINT): a wider number is no flow at all
+MAX_ID = 2**63 - 1
+
+
+@bp.get("/verify")
+@login_required
+def verify() -> Any:
+    """Check a flow sheet's chain head (``?flow=N&head=H``, as its QR code has them)."""
+    raw_flow = request.args.get("flow", "").strip()
+    head = request.args.get("head", "").strip()
+    if not raw_flow or not head:
+        return render_template("verify/check.html", check=None, flow=raw_flow, head=head)
+    flow_id = _flow_id(raw_flow)
+    eng = engine()
+    with eng.db.read() as s:
+        # someone who may not see the flow learns no more than about a flow that does not exist
+        if not eng.may_see(s, current_user.id, flow_id):
+            raise NotFound(f"flow {flow_id} does not exist or you have no part in it")
+        check = check_paper(s, flow_id, head)
+    sep = ", " if str(get_locale() or "").startswith("en") else "、"
+    since = sep.join(str(KINDS.get(ev.kind, ev.kind)) for ev in check.since)
+    return render_template(
+        "verify/check.html", check=check, flow=flow_id, head=head, since=since,
+        as_of=eng.local(check.found.at) if check.found else "",
+    )  # fmt: skip
+
+
+def _flow_id(raw: str) -> int:
+    """The flow number asked for; anything that cannot be one is, like it, not found."""
+    if not re.fullmatch(r"[0-9]{1,19}", raw) or not 0 < int(raw) <= MAX_ID:
+        abort(404)
+    return int(raw)
