@@ -20,9 +20,10 @@ DEFINITIONS_DIR = Path(os.environ.get("BANLI_DEFINITIONS", "definitions"))
 
 def _engine(url: str | None):
     from workflow.engine import Engine
-    from workflow.store.db import Database
+    from workflow.store.db import LOCK_TIMEOUT, Database, seconds_from_env
 
-    return Engine(Database(url))
+    # the worker and the command line may wait longer for a lock than a web request
+    return Engine(Database(url, lock_timeout=seconds_from_env("BANLI_LOCK_TIMEOUT", LOCK_TIMEOUT)))
 
 
 def _definition_files(paths: tuple[str, ...]) -> list[Path]:
