@@ -312,7 +312,10 @@ def worker(ctx: click.Context, once: bool, poll: float) -> None:
     from workflow.jobs import RunStats, Worker
 
     engine = _engine(ctx.obj["url"])
-    runner = Worker(engine.db)
+    try:
+        runner = Worker.from_env(engine.db)  # BANLI_JOB_BATCH / _LEASE / _HEARTBEAT
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     # a DING's delivery or failure is recorded on its message (receipts: delivered / failed)
     hooks = messages.delivery_hooks(engine)
     runner.handler(DELIVER)(make_deliver_handler(runner.db, channels_from_env(), **hooks))
