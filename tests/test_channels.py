@@ -5,6 +5,8 @@ from __future__ import annotations
 import email
 import json
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import policy
@@ -16,7 +18,7 @@ from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 from sqlalchemy import select, update
 
-from tests.conftest import setup_engine
+from tests.conftest import ROOT, setup_engine
 from workflow.channels import (
     Channel,
     ChannelError,
@@ -83,8 +85,10 @@ def _channel(port: int) -> SmtpChannel:
     return SmtpChannel("127.0.0.1", port, "banli@hdjs.example.com", timeout=5)
 
 
-def _message(kind: str = "email", address: str = "wangfang@hdjs.example.com") -> Outgoing:
-    return Outgoing(7, "王芳", address, SUBJECT, BODY, kind, KEY)  # type: ignore[arg-type]
+def _message(
+    kind: str = "email", address: str = "wangfang@hdjs.example.com", key: str = KEY
+) -> Outgoing:
+    return Outgoing(7, "王芳", address, SUBJECT, BODY, kind, key)  # type: ignore[arg-type]
 
 
 def test_recording_channel_keeps_messages_in_memory_and_appends_jsonl(tmp_path: Path) -> None:
@@ -92,7 +96,8 @@ def test_recording_channel_keeps_messages_in_memory_and_appends_jsonl(tmp_path: 
     channel = RecordingChannel(path=path, clock=lambda: NOW)
     assert isinstance(channel, Channel)
     receipt = channel.send(_message("sms", "13901720002"))
-    channel.send(_message("voice", "13901720002"))
+    channel.send(_message("voice", "13901720002", key=KEY + ":voice"))
+    assert channel.send(_message("sms", "13901720002")).ok  # a repeat: acknowledged, dropped
     assert receipt.ok and receipt.channel == "recorded" and receipt.at == NOW
     assert [m.kind for m in channel.sent] == ["sms", "voice"]
     lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
@@ -101,6 +106,7 @@ def test_recording_channel_keeps_messages_in_memory_and_appends_jsonl(tmp_path: 
         "at": NOW.isoformat(), "channel": "recorded", "to_user_id": 7, "to_name": "王芳",
         "address": "13901720002", "subject": SUBJECT, "body": BODY, "kind": "sms", "key": KEY,
     }  # fmt: skip
+    assert lines[1]["key"] == KEY + ":voice"
     assert "王芳" in path.read_text(encoding="utf-8")  # readable, not \\u escapes
     with pytest.raises(PermanentFailure, match="no sms address"):
         channel.send(_message("sms", " "))
@@ -108,11 +114,48 @@ def test_recording_channel_keeps_messages_in_memory_and_appends_jsonl(tmp_path: 
     assert RecordingChannel().send(_message()).ok  # memory only: no file needed
 
 
+WRITER = """
+import sys
+from workflow.channels import Outgoing, RecordingChannel
+channel = RecordingChannel(path=sys.argv[1])
+for i in range(150):
+    channel.send(Outgoing(7, "王芳", "13901720002", "通知", "正文", "sms", f"k:{i}"))
+"""
+
+
+def test_the_outbox_records_each_key_once_across_processes(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.jsonl"
+    writers = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(path)], cwd=ROOT) for _ in range(3)
+    ]
+    assert [w.wait(timeout=60) for w in writers] == [0, 0, 0]
+    keys = [json.loads(line)["key"] for line in path.read_text(encoding="utf-8").splitlines()]
+    assert sorted(keys) == sorted(f"k:{i}" for i in range(150))  # 3 × 150 sends, 150 lines
+
+
+def test_the_outbox_mends_what_a_killed_writer_left(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.jsonl"
+    RecordingChannel(path=path).send(_message("sms", "13901720002", key="a"))
+    with path.open("a", encoding="utf-8") as out:
+        out.write(json.dumps({"key": "b", "body": "recorded, not yet indexed"}) + "\n")
+        out.write('{"key": "c", "body": "cut sh')  # killed in the middle of the line
+    fresh = RecordingChannel(path=path)
+    fresh.send(_message("sms", "13901720002", key="b"))  # sent before: dropped
+    fresh.send(_message("sms", "13901720002", key="c"))  # never whole: recorded now
+    assert [m.key for m in fresh.sent] == ["c"]
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert [line["key"] for line in lines] == ["a", "b", "c"]
+    index = path.with_name("outbox.jsonl.keys").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line.split("\t", 1)[1]) for line in index] == ["a", "b", "c"]
+
+
 def test_channels_from_env(tmp_path: Path) -> None:
     outbox = tmp_path / "out.jsonl"
     plain = channels_from_env({"BANLI_OUTBOX": str(outbox)})
     assert set(plain) == {"sms", "voice", "email"}
     assert all(isinstance(c, RecordingChannel) and c.path == outbox for c in plain.values())
+    assert plain["sms"].delay == 0
+    assert channels_from_env({"BANLI_OUTBOX_DELAY": "0.5"})["sms"].delay == 0.5
     env = {
         "BANLI_SMTP_HOST": "mail.example.com", "BANLI_SMTP_FROM": "oa@example.com",
         "BANLI_SMTP_USER": "oa", "BANLI_SMTP_PASSWORD": "s3cret", "BANLI_SMTP_STARTTLS": "yes",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,7 @@ from workflow.jobs import (
     list_jobs,
     retry,
 )
+from workflow.lease import LeaseSettings
 from workflow.store.db import Database
 from workflow.store.migrate import upgrade
 
@@ -82,12 +84,21 @@ def test_claim_takes_only_due_jobs_once(qdb: Database) -> None:
     with qdb.transaction() as conn:
         enqueue(conn, "noop", "later", {}, NOW + 3 * MINUTE, now=NOW)
         enqueue(conn, "noop", "now", {}, NOW, now=NOW)
-    got = claim(qdb, "w1", NOW, limit=10)
+    got = claim(qdb, "w1", NOW, limit=10, lease=5 * MINUTE)
     assert [j.key for j in got] == ["now"]
     assert got[0].status == "running" and got[0].leased_by == "w1" and got[0].attempts == 1
-    assert got[0].lease_until == NOW + timedelta(minutes=5)
+    assert got[0].lease_until == NOW + 5 * MINUTE
     assert claim(qdb, "w2", NOW + MINUTE, limit=10) == []
     assert [j.key for j in claim(qdb, "w2", NOW + 3 * MINUTE, limit=10)] == ["later"]
+
+
+def test_the_default_lease_is_short(qdb: Database) -> None:
+    _fill(qdb, 12)
+    got = claim(qdb, "w1", NOW)
+    assert len(got) == 10  # a few jobs at a time: a crash strands few
+    assert {j.lease_until for j in got} == {NOW + timedelta(seconds=30)}  # kept alive by a beat
+    assert len(claim(qdb, "w2", NOW + timedelta(seconds=29))) == 2
+    assert len(claim(qdb, "w2", NOW + timedelta(seconds=31))) == 10  # w1 stopped renewing
 
 
 def test_an_expired_lease_is_taken_over_and_the_stale_worker_refused(qdb: Database) -> None:
@@ -345,3 +356,52 @@ def test_list_jobs_orders_waiting_jobs_by_due_time_and_the_others_newest_first(
     assert list_jobs(qdb, "dead") == []
     assert job_counts(qdb) == {"pending": 2, "running": 0, "done": 0, "dead": 0}
     assert job_counts(qdb, ("dead",)) == {"dead": 0}
+
+
+def test_a_job_longer_than_its_lease_keeps_it_by_the_heartbeat_and_runs_once(
+    qdb: Database,
+) -> None:
+    _fill(qdb, 2, kind="slow")
+    lease = timedelta(seconds=1)
+    worker = Worker(qdb, "w1", lease=lease, heartbeat=timedelta(seconds=0.2))
+    runs: Counter[str] = Counter()
+    seen_by_w2: list[JobRecord] = []
+
+    @worker.handler("slow")
+    def slow(job: JobRecord) -> None:
+        runs[job.key] += 1
+        if job.key == "slow:0":
+            time.sleep(3 * lease.total_seconds())  # three leases long
+            # another worker looks for due jobs: both of w1's are still leased, renewed
+            seen_by_w2.extend(claim(qdb, "w2", datetime.now(UTC)))
+
+    stats = worker.run_once()
+    assert (stats.claimed, stats.done, stats.refused) == (2, 2, 0)
+    assert seen_by_w2 == []
+    assert runs == {"slow:0": 1, "slow:1": 1}
+    for key in ("slow:0", "slow:1"):
+        job = _job(qdb, key)
+        assert (job.status, job.attempts, job.leased_by) == ("done", 1, "w1")
+
+
+def test_lease_settings_from_the_environment() -> None:
+    assert LeaseSettings.from_env({}) == LeaseSettings(10, timedelta(seconds=30),
+                                                       timedelta(seconds=10))  # fmt: skip
+    env = {"BANLI_JOB_BATCH": "5", "BANLI_JOB_LEASE": "3"}
+    assert LeaseSettings.from_env(env) == LeaseSettings(5, timedelta(seconds=3),
+                                                        timedelta(seconds=1))  # fmt: skip
+    with pytest.raises(
+        ValueError,
+        match=r"BANLI_JOB_HEARTBEAT \(10 s\) must be more than 0 and less than BANLI_JOB_LEASE",
+    ):
+        LeaseSettings.from_env({"BANLI_JOB_LEASE": "10", "BANLI_JOB_HEARTBEAT": "10"})
+    with pytest.raises(ValueError, match="BANLI_JOB_BATCH must be a whole number"):
+        LeaseSettings.from_env({"BANLI_JOB_BATCH": "0"})
+
+
+def test_the_worker_command_refuses_unusable_lease_settings(db: Database, monkeypatch) -> None:
+    monkeypatch.setenv("BANLI_JOB_LEASE", "soon")
+    db.create_all()
+    result = CliRunner().invoke(main, ["--db", str(db.url), "worker", "--once"])
+    assert result.exit_code == 1
+    assert "BANLI_JOB_LEASE must be a number of seconds, not 'soon'" in result.output

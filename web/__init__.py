@@ -13,7 +13,12 @@ from flask_babel import Babel, get_locale
 from flask_wtf.csrf import CSRFProtect
 
 from workflow.engine import Engine
-from workflow.store.db import Database
+from workflow.store.db import (
+    WEB_LOCK_TIMEOUT,
+    WEB_STATEMENT_TIMEOUT,
+    Database,
+    seconds_from_env,
+)
 
 LANGUAGES = ("zh", "en")
 csrf = CSRFProtect()
@@ -44,10 +49,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,
         # the site's address printed in the flow sheet's QR code; unset: the request's own
         BASE_URL=os.environ.get("BANLI_BASE_URL"),
+        # a request waits this long for a locked database, then answers 503 (docs/engine.md)
+        DB_LOCK_TIMEOUT=seconds_from_env("BANLI_WEB_LOCK_TIMEOUT", WEB_LOCK_TIMEOUT),
+        DB_STATEMENT_TIMEOUT=seconds_from_env("BANLI_WEB_STATEMENT_TIMEOUT", WEB_STATEMENT_TIMEOUT),
     )
     if test_config:
         app.config.update(test_config)
-    engine = app.config.get("ENGINE") or Engine(Database(app.config["DATABASE_URL"]))
+    engine = app.config.get("ENGINE") or Engine(
+        Database(
+            app.config["DATABASE_URL"],
+            lock_timeout=app.config["DB_LOCK_TIMEOUT"],
+            statement_timeout=app.config["DB_STATEMENT_TIMEOUT"],
+        )
+    )
     app.extensions["banli"] = engine
 
     csrf.init_app(app)

@@ -10,17 +10,21 @@ as a secondary line (``detail``). ``field_message`` does the same for a form fie
 from __future__ import annotations
 
 import re
+import sqlite3
 from typing import Any
 
 from flask import Flask, render_template, request
 from flask_babel import get_locale, lazy_gettext
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
+from workflow.busy import busy_reason
 from workflow.errors import (
     AlreadyHandled,
     BanliError,
+    Busy,
     Conflict,
     FlowClosed,
     Forbidden,
@@ -44,6 +48,7 @@ TITLES = {
     409: lazy_gettext("Already handled"),
     413: lazy_gettext("File too large"),
     500: lazy_gettext("Something went wrong"),
+    503: lazy_gettext("The system is busy"),
 }
 
 # --- refusals: (class, the engine's sentence, its translation) — first match wins ---------------
@@ -364,6 +369,18 @@ def init_app(app: Flask) -> None:
         return _page(400, _("The form expired or did not come from this site. Reload the page "
                             "and try again."))  # fmt: skip
 
+    @app.errorhandler(Busy)
+    def busy(exc: Busy) -> Any:
+        return _busy(app, exc)
+
+    @app.errorhandler(DBAPIError)
+    @app.errorhandler(sqlite3.OperationalError)
+    def database_error(exc: Exception) -> Any:
+        # a statement run outside the engine's units of work (which raise Busy themselves)
+        if busy_reason(exc) is None:
+            raise exc
+        return _busy(app, exc)
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
         code = exc.code or 500
@@ -371,6 +388,17 @@ def init_app(app: Flask) -> None:
             limit = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
             return _page(413, _("The upload is larger than the limit of %(mb)s MB.", mb=limit))
         return _page(code, str(TITLES.get(code, exc.name)))
+
+
+def _busy(app: Flask, exc: Exception) -> Any:
+    """503 with Retry-After: the database is locked or read-only and nothing was changed."""
+    app.logger.warning("database busy on %s %s: %s", request.method, request.path, exc)
+    message = _("The system is busy, please try again shortly.")
+    headers = {"Retry-After": str(max(1, round(app.config.get("DB_LOCK_TIMEOUT") or 5)))}
+    if request.path.endswith(".json"):  # the pages' pollers read JSON whatever they accept
+        return {"error": message, "status": 503}, 503, headers
+    page, status = _page(503, message)
+    return page, status, headers
 
 
 def _page(status: int, message: str, detail: str | None = None) -> Any:

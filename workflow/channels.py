@@ -20,15 +20,29 @@ until then :class:`RecordingChannel` records what would have been sent.
     ``1`` / ``true`` / ``yes`` / ``on``: upgrade the connection with STARTTLS before sending.
 ``BANLI_OUTBOX``
     the JSONL file the recording channel appends to (default ``instance/outbox.jsonl``);
-    one JSON object per line, with the time it was recorded.
+    one JSON object per line, with the time it was recorded. Its key index lies beside it
+    (``outbox.jsonl.keys``): delete both or neither.
+``BANLI_OUTBOX_DELAY``
+    seconds the recording channel waits after recording a message before it acknowledges it,
+    as a slow gateway would (tests and demonstrations of a worker killed mid-send; default 0).
+
+**Idempotency.** ``Outgoing.key`` is the delivery's idempotency key: the same delivery always
+carries the same key, and a channel may be handed it more than once (a worker killed after the
+send but before it marked the job done, a lease that ran out). A channel must not deliver a key
+twice: the recording channel drops a repeat (across processes, see :mod:`workflow.outbox`);
+SMTP sends the key as the Message-ID, by which mail servers and clients recognise a repeat; an
+SMS or voice gateway adapter must pass it as the gateway's client message id (most accept one
+and refuse or ignore a repeat) or keep its own record of keys sent, and answer a repeat with a
+:class:`Receipt` as if it had sent it.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import os
 import smtplib
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -38,6 +52,9 @@ from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
+from workflow.outbox import Outbox
+
+log = logging.getLogger(__name__)
 Kind = Literal["sms", "voice", "email"]
 KINDS: tuple[Kind, ...] = ("sms", "voice", "email")
 DEFAULT_OUTBOX = "instance/outbox.jsonl"
@@ -64,7 +81,8 @@ class Outgoing:
     subject: str
     body: str
     kind: Kind
-    #: idempotency key: the same message sent twice carries the same key
+    #: idempotency key: the same message sent twice carries the same key, and a channel
+    #: delivers a key once (a repeat is acknowledged, not sent again)
     key: str
 
 
@@ -81,7 +99,10 @@ class Receipt:
 
 @runtime_checkable
 class Channel(Protocol):
-    """Anything with a ``name`` and ``send`` is a channel (an SMS gateway adapter, say)."""
+    """Anything with a ``name`` and ``send`` is a channel (an SMS gateway adapter, say).
+
+    ``send`` may see the same ``message.key`` again; it must not deliver it twice (module doc).
+    """
 
     name: str
 
@@ -101,6 +122,9 @@ class RecordingChannel:
     """Records what would be sent: in memory (``sent``, for tests) and, given a path, as JSONL.
 
     The file is append-only, one JSON object per line: the message, the channel and ``at``.
+    Each key is recorded once: a repeat (same ``key``) is acknowledged and dropped, also when
+    another process recorded the first one (see :mod:`workflow.outbox`). ``delay`` seconds pass
+    between recording and acknowledging, as with a slow gateway.
     """
 
     def __init__(
@@ -108,23 +132,33 @@ class RecordingChannel:
         name: str = "recorded",
         path: str | Path | None = None,
         clock: Callable[[], datetime] = _utcnow,
+        delay: float = 0.0,
     ) -> None:
         self.name = name
         self.path = Path(path) if path is not None else None
         self.clock = clock
+        self.delay = delay
         self.sent: list[Outgoing] = []
+        self._outbox = Outbox(self.path) if self.path is not None else None
+        self._keys: set[str] = set()
         self._lock = threading.Lock()
 
     def send(self, message: Outgoing) -> Receipt:
         _require_address(message)
         at = self.clock()
         with self._lock:
-            if self.path is not None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self._outbox is not None:
                 line = {"at": at.isoformat(), "channel": self.name, **asdict(message)}
-                with self.path.open("a", encoding="utf-8") as out:
-                    out.write(json.dumps(line, ensure_ascii=False) + "\n")
-            self.sent.append(message)
+                new = self._outbox.append(message.key, line)
+            else:
+                new = message.key not in self._keys
+            if new:
+                self._keys.add(message.key)
+                self.sent.append(message)
+        if not new:
+            log.info("%s: %s was recorded before; the repeat is dropped", self.name, message.key)
+        elif self.delay:
+            time.sleep(self.delay)
         return Receipt(ok=True, channel=self.name, at=at, provider_id=message.key)
 
 
@@ -233,7 +267,8 @@ def channels_from_env(env: Mapping[str, str] | None = None) -> dict[str, Channel
     gateway replaces ``channels["sms"]`` / ``channels["voice"]`` with its adapter.
     """
     env = os.environ if env is None else env
-    outbox = RecordingChannel("recorded", env.get("BANLI_OUTBOX") or DEFAULT_OUTBOX)
+    delay = float(env.get("BANLI_OUTBOX_DELAY") or 0)
+    outbox = RecordingChannel("recorded", env.get("BANLI_OUTBOX") or DEFAULT_OUTBOX, delay=delay)
     channels: dict[str, Channel] = {kind: outbox for kind in KINDS}
     host = (env.get("BANLI_SMTP_HOST") or "").strip()
     if host:

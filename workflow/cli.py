@@ -20,9 +20,12 @@ DEFINITIONS_DIR = Path(os.environ.get("BANLI_DEFINITIONS", "definitions"))
 
 def _engine(url: str | None):
     from workflow.engine import Engine
-    from workflow.store.db import Database
+    from workflow.store.db import LOCK_TIMEOUT, Database, seconds_from_env
 
-    engine = Engine(Database(url))
+    # the worker and the command line may wait longer for a lock than a web request
+    engine = Engine(
+        Database(url, lock_timeout=seconds_from_env("BANLI_LOCK_TIMEOUT", LOCK_TIMEOUT))
+    )
     ctx = click.get_current_context(silent=True)
     if ctx is not None:  # the command closes its connections when it is done
         ctx.call_on_close(engine.db.dispose)
@@ -352,7 +355,10 @@ def worker(ctx: click.Context, once: bool, poll: float) -> None:
     from workflow.jobs import RunStats, Worker
 
     engine = _engine(ctx.obj["url"])
-    runner = Worker(engine.db)
+    try:
+        runner = Worker.from_env(engine.db)  # BANLI_JOB_BATCH / _LEASE / _HEARTBEAT
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     # a DING's delivery or failure is recorded on its message (receipts: delivered / failed)
     hooks = messages.delivery_hooks(engine)
     runner.handler(DELIVER)(make_deliver_handler(runner.db, channels_from_env(), **hooks))

@@ -6,7 +6,8 @@ from __future__ import annotations
 class BanliError(Exception):
     """Base of every error the engine raises on purpose; the web layer maps kinds to HTTP codes."""
 
-    #: ``invalid`` → 400, ``forbidden`` → 403, ``not_found`` → 404, ``conflict`` → 409
+    #: ``invalid`` → 400, ``forbidden`` → 403, ``not_found`` → 404, ``conflict`` → 409,
+    #: ``busy`` → 503
     kind = "invalid"
 
     def __init__(self, message: str, **details: object) -> None:
@@ -83,3 +84,13 @@ class DefinitionError(BanliError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems), problems=problems)
         self.problems = problems
+
+
+class Busy(BanliError):
+    """The database is locked by another writer or read-only: nothing was changed, try again."""
+
+    kind = "busy"
+
+    def __init__(self, message: str = "the database is busy (locked or read-only); nothing was "
+                 "changed, try again shortly", **details: object) -> None:  # fmt: skip
+        super().__init__(message, **details)

@@ -1,4 +1,7 @@
-"""The due-jobs queue: enqueue with an outbox key, claim under a lease, retry with back-off, dead-letter."""
+"""The due-jobs queue: enqueue with an outbox key, claim under a lease, retry with back-off, dead-letter.
+
+Leases are short and renewed by a heartbeat while the worker lives (:mod:`workflow.lease`).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from workflow.audit import append_admin
 from workflow.errors import Forbidden, InvalidAction, NotFound
+from workflow.lease import DEFAULT_BATCH, DEFAULT_HEARTBEAT, DEFAULT_LEASE, Heartbeat, LeaseSettings
 from workflow.store.db import Database, Tx
 from workflow.store.models import Job, RoleMembership, User
 
@@ -26,7 +30,6 @@ log = logging.getLogger(__name__)
 JOBS = Job.__table__
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=6)
-DEFAULT_LEASE = timedelta(minutes=5)
 ERROR_LIMIT = 4000
 #: a job's states: waiting (or backing off), leased by a worker, finished, dead-lettered
 STATUSES = ("pending", "running", "done", "dead")
@@ -107,7 +110,7 @@ def claim(
     db: Database,
     worker_id: str,
     now: datetime,
-    limit: int = 50,
+    limit: int = DEFAULT_BATCH,
     lease: timedelta = DEFAULT_LEASE,
     dead: list[JobRecord] | None = None,
 ) -> list[JobRecord]:
@@ -158,6 +161,26 @@ def _mine(job: JobRecord, worker_id: str) -> Any:
         JOBS.c.leased_by == worker_id,
         JOBS.c.attempts == job.attempts,
     )
+
+
+def renew(
+    db: Database, jobs: list[JobRecord], worker_id: str, now: datetime, lease: timedelta
+) -> set[int]:
+    """Extend this worker's leases on ``jobs`` to ``now + lease``; returns the ids it still holds.
+
+    A job whose lease ran out and another worker took over is not this worker's any more: it is
+    left alone (and missing from the result).
+    """
+    if not jobs:
+        return set()
+    with db.transaction() as conn:
+        stmt = (
+            update(JOBS)
+            .where(or_(*(_mine(job, worker_id) for job in jobs)))
+            .values(lease_until=now + lease)
+            .returning(JOBS.c.id)
+        )
+        return set(conn.execute(stmt).scalars().all())
 
 
 def complete(db: Database, job: JobRecord, worker_id: str, now: datetime | None = None) -> bool:
@@ -301,25 +324,36 @@ class Worker:
     """Claims due jobs in batches and runs each kind's handler; a handler's error never stops it.
 
     Handlers must be idempotent: a job runs at least once, and again if its worker dies mid-job.
+    While a batch runs, a heartbeat thread renews the leases of its jobs not yet run (and of the
+    one running) every ``heartbeat``, so a handler may take longer than ``lease``; a worker that
+    dies stops renewing, and its jobs are due again for other workers ``lease`` later.
     """
 
     def __init__(
         self,
         db: Database,
         worker_id: str | None = None,
-        batch: int = 50,
+        batch: int = DEFAULT_BATCH,
         lease: timedelta = DEFAULT_LEASE,
         clock: Callable[[], datetime] = _utcnow,
+        heartbeat: timedelta = DEFAULT_HEARTBEAT,
     ) -> None:
         self.db = db
         self.worker_id = worker_id or default_worker_id()
         self.batch = batch
         self.lease = lease
+        self.heartbeat = heartbeat
         self.clock = clock
         self.handlers: dict[str, Handler] = {"noop": lambda job: None}
         #: by kind: told of a job dead-lettered because its lease ran out on its last attempt
         #: (its handler never finished, so it could not record the failure itself)
         self.on_dead: dict[str, Callable[[JobRecord, str], None]] = {}
+
+    @classmethod
+    def from_env(cls, db: Database, env: Mapping[str, str] | None = None) -> Worker:
+        """A worker with the batch, lease and heartbeat of ``BANLI_JOB_*`` (workflow.lease)."""
+        settings = LeaseSettings.from_env(env)
+        return cls(db, batch=settings.batch, lease=settings.lease, heartbeat=settings.heartbeat)
 
     def handler(self, kind: str) -> Callable[[Handler], Handler]:
         """Decorator: ``@worker.handler("reminder")`` registers the function for that kind."""
@@ -343,16 +377,23 @@ class Worker:
             except Exception:  # recording a failure must not stop the worker
                 log.exception("job %s (%s): recording its dead-lettering failed", job.id, job.kind)
         stats.claimed = len(jobs)
-        for job in jobs:
-            self._run(job, now, stats)
+        with Heartbeat(self._renew, jobs, self.heartbeat, f"{self.worker_id} heartbeat") as beat:
+            for job in jobs:
+                self._run(job, now, stats, beat)
         return stats
 
-    def _run(self, job: JobRecord, now: datetime | None, stats: RunStats) -> None:
+    def _renew(self, jobs: list[JobRecord]) -> set[int]:
+        return renew(self.db, jobs, self.worker_id, self.clock(), self.lease)
+
+    def _run(self, job: JobRecord, now: datetime | None, stats: RunStats, beat: Heartbeat) -> None:
         fn = self.handlers.get(job.kind)
         try:
-            if fn is None:
-                raise LookupError(f"no handler for job kind {job.kind!r}")
-            fn(job)
+            try:
+                if fn is None:
+                    raise LookupError(f"no handler for job kind {job.kind!r}")
+                fn(job)
+            finally:
+                beat.release(job)
         except Exception as exc:  # a handler's failure is the job's, never the worker's
             log.warning("job %s (%s) failed: %r", job.id, job.kind, exc)
             final = isinstance(exc, GiveUp)

@@ -1,9 +1,15 @@
-"""Database connections: SQLite (WAL, BEGIN IMMEDIATE for writes) by default, PostgreSQL by URL."""
+"""Database connections: SQLite (WAL, BEGIN IMMEDIATE for writes) by default, PostgreSQL by URL.
+
+How long a statement waits for another session's lock is a setting of the connection (see
+docs/engine.md, "A stuck database"): the web waits a few seconds and answers 503, the worker and
+the command line wait longer. A locked or read-only database surfaces as
+:class:`workflow.errors.Busy`, whichever driver said so.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -12,11 +18,34 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
+from workflow.busy import as_busy
+
 DEFAULT_URL = "sqlite:///instance/banli.db"
 #: What the engine's functions run their statements on: a Core connection (the actions' hot
 #: path) or an ORM session (scripts, tests); both are inside one transaction.
 Tx = Connection | Session
 _READ = "banli_read"
+#: seconds the worker and the command line wait for a lock (SQLite busy_timeout, PostgreSQL
+#: lock_timeout); ``BANLI_LOCK_TIMEOUT``
+LOCK_TIMEOUT = 30.0
+#: the web's waits: short, so a stuck database answers 503 long before gunicorn's --timeout (30 s)
+#: ``BANLI_WEB_LOCK_TIMEOUT``, ``BANLI_WEB_STATEMENT_TIMEOUT`` (PostgreSQL only)
+WEB_LOCK_TIMEOUT = 5.0
+WEB_STATEMENT_TIMEOUT = 20.0
+
+
+def seconds_from_env(name: str, default: float, env: Mapping[str, str] | None = None) -> float:
+    """A duration in seconds from the environment (``0`` = no limit), else ``default``."""
+    raw = (os.environ if env is None else env).get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if value < 0 or value != value:  # NaN
+        raise ValueError(f"{name} must be a number of seconds ≥ 0, not {raw!r}")
+    return value
 
 
 def database_url(url: str | None = None) -> str:
@@ -24,21 +53,47 @@ def database_url(url: str | None = None) -> str:
     return url or os.environ.get("BANLI_DATABASE_URL") or DEFAULT_URL
 
 
-def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
-    """An engine with Banli's connection settings for its dialect."""
+def make_engine(
+    url: str | None = None,
+    lock_timeout: float = LOCK_TIMEOUT,
+    statement_timeout: float | None = None,
+    **kwargs: Any,
+) -> Engine:
+    """An engine with Banli's connection settings for its dialect.
+
+    ``lock_timeout``: seconds a statement waits for a lock another session holds (SQLite
+    ``busy_timeout``, PostgreSQL ``lock_timeout``); ``statement_timeout``: seconds any one
+    statement may run (PostgreSQL only; None or 0 = no limit).
+    """
     url = database_url(url)
     if url.startswith("sqlite"):
-        return _sqlite_engine(url, **kwargs)
+        return _sqlite_engine(url, lock_timeout, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    if engine.dialect.name == "postgresql":
+        _postgres_timeouts(engine, lock_timeout, statement_timeout or 0)
+    return engine
 
 
-def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
+def _postgres_timeouts(engine: Engine, lock_timeout: float, statement_timeout: float) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Session settings, kept for the connection's life in the pool; set outside a
+        # transaction so that the pool's rollback on check-in does not undo them.
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET lock_timeout = {round(lock_timeout * 1000)}")
+            cursor.execute(f"SET statement_timeout = {round(statement_timeout * 1000)}")
+        dbapi_connection.autocommit = autocommit
+
+
+def _sqlite_engine(url: str, lock_timeout: float, **kwargs: Any) -> Engine:
     memory = url in ("sqlite://", "sqlite:///:memory:")
     if memory:
         kwargs.setdefault("poolclass", StaticPool)
     else:
-        path = url.split("///", 1)[1].split("?", 1)[0]
+        path = url.split("///", 1)[1].split("?", 1)[0].removeprefix("file:")  # uri=true
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     connect_args = kwargs.pop("connect_args", {})
     connect_args.setdefault("check_same_thread", False)
@@ -54,7 +109,7 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
             # WAL + NORMAL: durable across application crashes, one fsync per checkpoint.
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={round(lock_timeout * 1000)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -69,10 +124,21 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
 
 
 class Database:
-    """One engine and the two kinds of unit of work the engine's actions and queries use."""
+    """One engine and the two kinds of unit of work the engine's actions and queries use.
 
-    def __init__(self, url: str | None = None, **engine_kwargs: Any) -> None:
-        self.engine = make_engine(url, **engine_kwargs)
+    Each unit of work turns a locked or read-only database into :class:`~workflow.errors.Busy`
+    (its transaction rolled back: nothing half-written).
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        lock_timeout: float = LOCK_TIMEOUT,
+        statement_timeout: float | None = None,
+        **engine_kwargs: Any,
+    ) -> None:
+        self.engine = make_engine(url, lock_timeout, statement_timeout, **engine_kwargs)
+        self.lock_timeout = lock_timeout
         self.url = self.engine.url
         self._reader = self.engine.execution_options(**{_READ: True})
 
@@ -83,20 +149,20 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A session in one write transaction: committed on success, rolled back on any error."""
-        with Session(self.engine, expire_on_commit=False, autoflush=False) as session:
+        with as_busy(), Session(self.engine, expire_on_commit=False, autoflush=False) as session:
             with session.begin():
                 yield session
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """A connection in one write transaction, for Core-only work such as the engine's actions."""
-        with self.engine.begin() as conn:
+        with as_busy(), self.engine.begin() as conn:
             yield conn
 
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A session for queries; on SQLite its transaction does not take the write lock."""
-        with Session(self._reader, expire_on_commit=False, autoflush=False) as session:
+        with as_busy(), Session(self._reader, expire_on_commit=False, autoflush=False) as session:
             with session.begin():
                 yield session
 
