@@ -130,7 +130,8 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
 
     if ctx.obj["url"]:
         os.environ["BANLI_DATABASE_URL"] = ctx.obj["url"]
-    create_app().run(host=host, port=port)
+    # Development: plain http on this machine, so the session cookie is not Secure-only.
+    create_app({"DEVELOPMENT": True}).run(host=host, port=port)
 
 
 @main.group()

@@ -297,6 +297,8 @@ def lift(db: Database, scope: str, key: str, actor_id: int, now: datetime) -> Co
         Forbidden: ``actor_id`` is not an active administrator.
         NotFound: no failures are counted for that account or address (nothing to lift).
     """
+    if scope not in SCOPES or "\x00" in key:
+        raise NotFound(f"no failed sign-ins are counted for {scope} {key!r}", scope=scope, key=key)
     with db.transaction() as conn:
         name = _administrator(conn, actor_id)
         row = conn.execute(
