@@ -11,7 +11,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import select, update
 
 import workflow.passwords as passwords
-from tests.conftest import Clock, setup_engine
+from tests.conftest import ROOT, Clock, setup_engine
 from workflow.audit import EVENTS, verify_all
 from workflow.errors import Forbidden, NotFound
 from workflow.signin import (
@@ -268,3 +268,42 @@ def test_parallel_guesses_see_each_other(setup):
         )
     assert sorted(recorded).count("wrong_password") == ACCOUNT_RULE.delay_from
     assert len(recorded) == 20 and failures == ACCOUNT_RULE.delay_from
+
+
+def test_the_banli_signins_commands(tmp_path, monkeypatch):
+    """``banli signins list`` shows the lock and the refused attempts; ``unlock`` lifts it."""
+    from click.testing import CliRunner
+
+    from workflow.cli import main
+    from workflow.store.db import Database
+
+    monkeypatch.chdir(ROOT)
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+
+    def run(*args: str):
+        return CliRunner().invoke(main, ["--db", url, *args], catch_exceptions=False)
+
+    assert run("demo").exit_code == 0
+    assert "nobody is waiting or locked" in run("signins", "list").output
+    db = Database(url)
+    at = datetime.now(UTC) - timedelta(minutes=20)  # the last failure 5 minutes ago
+    for i in range(ACCOUNT_RULE.lock_at):
+        sign_in(db, "wangfang", "guess", "203.0.113.9", "curl/8", at + timedelta(seconds=i * 100))
+    db.dispose()
+
+    listed = run("signins", "list").output.splitlines()
+    assert listed[0].split() == ["SCOPE", "KEY", "FAILURES", "STATE", "UNTIL", "(local)"]
+    assert listed[1].split()[:4] == ["account", "wangfang", "10", "locked"]
+    assert listed[3].split()[:2] == ["AT", "(local)"]
+    assert len(listed) == 4 + ACCOUNT_RULE.lock_at
+    assert listed[4].split()[2:] == ["wangfang", "王芳", "203.0.113.9", "wrong_password", "curl/8"]
+
+    refused = run("signins", "unlock", "account", "wangfang", "--as", "wangfang")
+    assert refused.exit_code == 1 and "王芳 is not one" in refused.output
+    done = run("signins", "unlock", "account", "wangfang", "--as", "zhouwei")
+    assert done.exit_code == 0, done.output
+    assert "account wangfang may sign in again now (10 failures forgotten)" in done.output
+    assert "nobody is waiting or locked" in run("signins", "list").output
+    again = run("signins", "unlock", "account", "wangfang", "--as", "zhouwei")
+    assert again.exit_code == 1 and "no failed sign-ins are counted" in again.output
+    assert "audit trail intact" in run("audit", "verify").output

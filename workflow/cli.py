@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from workflow.cli_signins import signins
 from workflow.errors import BanliError, DefinitionError
 
 if TYPE_CHECKING:
@@ -335,3 +336,6 @@ def worker(ctx: click.Context, once: bool, poll: float) -> None:
     except KeyboardInterrupt:
         stop.set()
     click.echo(f"worker {runner.worker_id} stopped")
+
+
+main.add_command(signins)
