@@ -168,6 +168,7 @@ def test_failures_are_recorded_with_who_where_and_why(setup):
     engine, people = setup
     with engine.db.write() as s:
         s.execute(update(User).where(User.login == "liming").values(status="removed"))
+    attempt(engine, "zhaomin", at=T0 - timedelta(days=184))  # older than six months: pruned
     attempt(engine, "wangfang", at=T0)
     attempt(engine, "no\x00body", at=T0 + timedelta(seconds=1), address="2001:db8::1")
     attempt(engine, "liming", PASSWORD, at=T0 + timedelta(seconds=2))

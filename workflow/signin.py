@@ -32,6 +32,8 @@ SCOPES = (ACCOUNT, ADDRESS)
 #: why an attempt was refused, as stored in ``sign_in_attempts.reason``
 REASONS = ("unknown_login", "wrong_password", "inactive", "too_soon", "locked")
 LOGIN_KEPT, AGENT_KEPT, ADDRESS_KEPT = 200, 300, 64
+#: refused attempts are kept this long (the Cybersecurity Law, Art. 21: logs for six months)
+KEPT_FOR = timedelta(days=183)
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,7 @@ def sign_in(
     reason = "unknown_login" if user is None else "wrong_password" if usable else "inactive"
     with db.transaction() as conn:
         _record(conn, seen, user_id, reason, now)
+        conn.execute(delete(ATTEMPTS).where(ATTEMPTS.c.at < now - KEPT_FOR))
         rows = {scope: _live(scope, _row(conn, scope, key), now) for scope, key in keys.items()}
     return Outcome(refused="wrong", wait=_longest(_wait(s, row, now) for s, row in rows.items()))
 
