@@ -287,3 +287,26 @@ def test_behind_a_proxy_the_forwarded_address_is_counted(app, monkeypatch, engin
                 headers={"X-Forwarded-For": "198.51.100.23"})  # fmt: skip
     with engine.db.read() as s:
         assert s.scalar(select(SignInAttempt.address)) == "198.51.100.23"
+
+
+def test_a_locked_address_says_so_and_other_addresses_are_not_affected(app, engine, clock):
+    """The office's address reached 100 failures this hour (seeded as the counter row)."""
+    from workflow.signin import ADDRESS_RULE
+    from workflow.store.models import SignInThrottle
+
+    with engine.db.write() as s:
+        s.add(SignInThrottle(scope="address", key="127.0.0.1", failures=ADDRESS_RULE.lock_at,
+                             first_at=clock.now, last_at=clock.now))  # fmt: skip
+    (lock,) = current_waits(engine.db, clock.now)
+    page = try_sign_in(app.test_client(), "wangfang", PASSWORD)
+    assert page.status_code == 429
+    assert alerts(page.text) == [
+        f"您所在网络地址的登录失败次数过多，已暂停从该地址登录，将于 {engine.local(lock.until)} "
+        "解除；管理员可提前解除。"
+    ]
+    other = app.test_client()
+    token = csrf_of(other.get("/login").text)
+    elsewhere = other.post("/login", data={"login": "wangfang", "password": PASSWORD,
+                                           "csrf_token": token},
+                           environ_overrides={"REMOTE_ADDR": "192.0.2.44"})  # fmt: skip
+    assert elsewhere.status_code == 302 and elsewhere.headers["Location"] == "/"
