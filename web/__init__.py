@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from flask import Flask, request, session
 from flask_babel import Babel, get_locale
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from workflow.engine import Engine
 from workflow.store.db import (
@@ -21,6 +24,8 @@ from workflow.store.db import (
 )
 
 LANGUAGES = ("zh", "en")
+#: what makes a redirect target unsafe anywhere in it: control characters, and the backslash
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f\\]")
 csrf = CSRFProtect()
 babel = Babel()
 
@@ -44,6 +49,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         IDLE_TIMEOUT=timedelta(minutes=int(os.environ.get("BANLI_IDLE_MINUTES", 120))),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        # None: Secure unless this is development (banli serve, make run, debug mode)
+        COOKIE_SECURE=_flag(os.environ.get("BANLI_COOKIE_SECURE")),
+        PROXIES=int(os.environ.get("BANLI_PROXIES") or 0),
         BABEL_DEFAULT_LOCALE="zh",
         BABEL_DEFAULT_TIMEZONE=os.environ.get("BANLI_TIMEZONE", "Asia/Shanghai"),
         WTF_CSRF_TIME_LIMIT=None,
@@ -55,6 +65,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     if test_config:
         app.config.update(test_config)
+    _cookies(app)
+    if app.config["PROXIES"]:
+        # Behind N reverse proxies: the client's address (sign-in throttling per address, the
+        # sessions list) and scheme come from their X-Forwarded-For / -Proto headers.
+        n = app.config["PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     engine = app.config.get("ENGINE") or Engine(
         Database(
             app.config["DATABASE_URL"],
@@ -82,6 +98,26 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
     app.jinja_env.globals["get_locale"] = get_locale
     return app
+
+
+def _flag(value: str | None) -> bool | None:
+    """A yes/no setting: 1/true/yes/on or 0/false/no/off; None when unset or empty."""
+    if value is None or not value.strip():
+        return None
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _cookies(app: Flask) -> None:
+    """Session (and remember-me) cookies: HttpOnly, SameSite=Lax, and Secure outside development.
+
+    Development is ``banli serve`` / ``make run`` (plain http on 127.0.0.1, ``DEVELOPMENT``) or
+    Flask's debug mode; ``BANLI_COOKIE_SECURE`` decides explicitly either way.
+    """
+    secure = app.config["COOKIE_SECURE"]
+    if secure is None:
+        secure = not (app.config.get("DEVELOPMENT") or app.debug)
+    app.config["SESSION_COOKIE_SECURE"] = secure
+    app.config["REMEMBER_COOKIE_SECURE"] = secure
 
 
 def _instance_secret(app: Flask) -> str:
@@ -124,7 +160,21 @@ def engine() -> Engine:
 
 
 def local_path(target: str | None) -> str | None:
-    """``target`` if it is a path on this site, else None: redirects never leave the site."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    r"""``target`` if it is a path on this site, else None: redirects never leave the site.
+
+    Read the way a browser reads a Location header: it drops tab, CR and LF anywhere, strips
+    leading spaces and control characters, and takes a backslash for a slash, so "/<TAB>/evil",
+    "/\evil" and " //evil" all mean "//evil", another host. Only a path starting with exactly
+    one "/" followed by something other than "/" passes, with no control character and no
+    backslash anywhere (CR/LF would also split the header); its percent-decoded form must pass
+    too, so a proxy that decodes once more cannot turn it into another host.
+    """
+    if not target:
         return None
+    for form in (target, unquote(target)):
+        if _UNSAFE.search(form) or not form.startswith("/") or form[1:2] == "/":
+            return None
+        parts = urlsplit(form)
+        if parts.scheme or parts.netloc:
+            return None
     return target

@@ -1,15 +1,16 @@
-"""Administration (系统任务): the due-jobs queue as administrators see it, and retrying dead jobs.
+"""Administration: system jobs (系统任务) and sign-in security (登录安全), administrators only.
 
 Thin over ``workflow.jobs``: the counts by status, the dead-lettered jobs newest first with their
-last error, and ``retry`` (recorded on the ``admin`` audit chain). Administrators only (role
-``admin``); anyone else gets 403.
+last error, and ``retry``; over ``workflow.signin``: refused sign-ins newest first, the accounts
+and addresses that must wait or are locked, and ``lift``. Both acts are recorded on the ``admin``
+audit chain. Administrators only (role ``admin``); anyone else gets 403.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template
+from flask import Blueprint, current_app, flash, redirect, render_template, request
 from flask import url_for as url
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -18,13 +19,15 @@ from sqlalchemy import select
 
 from web import engine
 from web.messages import CHANNELS
+from workflow import signin
 from workflow.delivery import KIND as DELIVER
-from workflow.errors import Forbidden, InvalidAction
+from workflow.errors import Forbidden, InvalidAction, NotFound
 from workflow.jobs import STATUSES, JobRecord, dead_jobs, job_counts, retry
 from workflow.store.models import User
 
 bp = Blueprint("admin", __name__)
 DEAD_SHOWN = 200  # the newest dead jobs the page lists
+ATTEMPTS_SHOWN = 200  # the newest refused sign-ins the page lists
 STATUS_LABELS = {
     "pending": _l("Pending"),
     "running": _l("Running"),
@@ -43,7 +46,9 @@ def _administrators_only() -> Any:
     if not current_user.is_authenticated:
         return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
     if not current_user.is_admin:
-        raise Forbidden(_("Only administrators may see the system jobs."))
+        if request.endpoint in ("admin.jobs", "admin.retry_job"):
+            raise Forbidden(_("Only administrators may see the system jobs."))
+        raise Forbidden(_("Only administrators may see this page."))
     return None
 
 
@@ -89,6 +94,45 @@ def retry_job(job_id: int) -> Any:
         return redirect(url("admin.jobs"))
     flash(_("Job %(id)s will run again: it is pending, due now.", id=job.id))
     return redirect(url("admin.jobs"))
+
+
+REASON_LABELS = {
+    "unknown_login": _l("No such login"),
+    "wrong_password": _l("Wrong password"),
+    "inactive": _l("Account not active"),
+    "too_soon": _l("Too soon after failures"),
+    "locked": _l("Locked"),
+}
+SCOPE_LABELS = {signin.ACCOUNT: _l("Login"), signin.ADDRESS: _l("Network address")}
+
+
+@bp.get("/admin/sign-ins")
+def signins() -> Any:
+    """登录安全: who must wait or is locked (with a button to lift it), and refused sign-ins."""
+    now = engine().clock()
+    return render_template(
+        "admin/signins.html",
+        waits=signin.current_waits(engine().db, now),
+        attempts=signin.recent_attempts(engine().db, ATTEMPTS_SHOWN),
+        reason_labels=REASON_LABELS,
+        scope_labels=SCOPE_LABELS,
+        shown=ATTEMPTS_SHOWN,
+    )
+
+
+@bp.post("/admin/sign-ins/lift")
+def lift_lock() -> Any:
+    """解除锁定: the account's or address's failures are forgotten; the page says so."""
+    scope, key = request.form.get("scope", ""), request.form.get("key", "")
+    label = SCOPE_LABELS.get(scope, scope)
+    try:
+        signin.lift(engine().db, scope, key, current_user.id, engine().clock())
+    except NotFound:  # lifted by someone else, or the count expired meanwhile
+        flash(_("%(scope)s %(key)s has no failed sign-ins counted; nothing was changed.",
+                scope=label, key=key))  # fmt: skip
+        return redirect(url("admin.signins"))
+    flash(_("%(scope)s %(key)s may sign in again now.", scope=label, key=key))
+    return redirect(url("admin.signins"))
 
 
 def _deliveries(found: list[JobRecord]) -> dict[int, dict[str, Any]]:

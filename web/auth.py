@@ -1,7 +1,8 @@
-"""Signing in and out: argon2 passwords, a fresh sign-in session id each time, idle expiry."""
+"""Signing in and out: argon2 passwords, throttled failures, a fresh session id each time, idle expiry."""
 
 from __future__ import annotations
 
+import math
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,8 +21,8 @@ from flask_login import (
 )
 from sqlalchemy import insert, select, update
 
-from web import local_path
-from workflow.passwords import verify_password
+from web import engine, local_path
+from workflow import signin
 from workflow.store.models import RoleMembership, SignInSession, Unit, User
 
 bp = Blueprint("auth", __name__)
@@ -95,25 +96,44 @@ def _end(sid: str, now: datetime) -> None:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
-    """Sign in with login and password."""
+    """Sign in with login and password; failures are throttled per account and per address."""
     if current_user.is_authenticated:
         return redirect(url("workbench.index"))
-    error = None
-    if request.method == "POST":
-        name = request.form.get("login", "").strip()
-        password = request.form.get("password", "")
-        with _db().read() as s:
-            user = s.execute(select(User.id, User.password_hash, User.status)
-                             .where(User.login == name)).first()  # fmt: skip
-        if (
-            user is None
-            or user.status != "active"
-            or not verify_password(user.password_hash, password)
-        ):
-            error = _("Wrong login or password.")
-        else:
-            return _sign_in(user.id)
-    return render_template("auth/login.html", error=error), 400 if error else 200
+    if request.method == "GET":
+        return render_template("auth/login.html", error=None, wait=None)
+    out = signin.sign_in(_db(), request.form.get("login", ""), request.form.get("password", ""),
+                         request.remote_addr, request.user_agent.string,
+                         engine().clock())  # fmt: skip
+    if out.user_id is not None:
+        return _sign_in(out.user_id)
+    # One sentence for a wrong password, an unknown login and a removed account alike.
+    error = _("Wrong login or password.") if out.refused == "wrong" else None
+    page = render_template("auth/login.html", error=error, wait=_wait_sentence(out.wait))
+    if out.refused != "blocked":
+        return page, 400
+    retry_after = max(1, math.ceil((out.wait.until - engine().clock()).total_seconds()))
+    return page, 429, {"Retry-After": str(retry_after)}
+
+
+def _wait_sentence(wait: signin.Wait | None) -> str | None:
+    """When the next attempt is accepted, in the organisation's local time."""
+    if wait is None:
+        return None
+    if wait.locked:
+        at = engine().local(wait.until)
+        if wait.scope == signin.ADDRESS:
+            return _(
+                "Too many failed sign-ins from your network address: signing in from it is "
+                "locked until %(time)s. An administrator can lift the lock sooner.",
+                time=at,
+            )
+        return _("Too many failed sign-ins: this login is locked until %(time)s. An administrator "
+                 "can lift the lock sooner.", time=at)  # fmt: skip
+    at = engine().stamp(wait.until)
+    if wait.scope == signin.ADDRESS:
+        return _("Too many failed sign-ins from your network address: the next attempt is "
+                 "accepted after %(time)s.", time=at)  # fmt: skip
+    return _("Too many failed sign-ins: the next attempt is accepted after %(time)s.", time=at)
 
 
 def _sign_in(user_id: int) -> Any:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from workflow.cli_signins import signins
 from workflow.errors import BanliError, DefinitionError
 
 if TYPE_CHECKING:
@@ -139,7 +140,8 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
 
     if ctx.obj["url"]:
         os.environ["BANLI_DATABASE_URL"] = ctx.obj["url"]
-    create_app().run(host=host, port=port)
+    # Development: plain http on this machine, so the session cookie is not Secure-only.
+    create_app({"DEVELOPMENT": True}).run(host=host, port=port)
 
 
 @main.group()
@@ -386,3 +388,6 @@ def worker(ctx: click.Context, once: bool, poll: float) -> None:
     except KeyboardInterrupt:
         stop.set()
     click.echo(f"worker {runner.worker_id} stopped")
+
+
+main.add_command(signins)

@@ -318,6 +318,38 @@ class SignInSession(Base):
     address: Mapped[str | None] = mapped_column(String(64))
 
 
+class SignInAttempt(Base):
+    """One refused sign-in, for administrators: the login as typed, whom it matched, from where."""
+
+    __tablename__ = "sign_in_attempts"
+    __table_args__ = (Index("ix_sign_in_attempts_at", "at"),)
+    id: Mapped[pk]
+    at: Mapped[UtcTime]
+    #: as typed (cut to 200 characters, NUL shown as U+FFFD)
+    login: Mapped[str] = mapped_column(String(200))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+    #: unknown_login | wrong_password | inactive | too_soon | locked
+    reason: Mapped[str] = mapped_column(String(16))
+
+
+class SignInThrottle(Base):
+    """Failed sign-ins counted for one account (login) or one network address: the delay before
+    the next attempt and the temporary lock are derived from the count and the latest failure."""
+
+    __tablename__ = "sign_in_throttles"
+    #: account | address
+    scope: Mapped[str] = mapped_column(String(8), primary_key=True)
+    #: the login (stripped, case-folded) or the address (an IPv6 address's /64)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    #: the first failure of the counting window
+    first_at: Mapped[UtcTime]
+    #: the latest failure: the delay and the lock run from it
+    last_at: Mapped[UtcTime]
+
+
 class Job(Base):
     """Due work (deadlines, reminders): claimed by ``banli worker`` under a lease, retried, dead-lettered."""
 
