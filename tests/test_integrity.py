@@ -18,7 +18,7 @@ from tests.engine.test_incoming_document import DOCUMENT
 from tests.engine.test_timeouts import TIMED
 from tests.test_audit import CONTRACT, drive
 from workflow import messages as m
-from workflow.audit import verify_all
+from workflow.audit import GENESIS, event_hash, verify_all
 from workflow.cli import main
 from workflow.engine import Engine
 from workflow.engine.registry import store_definition
@@ -370,13 +370,43 @@ def test_a_chain_broken_under_a_row_is_named_by_check_flow(copy) -> None:
                                           EVENTS.c.seq > seq))  # fmt: skip
     with db.read() as s:
         found = check_flow(s, built["contract"])
-    assert str(found[0]).startswith(f"flow {built['contract']}: chain: chain flow:")
+    assert str(found[0]).startswith(f"flow {built['contract']}: chain: flow:{built['contract']}: ")
     assert "events removed" in str(found[0])
     # the rows the removed events recorded are now rows no event records
     assert (
         f"flow {built['contract']}: work item {built['leader']}: no event records this work item"
         in [str(x) for x in found]
     )
+
+
+def _rehash(c: Connection, fid: int, change: Callable[[Any], dict | None]) -> None:
+    """Rewrite a flow's events with ``change`` and re-hash its whole chain, head included: what
+    someone with write access to the database could do (only anchors outside it catch that)."""
+    head, seq = GENESIS, 0
+    for ev in c.execute(
+        select(EVENTS).where(EVENTS.c.chain == f"flow:{fid}").order_by(EVENTS.c.seq)
+    ):
+        data = change(ev) or ev.data
+        seq = ev.seq
+        digest = event_hash(head, ev.chain, seq, ev.at, ev.actor_id, ev.actor_name, ev.kind, data)
+        c.execute(update(EVENTS).where(EVENTS.c.id == ev.id).values(data=data, prev_hash=head,
+                                                                    hash=digest))  # fmt: skip
+        head = digest
+    c.execute(update(FLOWS).where(FLOWS.c.id == fid).values(audit_seq=seq, audit_head=head))
+
+
+def test_an_event_the_replay_cannot_read_is_named_not_a_crash(copy) -> None:
+    db, built = copy
+    fid = built["contract"]
+    with db.transaction() as c:
+        conn = c if isinstance(c, Connection) else c.connection()
+        _rehash(conn, fid, lambda ev: {**ev.data, "items": 7} if ev.seq == 2 else None)
+    with db.read() as s:
+        assert verify_all(s)[1] == []
+        found = [str(x) for x in check_all(s)[1]]
+    assert found[0].startswith(f"flow {fid}: chain: event seq 2: deliver event cannot be replayed")
+    # the initiator's first item, which that event delivered, is now recorded by none
+    assert len(found) == 2 and found[1].endswith("no event records this work item"), found
 
 
 # --- banli audit verify --------------------------------------------------------------------------

@@ -142,15 +142,18 @@ def _check(st: Stored, chain: bool) -> list[Mismatch]:
     if chain:
         broken = verify_chain(f"flow:{fid}", st.events, (st.flow.audit_seq, st.flow.audit_head))
         if broken is not None:
-            out.append(Mismatch(fid, "chain", CHAIN, broken.seq, f"chain {broken}"))
+            out.append(Mismatch(fid, "chain", CHAIN, broken.seq, str(broken)))
     p = replay(fid, st.events)
+    out += [
+        Mismatch(fid, "chain", CHAIN, seq, f"event seq {seq}: {why}") for seq, why in p.unreadable
+    ]
     seq_of_visit = {v.id: v.seq for v in st.visits}
     out += _flow(p, st.flow, seq_of_visit)
     out += _rows(fid, "visit", p.visits, {v.seq: v for v in st.visits}, VISIT_FIELDS,
                  dupes=_dupes(st.visits, "seq"))  # fmt: skip
     items = {i.id: i for i in st.items}
     out += _rows(fid, "work item", p.items, items, ITEM_FIELDS)
-    for item_id, exp in sorted(p.items.items()):
+    for item_id, exp in sorted(p.items.items(), key=_order):
         row = items.get(item_id)
         if row is not None and seq_of_visit.get(row.visit_id) != exp["visit"]:
             out.append(Mismatch(fid, f"work item {item_id}", "visit_id", exp.born))
@@ -187,7 +190,7 @@ def _rows(
     """Rows the events record (missing, or a field differs), then rows no event records."""
     out: list[Mismatch] = []
     fields = tuple(fields)
-    for key, exp in sorted(expected.items()):
+    for key, exp in sorted(expected.items(), key=_order):
         row = stored.get(key)
         if row is None:
             out.append(Mismatch(fid, f"{noun} {key}", MISSING, exp.born))
@@ -198,8 +201,17 @@ def _rows(
             if getattr(row, f) != exp[f]
         ]
     extra = [k for k in stored if k not in expected] + list(dupes)
-    out += [Mismatch(fid, f"{noun} {k}", UNRECORDED, None) for k in sorted(extra)]
+    out += [Mismatch(fid, f"{noun} {k}", UNRECORDED, None) for k in sorted(extra, key=_key)]
     return out
+
+
+def _key(key: Any) -> tuple[int, Any]:
+    """Ids in numeric order; anything else a rewritten chain may hold after them, as text."""
+    return (0, key) if isinstance(key, int) else (1, str(key))
+
+
+def _order(pair: tuple[Any, Any]) -> tuple[int, Any]:
+    return _key(pair[0])
 
 
 def _dupes(rows: Sequence[Any], key: str) -> list[Any]:
