@@ -23,7 +23,7 @@ from workflow.cli import main
 from workflow.engine import Engine
 from workflow.engine.registry import store_definition
 from workflow.engine.timeouts import register
-from workflow.integrity import Mismatch, check_all, check_flow
+from workflow.integrity import Mismatch, check_all, check_flow, snapshot
 from workflow.jobs import Worker
 from workflow.store.db import Database
 from workflow.store.models import AuditEvent, Ding, Flow, Visit, WorkItem
@@ -162,6 +162,7 @@ def copy(template: tuple[Path, dict[str, Any]], tmp_path: Path) -> Iterator[tupl
 
 def _all(db: Database) -> tuple[int, list[Mismatch]]:
     with db.read() as s:
+        snapshot(s)
         return check_all(s)
 
 
@@ -359,6 +360,9 @@ def test_every_tampering_is_named_on_postgresql(pg_db) -> None:
     flows, found = _all(pg_db)
     assert found == [] and flows >= 9
     _every_tampering(pg_db, built)
+    with pg_db.read() as s:  # one flow, its chain too, under a share lock on its row
+        got = [str(x) for x in check_flow(s, built["message"])]
+    assert len(got) == 3 and all(g.startswith(f"flow {built['message']}: ding ") for g in got)
 
 
 def test_a_chain_broken_under_a_row_is_named_by_check_flow(copy) -> None:

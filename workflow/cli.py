@@ -144,10 +144,11 @@ def audit_verify(ctx: click.Context) -> None:
     """Recompute every hash chain, then replay every flow's events against its rows; name each
     broken link and each row or field the events do not bear out."""
     from workflow.audit import verify_all
-    from workflow.integrity import check_all
+    from workflow.integrity import check_all, snapshot
 
     engine = _engine(ctx.obj["url"])
     with engine.db.read() as s:
+        snapshot(s)  # chains and rows as of one moment, while people keep working
         checked, broken = verify_all(s)
         flows, mismatches = check_all(s)
     for b in broken:

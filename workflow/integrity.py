@@ -110,7 +110,14 @@ def check_flow(tx: Session | Connection, flow_id: int, *, chain: bool = True) ->
     reported as a CHAIN mismatch; a flow that does not exist and has no events gives [].
     """
     conn = _conn(tx)
-    flow = conn.execute(_FLOW_SELECT.where(FLOWS.c.id == flow_id)).first()
+    stmt = _FLOW_SELECT.where(FLOWS.c.id == flow_id)
+    if conn.dialect.name == "postgresql":
+        # Actions lock the flow row before they write (Action.load_item / load_flow): with a
+        # share lock no action on this flow commits between the reads below, which on
+        # PostgreSQL (READ COMMITTED) would otherwise each see a different state. SQLite's read
+        # transaction is one snapshot already.
+        stmt = stmt.with_for_update(read=True)
+    flow = conn.execute(stmt).first()
     if flow is None:
         first = conn.execute(
             select(EVENTS.c.seq).where(EVENTS.c.chain == f"flow:{flow_id}").order_by(EVENTS.c.seq)
@@ -120,8 +127,22 @@ def check_flow(tx: Session | Connection, flow_id: int, *, chain: bool = True) ->
     return _check(stored, chain)
 
 
+def snapshot(session: Session) -> None:
+    """Make ``session``'s transaction one snapshot of the database (call it before any query).
+
+    SQLite's read transaction is one already; PostgreSQL's default (READ COMMITTED) lets each
+    statement see commits made since the last, so a flow acted on while ``check_all`` reads it
+    would show rows its events (read a moment earlier) do not record. REPEATABLE READ does not.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
 def check_all(tx: Session | Connection, batch: int = BATCH) -> tuple[int, list[Mismatch]]:
-    """Every flow checked against its replay (chains are ``audit.verify_all``'s): (flows, mismatches)."""
+    """Every flow checked against its replay (chains are ``audit.verify_all``'s): (flows, mismatches).
+
+    On a database in use, give it a transaction made one snapshot by :func:`snapshot`.
+    """
     conn = _conn(tx)
     checked, out, last = 0, [], 0
     while True:
