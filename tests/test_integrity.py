@@ -383,6 +383,21 @@ def test_a_chain_broken_under_a_row_is_named_by_check_flow(copy) -> None:
     )
 
 
+def test_a_chain_removed_with_its_head_moved_back_leaves_rows_no_event_records(copy) -> None:
+    """The chains alone see nothing (a flow whose head says 0 events has none); the replay does."""
+    db, built = copy
+    fid = built["message"]
+    with db.transaction() as c:
+        c.execute(text("DELETE FROM audit_events WHERE chain = :c"), {"c": f"flow:{fid}"})
+        c.execute(text("UPDATE flows SET audit_seq = 0, audit_head = '' WHERE id = :f"), {"f": fid})
+    with db.read() as s:
+        assert verify_all(s)[1] == []
+        found = [str(x) for x in check_flow(s, fid)]
+    assert found[0] == f"flow {fid}: flow: no event records this flow"
+    assert f"flow {fid}: visit 1: no event records this visit" in found
+    assert f"flow {fid}: ding {built['ding_ok']}: no event records this ding" in found
+
+
 def _rehash(c: Connection, fid: int, change: Callable[[Any], dict | None]) -> None:
     """Rewrite a flow's events with ``change`` and re-hash its whole chain, head included: what
     someone with write access to the database could do (only anchors outside it catch that)."""
