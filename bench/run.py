@@ -5,9 +5,10 @@
 2. history.py   per-action cost as a flow's history grows (actions 1–5 vs 46–50);
 3. inbox.py     inbox p50/p95 at 10k, 100k and 1M work items, with the query plan;
 4. profile_actions.py   cProfile of the actions benchmark (top cumulative entries);
-5. messages.py  messages: sending to a 1,000-person unit, the live-update poll, DINGs/s.
+5. messages.py  messages: sending to a 1,000-person unit, the live-update poll, DINGs/s;
+6. verify.py    ``banli audit verify`` on 10,000 flows: hash chains plus the replay of each flow.
 
-Default: all five. ``--quick``: short runs and the inbox at 10k/100k only (a smoke run).
+Default: all six. ``--quick``: short runs, the inbox at 10k/100k only, verify on 1,000 flows (a smoke run).
 ``--profile``: only the profile. Figures are printed with "TARGET met/missed" beside each target;
 nothing asserts. A calibration line first shows how fast this machine runs SQLite and SQLAlchemy,
 so figures from different machines can be compared.
@@ -23,16 +24,19 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# This tree's workflow package, before any installed one (baseline_sql imports it before common).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import actions
 import history
 import inbox
 import messages
 import profile_actions
+import verify
 from common import header
 from sqlalchemy import Column, Integer, MetaData, Table, create_engine, select
 
-ALL = ("actions", "history", "inbox", "profile", "messages")
+ALL = ("actions", "history", "inbox", "profile", "messages", "verify")
 
 
 def calibrate() -> None:
@@ -73,7 +77,11 @@ def calibrate() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    ap.add_argument("--quick", action="store_true", help="short runs, inbox at 10k/100k only")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="short runs, inbox at 10k/100k only, verify 1,000 flows",
+    )
     ap.add_argument("--profile", action="store_true", help="only profile the actions benchmark")
     ap.add_argument("--only", help=f"comma-separated subset of {','.join(ALL)}")
     args = ap.parse_args(argv)
@@ -93,6 +101,8 @@ def main(argv: list[str] | None = None) -> None:
         profile_actions.run(args.quick)
     if "messages" in chosen:
         messages.run(args.quick)
+    if "verify" in chosen:
+        verify.run(args.quick)
     print(f"\n(all done in {time.perf_counter() - t0:.0f} s)")
 
 

@@ -140,3 +140,16 @@ def test_the_pdfs_qr_code_decodes_to_the_verify_url(engine, db, finished, tmp_pa
         found.update(line for line in out.stdout.splitlines() if line)
     head = engine.history(finished).audit_head
     assert found == {f"https://oa.hdjs.example.com/verify?flow={finished}&head={head}"}
+
+
+def test_cli_a_forged_row_under_an_intact_chain_fails_the_paper_check(engine, db, finished):
+    record = engine.history(finished)
+    with engine.db.write() as s:
+        s.execute(
+            text("UPDATE flows SET form = json_set(form, '$.amount', '1.00') WHERE id = :f"),
+            {"f": finished},
+        )
+    result = _cli(db, "--flow", str(finished), "--head", record.audit_head)
+    assert result.exit_code == 1
+    assert f"flow {finished}: flow: form.amount differs from event seq 1" in result.stderr
+    assert "audit chain intact" not in result.stdout

@@ -160,7 +160,8 @@ def audit() -> None:
 def audit_verify(
     ctx: click.Context, anchor_file: str | None, flow_id: int | None, head: str | None
 ) -> None:
-    """Recompute every hash chain; name the first broken link of each broken chain.
+    """Recompute every hash chain, then replay every flow's events against its rows; name each
+    broken link and each row or field the events do not bear out.
 
     With --anchors FILE, also check that every anchored chain head is still there (no flow
     deleted, no chain cut or rewritten) and that the anchors match the file. With --flow N
@@ -168,6 +169,7 @@ def audit_verify(
     """
     from workflow.audit import verify_all
     from workflow.cli_audit import check_anchor_file, check_flow_paper
+    from workflow.integrity import check_all, snapshot
 
     if head is not None and flow_id is None:
         raise click.UsageError("--head needs --flow: the head of which flow?")
@@ -175,15 +177,26 @@ def audit_verify(
     if flow_id is not None:
         sys.exit(0 if check_flow_paper(engine, flow_id, head) else 1)
     with engine.db.read() as s:
+        snapshot(s)  # chains and rows as of one moment, while people keep working
         checked, broken = verify_all(s)
+        flows, mismatches = check_all(s)
     for b in broken:
         click.echo(f"BROKEN {b}", err=True)
-    if broken:
-        click.echo(f"{len(broken)} broken chain(s); {checked} events checked", err=True)
+    for mm in mismatches:
+        click.echo(str(mm), err=True)
+    if broken or mismatches:
+        click.echo(
+            f"{len(broken)} broken chain(s), {len(mismatches)} mismatch(es); {checked} events "
+            f"checked, {flows} flows replayed against their rows",
+            err=True,
+        )
     else:
-        click.echo(f"audit trail intact: {checked} events checked")
+        click.echo(
+            f"audit trail intact: {checked} events checked, {flows} flows replayed against "
+            "their rows"
+        )
     anchored = check_anchor_file(engine, Path(anchor_file)) if anchor_file else True
-    if broken or not anchored:
+    if broken or mismatches or not anchored:
         sys.exit(1)
 
 

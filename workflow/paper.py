@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from workflow.audit import verify_chain
 from workflow.errors import NotFound
+from workflow.integrity import check_flow
 from workflow.store.models import AuditEvent, Flow
 
 DEFAULT_BASE_URL = "http://127.0.0.1:5000"
@@ -102,11 +103,11 @@ def check_paper(s: Session, flow_id: int, head: str) -> PaperCheck:
 def problems_beyond_chain(s: Session, flow_id: int) -> list[str]:
     """What the flow's rows show that its events do not say (``flow N: work item M: …``).
 
-    The seam for the replay check (``workflow.integrity.check_flow``, issue 8 item 1): it plugs
-    in here, so the verify page and ``banli audit verify --flow`` report a forged opinion or
-    amount under an intact chain. Until then: nothing beyond the chain is checked.
+    The replay check (:func:`workflow.integrity.check_flow`, the chain itself being checked
+    here already): a forged opinion or amount under an intact chain is named on the verify page
+    and by ``banli audit verify --flow``.
     """
-    return []
+    return [str(m) for m in check_flow(s, flow_id, chain=False)]
 
 
 def verify_url(base: str, flow_id: int, head: str) -> str:

@@ -47,6 +47,7 @@ from workflow.errors import (
     StaleVersion,
     WaitingRuleUnmet,
 )
+from workflow.integrity import check_all
 from workflow.spec import load_file
 from workflow.store.db import Database
 from workflow.store.models import (
@@ -657,7 +658,10 @@ class EngineMachine(RuleBasedStateMachine):
             visits = {r.id: r for r in s.execute(select(VISITS))}
             items = {r.id: r for r in s.execute(select(ITEMS))}
             _checked, broken = verify_all(s)
+            _flows, mismatches = check_all(s)
         assert broken == [], f"audit trail broken: {[str(b) for b in broken]}"
+        # every row the pages show is what the flow's events, replayed, say it is
+        assert mismatches == [], [str(x) for x in mismatches]
         self.one_open_host_per_active_flow(flows, items)
         self.closed_items_stay_closed(items)
         self.database_matches_model(flows, visits, items)

@@ -120,3 +120,19 @@ def test_the_print_views_link_opens_the_verify_page(client, auth, finished):
     assert href.startswith("http://localhost/verify?")
     page = client.get(href.replace("&amp;", "&").removeprefix("http://localhost"))
     assert "此流程单与系统记录一致" in _result(page.text)
+
+
+def test_a_forged_opinion_under_an_intact_chain_is_named(client, auth, engine, finished):
+    """The chain verifies, but a row shows what its events do not: the page says so, never 一致."""
+    record = engine.history(finished)
+    with engine.db.write() as s:
+        item = s.execute(
+            text("SELECT id FROM work_items WHERE flow_id = :f AND opinion IS NOT NULL LIMIT 1"),
+            {"f": finished},
+        ).scalar_one()
+        s.execute(text("UPDATE work_items SET opinion = '不同意' WHERE id = :i"), {"i": item})
+    auth.login("huangyong")
+    page = client.get(f"/verify?flow={finished}&head={record.audit_head}").text
+    assert "此流程单与系统记录一致" not in page
+    assert "但系统中此流程的记录已损坏" in _result(page)
+    assert f"flow {finished}: work item {item}: opinion differs from event seq " in page

@@ -250,8 +250,9 @@ class Action:
         self.delivered.extend(ids)
         self.flow["current_visit_id"] = vid
         self.visit = {"id": vid, "step": step, "seq": seq, "rejected": False}
+        # via: the visit's start | forward | return, so the replay can rebuild the visit row
         self.event("send" if message and via != "start" else "deliver", step=step, visit=seq,
-                   items=[[i, u, r] for i, (u, r) in zip(ids, rows, strict=True)])  # fmt: skip
+                   via=via, items=[[i, u, r] for i, (u, r) in zip(ids, rows, strict=True)])  # fmt: skip
         from workflow.engine import timeouts  # builds on this module: imported here
 
         timeouts.schedule(self, vid, step)

@@ -110,7 +110,9 @@ class Engine(Queries):
             "definition_id": compiled.version_id, "title": a.flow["title"], "form": clean,
             "initiator_id": actor_id, "state": first, "started_at": a.now, "version": 1,
             "audit_seq": 0, "audit_head": "", "kind": spec.kind}).scalar_one()  # fmt: skip
-        a.event("start", definition=spec.id, version=compiled.version_id, form=clean)
+        # title and kind too: the replay (workflow.replay) derives the whole flow row from here
+        a.event("start", definition=spec.id, version=compiled.version_id, form=clean,
+                title=a.flow["title"], flow_kind=spec.kind)  # fmt: skip
         a.enter(first, "start", assign.Assignment(actor_id), confirmed=True)
         a.item = {
             "id": a.delivered[0],

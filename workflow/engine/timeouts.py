@@ -281,7 +281,8 @@ def _escalate(a: SystemAction, step: Step, planned: str) -> None:
     a.event(TIMEOUT, action="escalate", step=a.visit["step"], visit=a.visit["seq"], to=None,
             item=host["id"], host=host["user_id"], superior=boss, delivered=[new],
             **fallback)  # fmt: skip
-    a.event("deliver", step=a.visit["step"], visit=a.visit["seq"], items=[[new, boss, "host"]])
+    a.event("deliver", step=a.visit["step"], visit=a.visit["seq"], via="escalate",
+            items=[[new, boss, "host"]])  # fmt: skip
     title = a.flow["title"]
     enqueue_delivery(
         a.c,

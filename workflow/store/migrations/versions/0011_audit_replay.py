@@ -1,4 +1,5 @@
-"""reserved for the audit replay (no change yet)
+"""audit replay: no schema change (the replay reads flows, visits, items, DINGs and events by
+existing indexes; the events it needs are enriched in their JSON data)
 
 Revision ID: 0011
 Revises: 0010
