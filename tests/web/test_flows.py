@@ -456,14 +456,16 @@ def test_an_action_without_the_page_version_is_refused(signed_in, engine, item_o
     assert engine.history(fid).state == "dept_review"
 
 
-def test_someone_elses_item_is_not_found(signed_in, engine, item_of):
+def test_someone_elses_item_is_refused_without_naming_its_owner(signed_in, engine, item_of):
     fid = start_contract(signed_in("huangyong"))
     item = item_of("qianxuejun", fid)
+    # The initiator may see the flow, so is told it is someone else's item (403), never whose;
+    # a stranger gets the 404 of an item that does not exist (tests/web/test_strangers.py).
     other = signed_in("huangyong")
     for response in (other.get(f"/items/{item}"),
                      other.post(f"/items/{item}/forward", {"version": version(engine, fid)})):  # fmt: skip
-        assert response.status_code == 404
-        assert "钱学军" not in response.text
+        assert response.status_code == 403
+        assert "This work item is someone else" in response.text and "钱学军" not in response.text
     assert part(engine, fid, "钱学军", "dept_review").confirmed_at is None
     assert signed_in("qianxuejun").get("/items/999999").status_code == 404
 
