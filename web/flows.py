@@ -28,7 +28,7 @@ from web.inputs import as_id, as_ids, version_number
 from workflow import files, messages
 from workflow.engine import catalog
 from workflow.engine.records import FlowRecord
-from workflow.errors import FormInvalid, InvalidAction, NotFound
+from workflow.errors import FormInvalid, InvalidAction, NotFound, PeopleInvalid
 from workflow.machine import mermaid
 from workflow.urge import ding_limit
 from workflow.urge import urge as urge_item
@@ -283,9 +283,15 @@ def _people() -> dict[str, Any]:
     to = request.form.get("to") or None
     if to is None:
         return {"to": None}
-    many = {k: as_ids(request.form.getlist(f"{k}.{to}"))[0] or None
-            for k in ("handlers", "co_signers")}  # fmt: skip
-    return {"to": to, "host": as_id(request.form.get(f"host.{to}")), **many}
+    host = (request.form.get(f"host.{to}") or "").strip()
+    out: dict[str, Any] = {"to": to, "host": as_id(host)}
+    bad = bool(host) and out["host"] is None
+    for key in ("handlers", "co_signers"):
+        ids, wrong = as_ids(request.form.getlist(f"{key}.{to}"))
+        out[key], bad = ids or None, bad or wrong
+    if bad:  # a value that is no person's id: say so, rather than let the default host stand in
+        raise PeopleInvalid(_("Some chosen people are not valid; choose them again."))
+    return out
 
 
 def _form_values(compiled: Any) -> tuple[dict[str, Any], dict[str, str]]:

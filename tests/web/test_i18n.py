@@ -16,10 +16,10 @@ from workflow.engine.registry import store_definition
 from workflow.errors import (
     Forbidden,
     FormInvalid,
+    Hidden,
     InvalidAction,
     NotFound,
     NotHost,
-    Hidden,
     NotYourItem,
     PeopleInvalid,
     WaitingRuleUnmet,
