@@ -382,7 +382,7 @@ def init_app(app: Flask) -> None:
             return _page(404, str(NOT_FOUND))
         if isinstance(exc, NulInRequest):
             return _page(400, _("The request contains a NUL character, which no form field may "
-                                "hold. Remove it and try again."))
+                                "hold. Remove it and try again."))  # fmt: skip
         if code == 413:
             limit = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
             return _page(413, _("The upload is larger than the limit of %(mb)s MB.", mb=limit))

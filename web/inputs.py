@@ -19,7 +19,8 @@ from werkzeug.routing import IntegerConverter, Map
 ID_MAX = 2**63 - 1
 #: no list has this many pages; a larger page number only overflows an OFFSET
 PAGE_MAX = 1_000_000
-_DIGITS = re.compile(r"[0-9]{1,19}")  # ASCII only: str.isdigit() also takes "²", which int() refuses
+# ASCII only: str.isdigit() also takes "²", which int() refuses
+_DIGITS = re.compile(r"[0-9]{1,19}")
 
 
 class IdConverter(IntegerConverter):

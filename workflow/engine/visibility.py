@@ -28,9 +28,10 @@ def may_see(conn: Connection, user_id: int, flow_id: int) -> bool:
         select(ITEMS.c.id).where(ITEMS.c.flow_id == flow_id, ITEMS.c.user_id == user_id).limit(1)
     ):
         return True
-    return is_admin(conn, user_id) and conn.scalar(
-        select(FLOWS.c.id).where(FLOWS.c.id == flow_id)
-    ) is not None
+    return (
+        is_admin(conn, user_id)
+        and conn.scalar(select(FLOWS.c.id).where(FLOWS.c.id == flow_id)) is not None
+    )
 
 
 def is_admin(conn: Connection, user_id: int) -> bool:

@@ -113,7 +113,9 @@ class Search:
             if day is not None and not FIRST_DAY <= _as_date(day) <= LAST_DAY:
                 raise InvalidAction(
                     f"a day searched must lie between {FIRST_DAY} and {LAST_DAY}, not {day}",
-                    first=FIRST_DAY, last=LAST_DAY, day=day,
+                    first=FIRST_DAY,
+                    last=LAST_DAY,
+                    day=day,
                 )
         return cls((query or "").strip() or None, definition or None, since, until, state or None)
 
