@@ -18,8 +18,8 @@ from web import engine
 def hide_from_strangers() -> None:
     """Raise ``Hidden`` (404) if the signed-in person may not see what the address names."""
     args = request.view_args or {}
-    if not current_user.is_authenticated:
-        return  # the blueprint's own check sends them to sign in (and says nothing either)
+    if not {"item_id", "flow_id"} & set(args) or not current_user.is_authenticated:
+        return  # nothing named; or signed out: the blueprint sends them to sign in first
     if "item_id" in args:
         engine().visible(current_user.id, item_id=args["item_id"])
     elif "flow_id" in args:
