@@ -86,10 +86,23 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         locale_selector=select_locale,
         default_translation_directories=str(Path(__file__).with_name("translations")),
     )
-    from web import admin, auth, errors, flows, messages, sheet, verify, workbench
+    from web import (
+        admin,
+        auth,
+        errors,
+        flows,
+        inputs,
+        messages,
+        sheet,
+        verify,
+        visibility,
+        workbench,
+    )
 
+    inputs.init_app(app)  # the ``id`` converter first: the blueprints' rules use it
     auth.init_app(app)
     errors.init_app(app)
+    visibility.init_app(app)
     for module in (auth, workbench, flows, sheet, verify, messages, admin):
         app.register_blueprint(module.bp)
     app.after_request(_security_headers)

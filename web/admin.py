@@ -82,7 +82,7 @@ def jobs() -> Any:
     )
 
 
-@bp.post("/admin/jobs/<int:job_id>/retry")
+@bp.post("/admin/jobs/<id:job_id>/retry")
 def retry_job(job_id: int) -> Any:
     """重新执行: the dead job is pending again, due now; the page says so."""
     try:

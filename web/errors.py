@@ -20,6 +20,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
+from web.inputs import NulInRequest
 from workflow.busy import busy_reason
 from workflow.errors import (
     AlreadyHandled,
@@ -29,6 +30,7 @@ from workflow.errors import (
     FlowClosed,
     Forbidden,
     FormInvalid,
+    Hidden,
     InvalidAction,
     NotFound,
     NotHost,
@@ -111,6 +113,9 @@ REFUSALS: list[tuple[type[BanliError], re.Pattern[str], Any]] = [
     (InvalidAction, re.compile(r"^unknown channel (?P<value>.+?); expected one of "
                                r"(?P<allowed>.+)$"),
      lazy_gettext("unknown channel %(value)s; expected one of %(allowed)s")),
+    (InvalidAction, re.compile(r"^a day searched must lie between (?P<first>\S+) and "
+                               r"(?P<last>\S+), not (?P<day>\S+)$"),
+     lazy_gettext("a day searched must lie between %(first)s and %(last)s, not %(day)s")),
     (NotFound, re.compile(r"^flow (?P<id>\d+) does not exist or you have no part in it$"),
      lazy_gettext("flow %(id)s does not exist or you have no part in it")),
     (NotFound, re.compile(r"^flow (?P<id>\d+) does not exist$"),
@@ -168,6 +173,10 @@ REFUSALS: list[tuple[type[BanliError], re.Pattern[str], Any]] = [
 ]  # fmt: skip
 
 CANNOT_NOW = lazy_gettext("This cannot be done at this step now.")
+# What a stranger is told about a flow, work item, message or attachment, and what anyone is told
+# about an address that names nothing: one sentence, so the 404 page never says which it was.
+NOT_FOUND = lazy_gettext("It does not exist, or you have no part in it.")
+NOT_YOURS = lazy_gettext("This work item is someone else's: only they may open it or act on it.")
 # What is said when no sentence above matched: the class's general sentence, most specific first.
 GENERAL: list[tuple[type[BanliError], Any]] = [
     (NotHost, lazy_gettext("Your part in this step does not allow this.")),
@@ -176,7 +185,7 @@ GENERAL: list[tuple[type[BanliError], Any]] = [
     (FormInvalid, lazy_gettext("Some fields of the form need your attention.")),
     (InvalidAction, CANNOT_NOW),
     (Forbidden, lazy_gettext("You are not allowed to do this.")),
-    (NotFound, lazy_gettext("It does not exist, or you have no part in it.")),
+    (NotFound, NOT_FOUND),
     (Conflict, lazy_gettext("The flow changed since this page was loaded. Reload it and try "
                             "again.")),
 ]  # fmt: skip
@@ -206,9 +215,11 @@ def explain(exc: BanliError) -> str:
     if isinstance(exc, DingQuotaExceeded):
         return _("You have reached today's limit of %(limit)s DINGs.",
                  limit=exc.details.get("limit", "?"))  # fmt: skip
+    if isinstance(exc, Hidden):
+        return str(NOT_FOUND)  # never the id, nor whether it exists (see web/visibility.py)
     if isinstance(exc, NotYourItem):
-        # Whose item it is stays unsaid, in every language (see web/flows.py).
-        return _("There is no such work item.")
+        # Only people who may see the flow get this far; whose item it is stays unsaid anyway.
+        return str(NOT_YOURS)
     if _english() or not _is_engine_text(exc.message):
         return exc.message  # the engine's English, or words the web layer already translated
     if isinstance(exc, WaitingRuleUnmet):
@@ -226,7 +237,7 @@ def detail(exc: BanliError) -> str | None:
     None where ``explain`` already says everything (or is the engine's sentence itself), and
     always for someone else's work item, whose refusal names the owner.
     """
-    if isinstance(exc, NotYourItem):
+    if isinstance(exc, NotYourItem | Hidden):
         return None
     shown = explain(exc)
     general = {str(text) for _cls, text in GENERAL}
@@ -384,6 +395,11 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
         code = exc.code or 500
+        if code == 404:  # the same page as a flow one may not see (web/visibility.py)
+            return _page(404, str(NOT_FOUND))
+        if isinstance(exc, NulInRequest):
+            return _page(400, _("The request contains a NUL character, which no form field may "
+                                "hold. Remove it and try again."))  # fmt: skip
         if code == 413:
             limit = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
             return _page(413, _("The upload is larger than the limit of %(mb)s MB.", mb=limit))

@@ -23,11 +23,12 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from web import engine, local_path
-from web.errors import TITLES, explain, field_message
+from web.errors import explain, field_message
+from web.inputs import as_id, as_ids, version_number
 from workflow import files, messages
 from workflow.engine import catalog
 from workflow.engine.records import FlowRecord
-from workflow.errors import FormInvalid, InvalidAction, NotFound, NotYourItem
+from workflow.errors import FormInvalid, InvalidAction, NotFound, PeopleInvalid
 from workflow.machine import mermaid
 from workflow.urge import ding_limit
 from workflow.urge import urge as urge_item
@@ -40,13 +41,6 @@ def _signed_in() -> Any:
     if not current_user.is_authenticated:
         return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
     return None
-
-
-@bp.errorhandler(NotYourItem)
-def _not_yours(_exc: NotYourItem) -> Any:
-    # Someone else's work item is, to this person, no work item at all: never say whose it is.
-    message = _("There is no such work item.")
-    return render_template("error.html", title=TITLES[404], message=message, status=404), 404
 
 
 # --- starting ----------------------------------------------------------------------------------
@@ -116,7 +110,7 @@ def _as_message(flow_id: int) -> Any:
     return None
 
 
-@bp.get("/items/<int:item_id>")
+@bp.get("/items/<id:item_id>")
 def item(item_id: int) -> Any:
     """One's own work item: opening it records the confirmation effect (Art. 6)."""
     eng = engine()
@@ -134,7 +128,7 @@ def item(item_id: int) -> Any:
     )  # fmt: skip
 
 
-@bp.get("/flows/<int:flow_id>")
+@bp.get("/flows/<id:flow_id>")
 def flow(flow_id: int) -> Any:
     """A flow's whole record, for its initiator, its participants and administrators."""
     elsewhere = _as_message(flow_id)
@@ -167,7 +161,7 @@ def _record_page(template: str, record: FlowRecord, **extra: Any) -> str:
     )
 
 
-@bp.get("/flows/<int:flow_id>/files/<sha256>")
+@bp.get("/flows/<id:flow_id>/files/<sha256>")
 def download(flow_id: int, sha256: str) -> Any:
     """An attachment of a flow one may see; the download confirms one's open item in it."""
     eng = engine()
@@ -200,7 +194,7 @@ def attachment_response(sha256: str, found: dict[str, Any]) -> Any:
 # --- acting: each posts the flow version its page showed --------------------------------------
 
 
-@bp.post("/items/<int:item_id>/forward")
+@bp.post("/items/<id:item_id>/forward")
 def forward(item_id: int) -> Any:
     """The host hands the flow to a next step and its people."""
     engine().forward(current_user.id, item_id, **_people(), opinion=_opinion(), version=_version())
@@ -208,7 +202,7 @@ def forward(item_id: int) -> Any:
     return redirect(url("flows.item", item_id=item_id))
 
 
-@bp.post("/items/<int:item_id>/end")
+@bp.post("/items/<id:item_id>/end")
 def end(item_id: int) -> Any:
     """The host ends the flow here, approved or rejected."""
     outcome = request.form.get("outcome", "approved")
@@ -218,7 +212,7 @@ def end(item_id: int) -> Any:
     return redirect(url("flows.item", item_id=item_id))
 
 
-@bp.post("/items/<int:item_id>/finish")
+@bp.post("/items/<id:item_id>/finish")
 def finish(item_id: int) -> Any:
     """A handler finishes their part of the step."""
     engine().finish(current_user.id, item_id, opinion=_opinion(), version=_version())
@@ -226,7 +220,7 @@ def finish(item_id: int) -> Any:
     return redirect(url("flows.item", item_id=item_id))
 
 
-@bp.post("/items/<int:item_id>/sign")
+@bp.post("/items/<id:item_id>/sign")
 def sign(item_id: int) -> Any:
     """A co-signer signs: approve or reject, with an opinion."""
     decision = request.form.get("decision", "approve")
@@ -236,7 +230,7 @@ def sign(item_id: int) -> Any:
     return redirect(url("flows.item", item_id=item_id))
 
 
-@bp.post("/items/<int:item_id>/return")
+@bp.post("/items/<id:item_id>/return")
 def return_(item_id: int) -> Any:
     """The host sends the flow back to an earlier step."""
     to = request.form.get("to") or None
@@ -245,7 +239,7 @@ def return_(item_id: int) -> Any:
     return redirect(url("flows.item", item_id=item_id))
 
 
-@bp.post("/flows/<int:flow_id>/withdraw")
+@bp.post("/flows/<id:flow_id>/withdraw")
 def withdraw(flow_id: int) -> Any:
     """The initiator takes the flow back while nobody has opened it at its current step."""
     engine().withdraw(current_user.id, flow_id, reason=_opinion(), version=_version())
@@ -253,7 +247,7 @@ def withdraw(flow_id: int) -> Any:
     return redirect(url("flows.flow", flow_id=flow_id))
 
 
-@bp.post("/items/<int:item_id>/urge")
+@bp.post("/items/<id:item_id>/urge")
 def urge(item_id: int) -> Any:
     """The step's host or the flow's initiator urges (催办) someone's open work item by DING."""
     channel = request.form.get("channel") or "sms"
@@ -262,7 +256,7 @@ def urge(item_id: int) -> Any:
     return redirect(local_path(request.form.get("next")) or url("workbench.index"))
 
 
-@bp.post("/items/<int:item_id>/confirm-ding")
+@bp.post("/items/<id:item_id>/confirm-ding")
 def confirm_ding(item_id: int) -> Any:
     """确认收到: the person confirms the DING (urge) about their work item."""
     messages.confirm_ding(engine(), current_user.id, item_id)
@@ -278,14 +272,10 @@ def _opinion() -> str | None:
 
 
 def _version() -> int:
-    version = request.form.get("version", type=int)
+    version = version_number(request.form.get("version"))
     if version is None:
         abort(400)
     return version
-
-
-def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
 
 
 def _people() -> dict[str, Any]:
@@ -293,9 +283,15 @@ def _people() -> dict[str, Any]:
     to = request.form.get("to") or None
     if to is None:
         return {"to": None}
-    many = {k: [int(v) for v in request.form.getlist(f"{k}.{to}") if v.isdigit()] or None
-            for k in ("handlers", "co_signers")}  # fmt: skip
-    return {"to": to, "host": _int(request.form.get(f"host.{to}")), **many}
+    host = (request.form.get(f"host.{to}") or "").strip()
+    out: dict[str, Any] = {"to": to, "host": as_id(host)}
+    bad = bool(host) and out["host"] is None
+    for key in ("handlers", "co_signers"):
+        ids, wrong = as_ids(request.form.getlist(f"{key}.{to}"))
+        out[key], bad = ids or None, bad or wrong
+    if bad:  # a value that is no person's id: say so, rather than let the default host stand in
+        raise PeopleInvalid(_("Some chosen people are not valid; choose them again."))
+    return out
 
 
 def _form_values(compiled: Any) -> tuple[dict[str, Any], dict[str, str]]:

@@ -32,6 +32,7 @@ from flask_login import current_user
 from web import engine
 from web.errors import TITLES, explain, field_message
 from web.flows import _sign, _store, _uploads, attachment_response
+from web.inputs import as_ids, page_number, version_number
 from web.workbench import page_numbers
 from workflow import messages
 from workflow.channels import KINDS
@@ -170,7 +171,7 @@ def _search(box: str) -> dict[str, Any]:
     return {
         "query": (request.args.get("q") or "").strip()[:200] or None,
         "unread": received and request.args.get("unread") == "1",
-        "page": max(1, request.args.get("page", 1, type=int) or 1),
+        "page": page_number(request.args.get("page")),
     }
 
 
@@ -270,10 +271,8 @@ def _compose_values() -> dict[str, Any]:
 
 
 def _ids(name: str, form: Any = None) -> tuple[list[int], bool]:
-    """The ids a multi-select posted, and whether any of them was not a number."""
-    raw = (form or request.form).getlist(name)
-    ids = [int(v) for v in raw if v.isdigit()]
-    return ids, len(ids) != len([v for v in raw if v])
+    """The ids a multi-select posted, and whether any of them was no id."""
+    return as_ids((form or request.form).getlist(name))
 
 
 def _sent_with(once: str) -> int | None:
@@ -298,7 +297,7 @@ def _choices() -> dict[str, Any]:
 # --- one message -------------------------------------------------------------------------------
 
 
-@bp.get("/messages/<int:flow_id>")
+@bp.get("/messages/<id:flow_id>")
 def message(flow_id: int) -> Any:
     """A message: a recipient's opening is their confirmation (已读); the sender (and an
     administrator) sees per recipient what became of it, live."""
@@ -321,7 +320,7 @@ def message(flow_id: int) -> Any:
     )
 
 
-@bp.get("/messages/<int:flow_id>/receipts.json")
+@bp.get("/messages/<id:flow_id>/receipts.json")
 def receipts_json(flow_id: int) -> Any:
     """The receipts table and counts, for the sender's page to poll."""
     eng, uid = engine(), current_user.id
@@ -356,7 +355,7 @@ def _back(flow_id: int) -> Any:
     return redirect(url("messages.message", flow_id=flow_id))
 
 
-@bp.post("/messages/<int:flow_id>/confirm")
+@bp.post("/messages/<id:flow_id>/confirm")
 def confirm(flow_id: int) -> Any:
     """确认收到: the recipient confirms a DING."""
     messages.confirm_ding(engine(), current_user.id, _my_item(flow_id))
@@ -364,7 +363,7 @@ def confirm(flow_id: int) -> Any:
     return _back(flow_id)
 
 
-@bp.post("/messages/<int:flow_id>/reply")
+@bp.post("/messages/<id:flow_id>/reply")
 def reply(flow_id: int) -> Any:
     """Reply to the sender with a text and files."""
     item = _my_item(flow_id)
@@ -377,7 +376,7 @@ def reply(flow_id: int) -> Any:
     return redirect(url("messages.message", flow_id=out.flow_id))
 
 
-@bp.post("/messages/<int:flow_id>/relay")
+@bp.post("/messages/<id:flow_id>/relay")
 def relay(flow_id: int) -> Any:
     """转发: send the message on to people and units, after a note."""
     item = _my_item(flow_id)
@@ -391,7 +390,7 @@ def relay(flow_id: int) -> Any:
     return redirect(url("messages.message", flow_id=out.flow_id))
 
 
-@bp.post("/messages/<int:flow_id>/delete")
+@bp.post("/messages/<id:flow_id>/delete")
 def delete(flow_id: int) -> Any:
     """Delete the message from one's own list (the others keep theirs): a recipient's from
     their received list, the sender's from their sent list."""
@@ -405,10 +404,10 @@ def delete(flow_id: int) -> Any:
     return redirect(url("messages.index"))
 
 
-@bp.post("/messages/<int:flow_id>/revoke")
+@bp.post("/messages/<id:flow_id>/revoke")
 def revoke(flow_id: int) -> Any:
     """撤回: the sender takes the message back, posting the version the page showed."""
-    version = request.form.get("version", type=int)
+    version = version_number(request.form.get("version"))
     if version is None:
         return _refused(_("The flow changed since this page was loaded. Reload it and try again."))
     messages.revoke(engine(), current_user.id, flow_id, version=version)
@@ -416,7 +415,7 @@ def revoke(flow_id: int) -> Any:
     return _back(flow_id)
 
 
-@bp.post("/messages/<int:flow_id>/ding")
+@bp.post("/messages/<id:flow_id>/ding")
 def ding(flow_id: int) -> Any:
     """转为钉消息: DING the chosen recipients who have not confirmed, by a channel."""
     users, bad = _ids("user_ids")
@@ -431,7 +430,7 @@ def ding(flow_id: int) -> Any:
     return _back(flow_id)
 
 
-@bp.get("/messages/<int:flow_id>/files/<sha256>")
+@bp.get("/messages/<id:flow_id>/files/<sha256>")
 def download(flow_id: int, sha256: str) -> Any:
     """A file of a message one may see; the recipient's download confirms it (已读)."""
     eng, uid = engine(), current_user.id

@@ -19,7 +19,7 @@ from workflow.spec.model import TERMINAL_STATES
 bp = Blueprint("sheet", __name__)
 
 
-@bp.get("/flows/<int:flow_id>/sheet")
+@bp.get("/flows/<id:flow_id>/sheet")
 @login_required
 def print_view(flow_id: int) -> Any:
     """The flow sheet as an A4 page, ready to print."""
@@ -29,7 +29,7 @@ def print_view(flow_id: int) -> Any:
     )
 
 
-@bp.get("/flows/<int:flow_id>/sheet.pdf")
+@bp.get("/flows/<id:flow_id>/sheet.pdf")
 @login_required
 def pdf(flow_id: int) -> Any:
     """The flow sheet as PDF, shown in the browser (流程单-<id>.pdf when saved)."""

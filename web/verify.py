@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import Blueprint, abort, render_template, request
@@ -11,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from web import engine
-from workflow.errors import NotFound
+from web.inputs import as_id
 from workflow.paper import check_paper
 
 bp = Blueprint("verify", __name__)
@@ -40,8 +39,6 @@ KINDS = {
     "remind": _l("Reminded"),
     "timeout": _l("Timed out"),
 }
-#: ids the database can hold (BIGINT): a wider number is no flow at all
-MAX_ID = 2**63 - 1
 
 
 @bp.get("/verify")
@@ -52,12 +49,13 @@ def verify() -> Any:
     head = request.args.get("head", "").strip()
     if not raw_flow or not head:
         return render_template("verify/check.html", check=None, flow=raw_flow, head=head)
-    flow_id = _flow_id(raw_flow)
+    flow_id = as_id(raw_flow)
+    if flow_id is None:  # not a number a flow could have: like it, not found
+        abort(404)
     eng = engine()
+    # someone who may not see the flow learns no more than about a flow that does not exist
+    eng.visible(current_user.id, flow_id=flow_id)
     with eng.db.read() as s:
-        # someone who may not see the flow learns no more than about a flow that does not exist
-        if not eng.may_see(s, current_user.id, flow_id):
-            raise NotFound(f"flow {flow_id} does not exist or you have no part in it")
         check = check_paper(s, flow_id, head)
     sep = ", " if str(get_locale() or "").startswith("en") else "、"
     since = sep.join(str(KINDS.get(ev.kind, ev.kind)) for ev in check.since)
@@ -65,10 +63,3 @@ def verify() -> Any:
         "verify/check.html", check=check, flow=flow_id, head=head, since=since,
         as_of=eng.local(check.found.at) if check.found else "",
     )  # fmt: skip
-
-
-def _flow_id(raw: str) -> int:
-    """The flow number asked for; anything that cannot be one is, like it, not found."""
-    if not re.fullmatch(r"[0-9]{1,19}", raw) or not 0 < int(raw) <= MAX_ID:
-        abort(404)
-    return int(raw)

@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from web import engine
+from web.inputs import page_number
 
 bp = Blueprint("workbench", __name__)
 PER_PAGE = 20
@@ -35,7 +36,7 @@ STATES = {
 def index(tab: str) -> Any:
     """One tab of the signed-in person's work, newest first, with the counts of every tab."""
     search = _search(request.args)
-    page = max(1, request.args.get("page", 1, type=int))
+    page = page_number(request.args.get("page"))
     work = engine().worklist(current_user.id, tab, page=page, per_page=PER_PAGE, **search)
     if not work.rows and page > work.pages:
         return redirect(_link(tab, search, work.pages))

@@ -25,6 +25,13 @@ class NotFound(BanliError):
     kind = "not_found"
 
 
+class Hidden(NotFound):
+    """A flow or work item the actor may not see, or that does not exist: to them, the same.
+
+    Its message names what was asked for, never whether it exists or whose it is.
+    """
+
+
 class Forbidden(BanliError):
     """The actor may not do this: not their item, not the host, not the initiator."""
 

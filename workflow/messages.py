@@ -42,7 +42,7 @@ from workflow.engine.people import _subtree
 from workflow.engine.queries import dings_of
 from workflow.engine.records import DingState
 from workflow.engine.sql import FLOWS, ITEMS, UNITS, USERS, VISITS
-from workflow.errors import FlowClosed, Forbidden, InvalidAction, NotFound
+from workflow.errors import FlowClosed, Forbidden, Hidden, InvalidAction, NotFound
 from workflow.store.models import Ding, RequestKey, RoleMembership
 
 if TYPE_CHECKING:
@@ -893,8 +893,10 @@ def view(engine: Engine, viewer_id: int, flow_id: int) -> MessageView:
             .join(USERS, USERS.c.id == FLOWS.c.initiator_id)
             .where(FLOWS.c.id == flow_id)
         ).mappings().first()  # fmt: skip
-        if flow is None or flow["kind"] != MESSAGE or not engine.may_see(s, viewer_id, flow_id):
-            raise NotFound(f"message {flow_id} does not exist or was not sent to you")
+        if flow is None or not engine.may_see(s, viewer_id, flow_id):
+            raise Hidden(f"message {flow_id} does not exist or you have no part in it")
+        if flow["kind"] != MESSAGE:
+            raise NotFound(f"message {flow_id} does not exist")
         item = c.execute(
             select(ITEMS.c.id, ITEMS.c.status, ITEMS.c.confirmed_at, ITEMS.c.action,
                    _pending_ding().label("ding_pending"))
@@ -955,7 +957,9 @@ def receipts(engine: Engine, viewer_id: int, flow_id: int) -> list[Receipt]:
         flow = c.execute(
             select(FLOWS.c.initiator_id, FLOWS.c.kind, FLOWS.c.state).where(FLOWS.c.id == flow_id)
         ).first()
-        if flow is None or flow.kind != MESSAGE:
+        if flow is None or not engine.may_see(s, viewer_id, flow_id):
+            raise Hidden(f"message {flow_id} does not exist or you have no part in it")
+        if flow.kind != MESSAGE:
             raise NotFound(f"message {flow_id} does not exist")
         if flow.initiator_id != viewer_id and not _is_admin(c, viewer_id):
             raise Forbidden("only the sender sees who received and read a message")

@@ -40,6 +40,21 @@ def test_form_errors_name_every_bad_field(engine, people):
     assert engine.started(people["huangyong"]) == []
 
 
+@pytest.mark.parametrize(("amount", "stored"), [("-0", "0.00"), ("-0.00", "0.00"), ("1,234.5", "1234.50"),
+                                               (" 680000 ", "680000.00"), ("999999999999.99", "999999999999.99")])  # fmt: skip
+def test_an_amount_is_stored_as_people_mean_it(engine, people, amount, stored):
+    out = engine.start(people["huangyong"], "contract_review", {**CONTRACT, "amount": amount})
+    assert engine.history(out.flow_id).form["amount"] == stored
+
+
+@pytest.mark.parametrize("amount", ["1e999999", "NaN", "sNaN", "Infinity", "1e3", "9" * 5000])
+def test_an_amount_decimal_reads_but_no_clerk_writes_is_refused(engine, people, amount):
+    with pytest.raises(FormInvalid) as err:
+        engine.start(people["huangyong"], "contract_review", {**CONTRACT, "amount": amount})
+    assert err.value.errors["amount"].startswith("must be an amount such as 1234.50, not ")
+    assert len(err.value.errors["amount"]) < 100  # never a page of digits
+
+
 def test_only_clerks_start_incoming_documents(engine, people):
     with pytest.raises(Forbidden):
         engine.start(people["huangyong"], "incoming_document", {})

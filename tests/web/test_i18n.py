@@ -16,6 +16,7 @@ from workflow.engine.registry import store_definition
 from workflow.errors import (
     Forbidden,
     FormInvalid,
+    Hidden,
     InvalidAction,
     NotFound,
     NotHost,
@@ -240,7 +241,11 @@ REFUSALS = [
      "只有本步骤的主办人才能进行此操作，您是会签人。"),
     (NotHost("only a handler of this step may do this; you are the host"),
      "只有本步骤的经办人才能进行此操作，您是主办人。"),
-    (NotYourItem("work item 7 belongs to 钱学军, not to you"), "没有这个工作项。"),
+    (NotYourItem("work item 7 belongs to 钱学军, not to you"),
+     "这是他人的工作项：只有本人可以打开或办理。"),
+    (Hidden("work item 7 does not exist or you have no part in it"), "该内容不存在，或您无权查看。"),
+    (InvalidAction("a day searched must lie between 1900-01-01 and 2999-12-31, not 0001-01-01"),
+     "查询的日期须在 1900-01-01 至 2999-12-31 之间，不能是 0001-01-01"),
     (PeopleInvalid("choose the host of step 'leader_review' among: 陈志强, 刘海涛",
                    candidates=[1, 2]),
      "请从以下人员中选择下一步的主办人：陈志强、刘海涛。"),
@@ -285,7 +290,10 @@ def test_a_refusal_the_web_already_translated_is_kept(zh):
 
 @pytest.mark.parametrize(("exc", "_chinese"), REFUSALS, ids=lambda x: type(x).__name__)
 def test_refusals_in_english_are_the_engine_words(en, exc, _chinese):
-    expected = "There is no such work item." if isinstance(exc, NotYourItem) else exc.message
+    expected = {
+        NotYourItem: "This work item is someone else's: only they may open it or act on it.",
+        Hidden: "It does not exist, or you have no part in it.",  # never the id
+    }.get(type(exc), exc.message)
     assert explain(exc) == expected and detail(exc) is None
 
 

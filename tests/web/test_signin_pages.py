@@ -193,7 +193,10 @@ def test_same_site_paths_pass(target):
 def test_the_language_switch_never_leaves_the_site(client, target):
     token = csrf_of(client.get("/login").text)
     answer = client.post("/lang", data={"lang": "en", "next": target, "csrf_token": token})
-    assert answer.status_code == 302 and answer.headers["Location"] == "/"
+    if "\x00" in target:  # a NUL in any form value is refused before any view (web.inputs)
+        assert answer.status_code == 400 and "Location" not in answer.headers
+    else:
+        assert answer.status_code == 302 and answer.headers["Location"] == "/"
     assert "Set-Cookie: x" not in str(answer.headers)
 
 

@@ -66,12 +66,18 @@ def test_who_sees_the_urge_button(app, engine, people, item_of):
 
 def test_a_stranger_is_refused_and_nothing_is_queued(app, engine, people, item_of):
     fid = to_countersign(engine, people, item_of, "680000")
-    chen = client_of(app, "chenzhiqiang")
-    token = csrf_of(chen.get("/").text)
-    response = chen.post(f"/items/{item_of('yangfan', fid)}/urge",
-                         data={"csrf_token": token, "next": "/"})  # fmt: skip
+    late = item_of("yangfan", fid)
+    # a co-signer sees the flow but may not urge: told why (403)
+    lin = client_of(app, "linxiaoyan")
+    response = lin.post(f"/items/{late}/urge",
+                        data={"csrf_token": csrf_of(lin.get("/").text), "next": "/"})  # fmt: skip
     assert response.status_code == 403
     assert "只有本步骤的主办人或流程发起人可以催办" in response.text
+    # someone with no part in the flow learns nothing: the 404 of an item that does not exist
+    chen = client_of(app, "chenzhiqiang")
+    token = csrf_of(chen.get("/").text)
+    response = chen.post(f"/items/{late}/urge", data={"csrf_token": token, "next": "/"})
+    assert response.status_code == 404 and "该内容不存在，或您无权查看。" in response.text
     assert urge_jobs(engine) == []
 
 

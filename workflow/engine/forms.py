@@ -18,6 +18,15 @@ from workflow.store.models import Unit, User
 TEXT_MAX = 200
 TEXTAREA_MAX = 20_000
 MONEY_MAX = Decimal("999999999999.99")
+#: A whole-number field holds what every reader of the JSON form reads exactly (JavaScript too).
+INTEGER_MAX = 2**53 - 1
+#: The largest row id (PostgreSQL's BIGINT): a larger "id" names nobody, it is not an overflow.
+ID_MAX = 2**63 - 1
+#: What a number may look like before it is parsed: no exponent, no NaN or Infinity, and not
+#: so many digits that parsing or rounding it costs anything (the largest amount has 15).
+_AMOUNT = re.compile(r"[+-]?(?:[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})")
+_WHOLE = re.compile(r"[+-]?[0-9]{1,30}")
+_DIGITS = re.compile(r"[0-9]{1,30}")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -79,30 +88,42 @@ def _bounds(field: FormField, value: Decimal | int) -> None:
 
 def _integer(_s: Tx, field: FormField, raw: Any) -> int:
     if isinstance(raw, bool) or not isinstance(raw, int | str):
-        raise Bad(f"must be a whole number, not {raw!r}")
-    try:
-        value = int(raw.strip()) if isinstance(raw, str) else raw
-    except ValueError:
-        raise Bad(f"must be a whole number, not {raw!r}") from None
+        raise Bad(f"must be a whole number, not {_shown(raw)}")
+    if isinstance(raw, str) and not _WHOLE.fullmatch(raw.strip()):
+        raise Bad(f"must be a whole number, not {_shown(raw)}")
+    value = int(raw.strip()) if isinstance(raw, str) else raw
+    if abs(value) > INTEGER_MAX:
+        raise Bad("is too large")
     _bounds(field, value)
     return value
 
 
+def _shown(raw: Any) -> str:
+    """A refused value as a message quotes it: never a page of digits."""
+    text = repr(raw)
+    return text if len(text) <= 40 else f"{text[:37]}..."
+
+
 def _money(_s: Tx, field: FormField, raw: Any) -> str:
     if isinstance(raw, bool) or not isinstance(raw, int | str | Decimal | float):
-        raise Bad(f"must be an amount such as 1234.50, not {raw!r}")
+        raise Bad(f"must be an amount such as 1234.50, not {_shown(raw)}")
+    text = str(raw).replace(",", "").strip()
+    # Plain digits only: Decimal also reads 1e999999, NaN, Infinity and 10^6 digits, whose
+    # rounding below would raise (a 500) or take long; none of them is an amount anyway.
+    if not _AMOUNT.fullmatch(text):
+        raise Bad(f"must be an amount such as 1234.50, not {_shown(raw)}")
     try:
-        value = Decimal(str(raw).replace(",", "").strip())
+        value = Decimal(text)
     except InvalidOperation:
-        raise Bad(f"must be an amount such as 1234.50, not {raw!r}") from None
-    if not value.is_finite() or value != value.quantize(Decimal("0.01")):
-        raise Bad(f"must be an amount with at most two decimals, not {raw!r}")
-    if value < 0 and (field.min is None or field.min >= 0):
-        raise Bad("must not be negative")
+        raise Bad(f"must be an amount such as 1234.50, not {_shown(raw)}") from None
     if abs(value) > MONEY_MAX:
         raise Bad("is too large")
+    if value != value.quantize(Decimal("0.01")):
+        raise Bad(f"must be an amount with at most two decimals, not {_shown(raw)}")
+    if value < 0 and (field.min is None or field.min >= 0):
+        raise Bad("must not be negative")
     _bounds(field, value)
-    return str(value.quantize(Decimal("0.01")))
+    return str(value.quantize(Decimal("0.01")) + 0)  # + 0: -0 is stored as 0.00
 
 
 def _date(_s: Tx, _field: FormField, raw: Any) -> str:
@@ -122,9 +143,15 @@ def _choice(_s: Tx, field: FormField, raw: Any) -> str:
 
 
 def _user(session: Tx, _field: FormField, raw: Any) -> int:
-    col = User.login if isinstance(raw, str) and not raw.isdigit() else User.id
-    key = int(raw) if col is User.id and not isinstance(raw, bool) and str(raw).isdigit() else raw
-    uid = session.scalar(select(User.id).where(col == key, User.status == "active"))
+    key = _id_of(raw)
+    if key is None and not isinstance(raw, str):
+        raise Bad(f"names no active person: {_shown(raw)}")
+    col = User.id if key is not None else User.login
+    if col is User.login and _DIGITS.fullmatch(raw):
+        raise Bad(f"names no active person: {_shown(raw)}")  # digits, but no id: too large
+    uid = session.scalar(
+        select(User.id).where(col == (key if key is not None else raw), User.status == "active")
+    )
     if uid is None:
         raise Bad(f"names no active person: {raw!r}")
     return uid
@@ -137,8 +164,21 @@ def _users(session: Tx, field: FormField, raw: Any) -> list[int]:
     return list(dict.fromkeys(ids))
 
 
+def _id_of(raw: Any) -> int | None:
+    """A person's or unit's id given as a number or as ASCII digits, if it is in range."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, str) and _DIGITS.fullmatch(raw):
+        raw = int(raw)
+    return raw if isinstance(raw, int) and 0 < raw <= ID_MAX else None
+
+
 def _unit(session: Tx, _field: FormField, raw: Any) -> int:
+    if isinstance(raw, int) and _id_of(raw) is None:
+        raise Bad(f"names no unit: {_shown(raw)}")
     col = Unit.id if isinstance(raw, int) and not isinstance(raw, bool) else Unit.code
+    if not isinstance(raw, int | str):
+        raise Bad(f"names no unit: {_shown(raw)}")
     uid = session.scalar(select(Unit.id).where(col == raw))
     if uid is None:
         raise Bad(f"names no unit: {raw!r}")

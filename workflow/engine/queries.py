@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session, aliased
 
-from workflow.engine import assign, timeouts, worklist
+from workflow.engine import assign, timeouts, visibility, worklist
 from workflow.engine.context import Action
 from workflow.engine.people import resolve
 from workflow.engine.records import DingState, FlowRecord, PersonPart, VisitRecord, WorkRow
@@ -16,7 +16,7 @@ from workflow.engine.sql import FLOWS, ITEMS, OPEN, USERS, VISITS, WORK_ONLY
 from workflow.engine.worklist import Search, WorkList
 from workflow.errors import BanliError, InvalidAction, NotFound
 from workflow.spec.model import Names
-from workflow.store.models import DefinitionVersion, Ding, RoleMembership, Unit
+from workflow.store.models import DefinitionVersion, Ding, Unit
 
 if TYPE_CHECKING:
     from workflow.engine.core import Engine
@@ -213,31 +213,28 @@ class Queries:
             )
 
     def may_see(self: Engine, s: Session, user_id: int, flow_id: int) -> bool:
-        """The initiator, anyone with a part in the flow, and administrators."""
-        if s.scalar(
-            select(FLOWS.c.id).where(FLOWS.c.id == flow_id, FLOWS.c.initiator_id == user_id)
-        ):
-            return True
-        if s.scalar(
-            select(ITEMS.c.id)
-            .where(ITEMS.c.flow_id == flow_id, ITEMS.c.user_id == user_id)
-            .limit(1)
-        ):
-            return True
-        return (
-            s.scalar(
-                select(RoleMembership.id)
-                .where(RoleMembership.user_id == user_id, RoleMembership.role == "admin")
-                .limit(1)
+        """The initiator, anyone with a part in the flow, and administrators (see visibility)."""
+        return visibility.may_see(s.connection(), user_id, flow_id)
+
+    def visible(
+        self: Engine, viewer_id: int, *, flow_id: int | None = None, item_id: int | None = None
+    ) -> int:
+        """The flow (or the flow of the work item) ``viewer_id`` asks about, if they may see it.
+
+        The one check every page that names a flow, work item, message or attachment makes
+        first. Raises ``Hidden`` (404) alike for a flow that does not exist and for one the
+        viewer has no part in.
+        """
+        with self.db.read() as s:
+            return visibility.visible_flow(
+                s.connection(), viewer_id, flow_id=flow_id, item_id=item_id
             )
-            is not None
-        )
 
     def history(self: Engine, flow_id: int, *, viewer_id: int | None = None) -> FlowRecord:
         """The whole record of a flow; with ``viewer_id``, only if that person may see it."""
         with self.db.read() as s:
-            if viewer_id is not None and not self.may_see(s, viewer_id, flow_id):
-                raise NotFound(f"flow {flow_id} does not exist or you have no part in it")
+            if viewer_id is not None:
+                visibility.visible_flow(s.connection(), viewer_id, flow_id=flow_id)
             f = (
                 s.execute(
                     select(FLOWS, USERS.c.name.label("initiator"), DEFS.c.version.label("dv"))

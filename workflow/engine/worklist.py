@@ -33,6 +33,9 @@ READER = "reader"
 #: on flows.form (JSON_EXTRACT on SQLite, ->> on PostgreSQL): no column of its own.
 DOC_NUMBER_KEYS = ("original_number", "archive_number")
 MAX_PER_PAGE = 100
+#: The days a search may name: every flow lies between them, and a day outside them would not
+#: survive the time zone shift to UTC (year 1 becomes year 0) or the day after (year 9999 + 1).
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
 ROLE_ORDER = {"host": 0, "handler": 1, "co_signer": 2}
 
 
@@ -106,6 +109,14 @@ class Search:
         """Blank values mean "any"; an unknown state is refused."""
         if state and state not in STATES:
             raise InvalidAction(f"state must be one of {', '.join(STATES)}, not {state!r}")
+        for day in (since, until):
+            if day is not None and not FIRST_DAY <= _as_date(day) <= LAST_DAY:
+                raise InvalidAction(
+                    f"a day searched must lie between {FIRST_DAY} and {LAST_DAY}, not {day}",
+                    first=FIRST_DAY,
+                    last=LAST_DAY,
+                    day=day,
+                )
         return cls((query or "").strip() or None, definition or None, since, until, state or None)
 
     @property
@@ -131,6 +142,10 @@ class Search:
         if self.until is not None:
             out["b_until"] = _day_start(self.until, tz) + timedelta(days=1)
         return out
+
+
+def _as_date(day: date) -> date:
+    return day.date() if isinstance(day, datetime) else day
 
 
 def _escape_like(text: str) -> str:
