@@ -12,6 +12,7 @@ from flask import Flask, request, session
 from flask_babel import Babel, get_locale
 from flask_wtf.csrf import CSRFProtect
 
+from workflow import limits
 from workflow.engine import Engine
 from workflow.store.db import Database
 
@@ -65,6 +66,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.jinja_env.filters["stamp"] = lambda at: engine.stamp(at) if at else "—"
     app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
     app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.globals["limits"] = limits  # the pages' maxlength repeats the engine's limits
     return app
 
 

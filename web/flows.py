@@ -119,10 +119,15 @@ def _as_message(flow_id: int) -> Any:
 @bp.get("/items/<int:item_id>")
 def item(item_id: int) -> Any:
     """One's own work item: opening it records the confirmation effect (Art. 6)."""
-    eng = engine()
-    elsewhere = _as_message(eng.get_flow_id(item_id))
+    elsewhere = _as_message(engine().get_flow_id(item_id))
     if elsewhere is not None:
         return elsewhere
+    return _item_page(item_id)
+
+
+def _item_page(item_id: int, refused: dict[str, Any] | None = None) -> str:
+    """The work item's page; ``refused``: the action form sent back, with its field errors."""
+    eng = engine()
     out = eng.open(current_user.id, item_id)
     record = eng.history(out.flow_id, viewer_id=current_user.id)
     actions = {a["action"]: a for a in eng.available_actions(current_user.id, item_id)}
@@ -130,7 +135,7 @@ def item(item_id: int) -> Any:
     mine = next(p for v in record.visits for p in v.people if p.item_id == item_id)
     return _record_page(
         "flows/item.html", record, item_id=item_id, mine=mine, actions=actions,
-        who=catalog.people(eng, _candidates(options)),
+        who=catalog.people(eng, _candidates(options)), refused=refused,
     )  # fmt: skip
 
 
@@ -140,13 +145,41 @@ def flow(flow_id: int) -> Any:
     elsewhere = _as_message(flow_id)
     if elsewhere is not None:
         return elsewhere
+    return _flow_page(flow_id)
+
+
+def _flow_page(flow_id: int, refused: dict[str, Any] | None = None) -> str:
     record = engine().history(flow_id, viewer_id=current_user.id)
     return _record_page(
         "flows/flow.html",
         record,
         withdraw=catalog.may_withdraw(record, current_user.id),
         my_item=catalog.open_item(record, current_user.id),
+        refused=refused,
     )
+
+
+# The forms of the item page, by the endpoint they post to: a refused one is shown again.
+_ITEM_FORMS = {"flows.forward": "forward", "flows.end": "end", "flows.finish": "finish",
+               "flows.sign": "sign", "flows.return_": "return"}  # fmt: skip
+
+
+@bp.errorhandler(FormInvalid)
+def _form_refused(exc: FormInvalid) -> Any:
+    """An opinion (or reason) the engine refused, e.g. too long: the same page again, with the
+    message next to the field and what the person wrote kept, so nothing they typed is lost."""
+    refused = {
+        "form": _ITEM_FORMS.get(request.endpoint or "", "withdraw"),
+        "errors": {k: field_message(m) for k, m in exc.errors.items()},
+        "opinion": request.form.get("opinion", ""),
+    }
+    args = request.view_args or {}
+    if "item_id" in args and request.endpoint in _ITEM_FORMS:
+        return _item_page(args["item_id"], refused), 400
+    if request.endpoint == "flows.withdraw":
+        return _flow_page(args["flow_id"], refused), 400
+    message = "; ".join(refused["errors"].values())
+    return render_template("error.html", title=TITLES[400], message=message, status=400), 400
 
 
 def _candidates(options: list[dict[str, Any]]) -> list[int]:

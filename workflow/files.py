@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from workflow.errors import BanliError
+from workflow.limits import FILE_NAME_MAX, without_bidi
 
 CHUNK = 1024 * 1024
 #: the longest file name kept, in characters (the form stores it; the disk never sees it)
-NAME_MAX = 120
+NAME_MAX = FILE_NAME_MAX
 FALLBACK_NAME = "file"
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 # Control characters and what Windows refuses in a file name: a download must save anywhere.
@@ -49,8 +50,12 @@ class StoredFile:
 
 
 def clean_name(name: str | None) -> str:
-    """A file name safe to show and to offer for download: no path, no control characters, capped."""
-    name = unicodedata.normalize("NFC", name or "")
+    """A file name safe to show and to offer for download: no path, no control characters, capped.
+
+    Bidirectional controls go too: a right-to-left override makes "invoice\u202efdp.exe" read
+    as "invoiceexe.pdf".
+    """
+    name = without_bidi(unicodedata.normalize("NFC", name or ""))
     name = re.split(r"[/\\]", name)[-1]
     name = _UNSAFE.sub("_", name).strip().lstrip(".").strip()
     if not name:

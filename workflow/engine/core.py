@@ -17,7 +17,8 @@ from workflow.engine.forms import validate_form
 from workflow.engine.queries import Queries
 from workflow.engine.registry import Registry
 from workflow.engine.sql import FLOWS, ITEMS, USERS, VISITS
-from workflow.errors import Forbidden, InvalidAction, NotFound, PeopleInvalid
+from workflow.errors import Forbidden, FormInvalid, InvalidAction, NotFound, PeopleInvalid
+from workflow.limits import check_opinion, opinion_problem
 from workflow.store.db import Database
 
 DEFAULT_TZ = "Asia/Shanghai"
@@ -72,9 +73,15 @@ class Engine(Queries):
         Raises:
             NotFound, Forbidden (not among the starters), FormInvalid, InvalidAction, PeopleInvalid.
         """
+        too_long = opinion_problem(opinion)
         with self.db.transaction() as s:
             a = Action(self, s, actor_id, self.clock())
-            self.begin(a, definition, form)
+            try:
+                self.begin(a, definition, form)
+            except FormInvalid as exc:  # every field's problem at once, the opinion's too
+                raise FormInvalid({**exc.errors, **too_long}) from None
+            if too_long:
+                raise FormInvalid(too_long)
             if submit:
                 a.params = {"people": (host, handlers, co_signers), "opinion": opinion}
                 a.fire("forward", to=to or assign.only_next(a))
@@ -225,6 +232,7 @@ class Engine(Queries):
         self, actor_id: int, flow_id: int, *, reason: str | None = None, version: int | None = None
     ) -> Outcome:
         """The initiator takes back a flow while nobody at its current step has opened it."""
+        check_opinion(reason)
         with self.db.transaction() as s:
             a = Action(self, s, actor_id, self.clock())
             a.load_flow(flow_id)
@@ -246,6 +254,7 @@ class Engine(Queries):
         **params: Any,
     ) -> Outcome:
         """One action on one's own work item: lock, check, fire the trigger, write; one transaction."""
+        check_opinion(opinion)
         with self.db.transaction() as s:
             a = Action(self, s, actor_id, self.clock())
             a.load_item(item_id)

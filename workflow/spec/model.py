@@ -17,6 +17,8 @@ from pydantic import (
 )
 from typing_extensions import TypeAliasType
 
+from workflow.limits import DEFINITION_STEPS_MAX, LABEL_MAX, TEXT_MAX, TEXTAREA_MAX
+
 IDENT = r"^[a-z][a-z0-9_]*$"
 FieldType = Literal[
     "text", "textarea", "integer", "money", "date", "choice", "user", "users", "unit", "files"
@@ -49,8 +51,8 @@ class Strict(BaseModel):
 class Names(Strict):
     """A name in Simplified Chinese and English."""
 
-    zh: str = Field(min_length=1)
-    en: str = Field(min_length=1)
+    zh: str = Field(min_length=1, max_length=LABEL_MAX)
+    en: str = Field(min_length=1, max_length=LABEL_MAX)
 
     def get(self, lang: str) -> str:
         return self.en if lang.startswith("en") else self.zh
@@ -90,6 +92,9 @@ class FormField(Strict):
             raise ValueError(f"min {self.min:g} is greater than max {self.max:g}")
         if self.max_length is not None and self.type not in ("text", "textarea"):
             raise ValueError(f"'max_length' applies to text and textarea fields, not {self.type}")
+        most = TEXT_MAX if self.type == "text" else TEXTAREA_MAX
+        if self.max_length is not None and self.max_length > most:
+            raise ValueError(f"'max_length' of a {self.type} field may be at most {most}")
         return self
 
 
@@ -263,7 +268,7 @@ class Definition(Strict):
     #: who may start it: omitted means every employee
     starters: Who | None = None
     form: list[FormField] = Field(default_factory=list)
-    steps: dict[str, Step] = Field(min_length=1)
+    steps: dict[str, Step] = Field(min_length=1, max_length=DEFINITION_STEPS_MAX)
 
     @property
     def first_step(self) -> str:
