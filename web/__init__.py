@@ -37,6 +37,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         DATABASE_URL=os.environ.get("BANLI_DATABASE_URL"),
         FILES_DIR=os.environ.get("BANLI_FILES_DIR") or str(Path(app.instance_path) / "files"),
         MAX_CONTENT_LENGTH=int(os.environ.get("BANLI_MAX_UPLOAD", 1024**3)),
+        UPLOAD_QUOTA=int(os.environ.get("BANLI_UPLOAD_QUOTA") or limits.UPLOAD_QUOTA),
         IDLE_TIMEOUT=timedelta(minutes=int(os.environ.get("BANLI_IDLE_MINUTES", 120))),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

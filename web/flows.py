@@ -24,7 +24,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from web import engine, local_path
 from web.errors import TITLES, explain, field_message
-from workflow import files, messages
+from workflow import files, messages, uploads
 from workflow.engine import catalog
 from workflow.engine.records import FlowRecord
 from workflow.errors import FormInvalid, InvalidAction, NotFound, NotYourItem
@@ -364,8 +364,16 @@ def _uploads(key: str) -> tuple[list[dict[str, Any]], str | None]:
         if not upload.filename:
             continue  # the browser sends an empty part when no file was chosen
         try:
-            saved = _store().save(upload.stream, upload.filename,
-                                  limit=current_app.config["MAX_CONTENT_LENGTH"])  # fmt: skip
+            saved = uploads.save(
+                engine().db, _store(), current_user.id, upload.stream, upload.filename,
+                limit=current_app.config["MAX_CONTENT_LENGTH"],
+                quota_bytes=current_app.config["UPLOAD_QUOTA"], now=engine().clock(),
+            )  # fmt: skip
+        except uploads.QuotaExceeded as exc:
+            problem = _("The file %(name)s would take you past your storage quota of %(quota)s "
+                        "(%(left)s left); it was not kept.", name=exc.details["name"],
+                        quota=filesize(exc.details["quota"]), left=filesize(exc.details["left"]))  # fmt: skip
+            continue
         except files.FileTooLarge:
             raise RequestEntityTooLarge() from None
         except files.EmptyFile as exc:

@@ -297,13 +297,15 @@ def worker(ctx: click.Context, once: bool, poll: float) -> None:
     Handled job kinds: `deliver` (SMS / voice / e-mail through the channels configured by the
     BANLI_SMTP_* and BANLI_OUTBOX environment variables, see workflow.channels), `remind` and
     `timeout` (a step's reminder before its deadline and its on_timeout action, see
-    workflow.engine.timeouts) and the built-in `noop`. Jobs of other kinds fail, are retried
+    workflow.engine.timeouts), `sweep_uploads` (daily: removes stored files that no flow or
+    message refers to a day after their last upload, see workflow.uploads; the files are
+    under BANLI_FILES_DIR, default instance/files) and the built-in `noop`. Jobs of other kinds fail, are retried
     with back-off and end up dead-lettered.
     """
     import signal
     import threading
 
-    from workflow import messages
+    from workflow import messages, uploads
     from workflow.channels import channels_from_env
     from workflow.delivery import KIND as DELIVER
     from workflow.delivery import make_deliver_handler
@@ -317,6 +319,7 @@ def worker(ctx: click.Context, once: bool, poll: float) -> None:
     runner.handler(DELIVER)(make_deliver_handler(runner.db, channels_from_env(), **hooks))
     runner.on_dead[DELIVER] = hooks["on_failed"]  # a worker died on its last attempt
     timeouts.register(runner, engine)  # remind, timeout: step deadlines
+    uploads.register(runner, engine)  # sweep_uploads: daily, files nothing refers to
     if once:
         total = RunStats(claimed=runner.batch)
         while total.claimed >= runner.batch:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import re
+from pathlib import Path
 
 from tests.engine.test_sheet import CONTRACT
 from tests.test_sheet_pdf import pdf_text
+from tests.web.conftest import csrf_of
 from workflow.limits import OPINION_MAX
 
 TOO_LONG = "审" * (OPINION_MAX + 1)
@@ -69,3 +72,31 @@ def test_the_sheet_pdf_of_the_longest_opinion_answers_200(client, auth, engine, 
     assert response.status_code == 200 and response.data.startswith(b"%PDF-")
     text = pdf_text(response.data, tmp_path)
     assert opinion[:30] in re.sub(r"\s+", "", text) and text.count("\f") >= 3
+
+
+def _start_with_file(auth, content: bytes, name: str):
+    data = {**CONTRACT, "text": (io.BytesIO(content), name)}
+    page = auth.client.get("/start/contract_review").text
+    return auth.client.post("/start/contract_review", data={**data, "csrf_token": csrf_of(page)},
+                            content_type="multipart/form-data")  # fmt: skip
+
+
+def test_an_upload_past_the_quota_is_refused_next_to_the_field(client, auth, app, engine, people):
+    app.config["UPLOAD_QUOTA"] = 3 * 1024
+    auth.login("huangyong")
+    assert _start_with_file(auth, b"a" * 2048, "一.pdf").status_code == 302
+    response = _start_with_file(auth, b"b" * 2048, "二.pdf")
+    assert response.status_code == 400
+    assert field_error(response.text, "text") == (
+        "合同文本: 文件 二.pdf 会使您超出 3.0 KB 的存储配额（尚余 1.0 KB），未予保存。"
+    )
+    store = Path(app.config["FILES_DIR"])
+    assert len(list(store.glob("??/*"))) == 1  # the refused file never entered the store
+    assert len(engine.started(people["huangyong"])) == 1
+
+    auth.post("/lang", {"lang": "en", "next": "/"})
+    response = _start_with_file(auth, b"c" * 2048, "three.pdf")
+    assert field_error(response.text, "text") == (
+        "Contract text: The file three.pdf would take you past your storage quota of 3.0 KB "
+        "(1.0 KB left); it was not kept."
+    )
