@@ -23,7 +23,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from web import engine, local_path
-from web.errors import TITLES, explain, field_message
+from web.errors import TITLES, detail, explain, field_message
 from workflow import files, messages, uploads
 from workflow.engine import catalog
 from workflow.engine.records import FlowRecord
@@ -178,8 +178,9 @@ def _form_refused(exc: FormInvalid) -> Any:
         return _item_page(args["item_id"], refused), 400
     if request.endpoint == "flows.withdraw":
         return _flow_page(args["flow_id"], refused), 400
-    message = "; ".join(refused["errors"].values())
-    return render_template("error.html", title=TITLES[400], message=message, status=400), 400
+    page = render_template("error.html", title=TITLES[400], message=explain(exc),
+                           detail=detail(exc), status=400)  # fmt: skip
+    return page, 400
 
 
 def _candidates(options: list[dict[str, Any]]) -> list[int]:

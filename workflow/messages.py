@@ -42,8 +42,8 @@ from workflow.engine.people import _subtree
 from workflow.engine.queries import dings_of
 from workflow.engine.records import DingState
 from workflow.engine.sql import FLOWS, ITEMS, UNITS, USERS, VISITS
-from workflow.errors import FlowClosed, Forbidden, InvalidAction, NotFound
-from workflow.limits import MESSAGE_BODY_MAX, NOTE_MAX, SUBJECT_MAX, without_bidi
+from workflow.errors import FlowClosed, Forbidden, FormInvalid, InvalidAction, NotFound
+from workflow.limits import MESSAGE_BODY_MAX, NOTE_MAX, SUBJECT_MAX, too_long, without_bidi
 from workflow.store.models import Ding, RequestKey, RoleMembership
 
 if TYPE_CHECKING:
@@ -382,8 +382,9 @@ def relay(
 ) -> Outcome:
     """Relay (转发) a received message to others (one transaction): a new message with the same
     subject, text and files after the person's note; their item is handled (relayed)."""
-    if len(note or "") > NOTE_MAX:
-        raise InvalidAction(f"the note may be at most {NOTE_MAX} characters, not {len(note)}")
+    problem = too_long(note or "", NOTE_MAX)
+    if problem:
+        raise FormInvalid({"note": problem})
     with engine.db.transaction() as s:
         a = _own_message_item(engine, s, user_id, item_id)
         original = a.flow

@@ -113,3 +113,17 @@ def test_a_message_body_and_subject(engine, people):
     }
     fid = send(subject="题" * 200, body="文" * 10_000).flow_id
     assert messages.view(engine, people["liming"], fid).body == "文" * 10_000
+
+
+def test_the_longest_values_round_trip_on_postgresql(pg_db):
+    from tests.conftest import Clock, setup_engine
+
+    engine, people = setup_engine(pg_db, Clock())
+    fid = contract(engine, people, opinion=LONG)
+    with pytest.raises(FormInvalid):
+        contract(engine, people, opinion=TOO_LONG)
+    sent = messages.send(engine, people["liming"], to_users=[people["wangfang"]],
+                         subject="\u202e题" * 100, body="文" * 10_000).flow_id  # fmt: skip
+    assert opinions_of(engine, fid) == [LONG]
+    view = messages.view(engine, people["wangfang"], sent)
+    assert view.subject == "题" * 100 and view.body == "文" * 10_000

@@ -9,7 +9,8 @@ from pathlib import Path
 from tests.engine.test_sheet import CONTRACT
 from tests.test_sheet_pdf import pdf_text
 from tests.web.conftest import csrf_of
-from workflow.limits import OPINION_MAX
+from workflow import messages
+from workflow.limits import MESSAGE_BODY_MAX, NOTE_MAX, OPINION_MAX
 
 TOO_LONG = "审" * (OPINION_MAX + 1)
 ZH = f"意见: 共 {OPINION_MAX + 1} 个字，超过了 {OPINION_MAX} 个字的上限"
@@ -100,3 +101,28 @@ def test_an_upload_past_the_quota_is_refused_next_to_the_field(client, auth, app
         "Contract text: The file three.pdf would take you past your storage quota of 3.0 KB "
         "(1.0 KB left); it was not kept."
     )
+
+
+def test_a_too_long_reply_or_relay_note_is_named_next_to_its_field(app, engine, people):
+    from tests.web.test_message_pages import client_of, message_count, post
+
+    fid = messages.send(engine, people["liming"], subject="会议通知", body="明天九点",
+                        to_users=[people["wangfang"]]).flow_id  # fmt: skip
+    wang = client_of(app, "wangfang")
+    before = message_count(engine)
+    body = "复" * (MESSAGE_BODY_MAX + 1)
+    response = post(wang, f"/messages/{fid}/reply", {"body": body}, page=f"/messages/{fid}",
+                    content_type="multipart/form-data")  # fmt: skip
+    assert response.status_code == 400
+    assert field_error(response.text, "reply-body") == (
+        f"正文: 共 {MESSAGE_BODY_MAX + 1} 个字，超过了 {MESSAGE_BODY_MAX} 个字的上限"
+    )
+    assert f">{body}</textarea>" in response.text and 'id="reply-form" open' in response.text
+    note = "转" * (NOTE_MAX + 1)
+    response = post(wang, f"/messages/{fid}/relay", {"to_users": [people["sunli"]], "note": note},
+                    page=f"/messages/{fid}")  # fmt: skip
+    assert response.status_code == 400
+    assert field_error(response.text, "relay-note") == (
+        f"附言: 共 {NOTE_MAX + 1} 个字，超过了 {NOTE_MAX} 个字的上限"
+    )
+    assert message_count(engine) == before
