@@ -64,6 +64,14 @@ def test_a_file_larger_than_the_limit_is_refused_unread(tmp_path):
     ]
 
 
+def test_text_larger_than_the_limit_is_refused_too():
+    with pytest.raises(DefinitionError) as caught:
+        load_text(chain(2) + "#" * DEFINITION_BYTES_MAX, "huge.yaml")
+    assert caught.value.problems == [
+        f"huge.yaml: the file is larger than {DEFINITION_BYTES_MAX} bytes, the most a definition may have"
+    ]
+
+
 @pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero here")
 def test_a_file_that_never_ends():
     assert refused("/dev/zero") == [

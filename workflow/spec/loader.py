@@ -88,11 +88,7 @@ def read_definition(path: str | os.PathLike[str]) -> str:
     except OSError as err:
         raise DefinitionError([f"{name}:1: cannot read the file: {err.strerror or err}"]) from err
     if len(data) > DEFINITION_BYTES_MAX:
-        raise DefinitionError(
-            [
-                f"{name}: the file is larger than {DEFINITION_BYTES_MAX} bytes, the most a definition may have"
-            ]
-        )
+        raise DefinitionError([_too_big(name)])
     if b"\x00" in data:
         line = data.count(b"\n", 0, data.index(b"\x00")) + 1
         raise DefinitionError(
@@ -105,8 +101,14 @@ def read_definition(path: str | os.PathLike[str]) -> str:
         raise DefinitionError([f"{name}:{line}: the file is not UTF-8: {err.reason}"]) from err
 
 
+def _too_big(name: str) -> str:
+    return f"{name}: the file is larger than {DEFINITION_BYTES_MAX} bytes, the most a definition may have"
+
+
 def _load(text: str, filename: str) -> tuple[Definition, Lines]:
     name = os.path.basename(filename)
+    if len(text) > DEFINITION_BYTES_MAX:  # text given directly (load_text): characters ≤ bytes
+        raise DefinitionError([_too_big(name)])
     try:
         return _checked(text, name)
     except RecursionError:
