@@ -23,11 +23,11 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from web import engine, local_path
-from web.errors import TITLES, detail, explain, field_message
+from web.errors import STATUS, TITLES, detail, explain, field_message
 from workflow import files, messages, uploads
 from workflow.engine import catalog
 from workflow.engine.records import FlowRecord
-from workflow.errors import FormInvalid, InvalidAction, NotFound, NotYourItem
+from workflow.errors import BanliError, FormInvalid, InvalidAction, NotFound, NotYourItem
 from workflow.machine import mermaid
 from workflow.urge import ding_limit
 from workflow.urge import urge as urge_item
@@ -174,13 +174,23 @@ def _form_refused(exc: FormInvalid) -> Any:
         "opinion": request.form.get("opinion", ""),
     }
     args = request.view_args or {}
-    if "item_id" in args and request.endpoint in _ITEM_FORMS:
-        return _item_page(args["item_id"], refused), 400
-    if request.endpoint == "flows.withdraw":
-        return _flow_page(args["flow_id"], refused), 400
-    page = render_template("error.html", title=TITLES[400], message=explain(exc),
-                           detail=detail(exc), status=400)  # fmt: skip
-    return page, 400
+    try:
+        if "item_id" in args and _shown(args["item_id"], refused["form"]):
+            return _item_page(args["item_id"], refused), 400
+        if request.endpoint == "flows.withdraw":
+            return _flow_page(args["flow_id"], refused), 400
+    except BanliError as other:  # the page cannot be shown to this person now: say why
+        exc = other
+    status = STATUS.get(exc.kind, 400)
+    page = render_template("error.html", title=TITLES[status], message=explain(exc),
+                           detail=detail(exc), status=status)  # fmt: skip
+    return page, status
+
+
+def _shown(item_id: int, form: str) -> bool:
+    """Whether the item page shows ``form`` now (else the refusal gets the error page)."""
+    actions = {a["action"]: a for a in engine().available_actions(current_user.id, item_id)}
+    return form in actions and (form != "forward" or bool(actions[form]["ready"]))
 
 
 def _candidates(options: list[dict[str, Any]]) -> list[int]:

@@ -126,3 +126,16 @@ def test_a_too_long_reply_or_relay_note_is_named_next_to_its_field(app, engine, 
         f"附言: 共 {NOTE_MAX + 1} 个字，超过了 {NOTE_MAX} 个字的上限"
     )
     assert message_count(engine) == before
+
+
+def test_a_too_long_opinion_on_someone_elses_item_says_only_what_it_always_says(
+    client, auth, engine, people, item_of
+):
+    fid = engine.start(people["huangyong"], "contract_review", CONTRACT).flow_id
+    item = item_of("qianxuejun", fid)
+    auth.login("wangfang")  # no part in the flow
+    version = engine.history(fid).version
+    plain = auth.post(f"/items/{item}/forward", {"opinion": "同意", "version": version})
+    long = auth.post(f"/items/{item}/forward", {"opinion": TOO_LONG, "version": version})
+    assert long.status_code == plain.status_code != 500
+    assert "超过" not in long.text and 'class="field-error"' not in long.text

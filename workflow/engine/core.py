@@ -232,13 +232,13 @@ class Engine(Queries):
         self, actor_id: int, flow_id: int, *, reason: str | None = None, version: int | None = None
     ) -> Outcome:
         """The initiator takes back a flow while nobody at its current step has opened it."""
-        check_opinion(reason)
         with self.db.transaction() as s:
             a = Action(self, s, actor_id, self.clock())
             a.load_flow(flow_id)
             if a.flow["initiator_id"] != actor_id:
                 raise Forbidden("only the initiator may withdraw a flow")
             a.require_open(version)
+            check_opinion(reason)  # after who and when: a stranger learns nothing from it
             a.params = {"opinion": reason}
             a.fire("withdraw")
             return a.write_flow(ended_at=a.now)
@@ -254,12 +254,12 @@ class Engine(Queries):
         **params: Any,
     ) -> Outcome:
         """One action on one's own work item: lock, check, fire the trigger, write; one transaction."""
-        check_opinion(opinion)
         with self.db.transaction() as s:
             a = Action(self, s, actor_id, self.clock())
             a.load_item(item_id)
             a.require_open(version)
             a.require_role(role)
+            check_opinion(opinion)  # after who and when: a stranger learns nothing from it
             a.params = {"opinion": opinion, **params}
             kwargs: dict[str, Any] = {}
             if trigger == "forward":
