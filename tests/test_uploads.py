@@ -124,3 +124,17 @@ def test_the_sweep_is_a_daily_job_that_queues_the_next(setup, tmp_path):
         ("sweep:2026-03-03", "done"),
         ("sweep:2026-03-05", "pending"),
     ]
+
+
+def test_a_file_attached_while_the_sweep_runs_goes_back(setup, monkeypatch):
+    engine, people, clock, store = setup
+    attached = put(engine, store, people["huangyong"], b"attached during the sweep")
+    clock.advance(hours=25)
+    engine.start(people["huangyong"], "contract_review", {**CONTRACT, "text": [
+        {"name": "合同.pdf", "size": 25, "sha256": attached.sha256}]})  # fmt: skip
+    # as if the flow was started after the sweep had looked for references
+    monkeypatch.setattr(uploads, "referenced", lambda db, among: set())
+    assert uploads.sweep(engine.db, store, clock.now) == []
+    assert left_in_store(store) == {attached.sha256}
+    assert list((store.root / "trash").iterdir()) == []
+    assert uploads.used(engine.db, people["huangyong"]) == 25

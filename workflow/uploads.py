@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 from collections.abc import Iterable
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -72,8 +73,12 @@ def save(
     """
     most = quota() if quota_bytes is None else quota_bytes
     left = max(most - used(db, user_id), 0)
+    when = now or datetime.now(UTC)
     try:
-        saved = store.save(stream, name, limit=left if limit is None else min(limit, left))
+        saved = store.save(
+            stream, name, limit=left if limit is None else min(limit, left),
+            before_placing=lambda stored: record(db, user_id, stored, when),
+        )  # fmt: skip
     except FileTooLarge as exc:
         if limit is not None and limit <= left:
             raise  # the upload limit, not the quota, refused it
@@ -82,7 +87,6 @@ def save(
             f"the file '{shown}' would take you past your storage quota of {most} bytes "
             f"({left} bytes left)", name=shown, quota=most, left=left,
         ) from None  # fmt: skip
-    record(db, user_id, saved, now or datetime.now(UTC))
     return saved
 
 
@@ -124,8 +128,15 @@ def sweep(db: Database, store: FileStore, now: datetime, kept: timedelta = KEPT)
 
     Content-addressed: one file may be a refused upload of one person and an attachment of
     another's flow; it stays while any flow refers to it. Returns the hashes removed.
+
+    An upload records its owner before its file takes its place (``FileStore.save``), so each
+    file is first moved aside, then its rows and references are looked at again: a file stored
+    or attached meanwhile goes back.
     """
     cutoff = now - kept
+    trash = store.root / "trash"
+    shutil.rmtree(trash, ignore_errors=True)  # what an interrupted sweep left
+    trash.mkdir(parents=True, exist_ok=True)
     with db.read() as s:
         stale = set(
             s.scalars(
@@ -134,15 +145,35 @@ def sweep(db: Database, store: FileStore, now: datetime, kept: timedelta = KEPT)
                 .having(func.max(UPLOADS.c.stored_at) < cutoff)
             )
         )
-    doomed = sorted(stale - referenced(db, stale))
-    for sha in doomed:
-        # the file first: should the rows outlive it, the next sweep simply tries again
-        store.path(sha).unlink(missing_ok=True)
+    removed = []
+    for sha in sorted(stale - referenced(db, stale)):
+        aside = trash / sha
+        try:
+            os.replace(store.path(sha), aside)
+        except FileNotFoundError:
+            pass  # already gone (a sweep stopped half-way): the rows still go
         with db.transaction() as conn:
+            if _still_wanted(conn, sha, cutoff):
+                if aside.exists() and not store.exists(sha):
+                    os.replace(aside, store.path(sha))
+                continue
             conn.execute(
                 delete(UPLOADS).where(UPLOADS.c.sha256 == sha, UPLOADS.c.stored_at < cutoff)
             )
-    return doomed
+        aside.unlink(missing_ok=True)
+        removed.append(sha)
+    return removed
+
+
+def _still_wanted(conn: Any, sha: str, cutoff: datetime) -> bool:
+    """Stored again since the sweep looked, or attached to a flow or message meanwhile."""
+    fresh = conn.execute(
+        select(UPLOADS.c.sha256).where(UPLOADS.c.sha256 == sha, UPLOADS.c.stored_at >= cutoff)
+    ).first()
+    used = conn.execute(
+        select(FLOWS.c.id).where(cast(FLOWS.c.form, Text).like(f'%"{sha}"%')).limit(1)
+    ).first()
+    return fresh is not None or used is not None
 
 
 # --- the daily job --------------------------------------------------------------------------------
