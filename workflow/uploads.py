@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterable
+from contextlib import suppress
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -148,10 +149,8 @@ def sweep(db: Database, store: FileStore, now: datetime, kept: timedelta = KEPT)
     removed = []
     for sha in sorted(stale - referenced(db, stale)):
         aside = trash / sha
-        try:
+        with suppress(FileNotFoundError):  # already gone (a sweep stopped half-way): rows go
             os.replace(store.path(sha), aside)
-        except FileNotFoundError:
-            pass  # already gone (a sweep stopped half-way): the rows still go
         with db.transaction() as conn:
             if _still_wanted(conn, sha, cutoff):
                 if aside.exists() and not store.exists(sha):
