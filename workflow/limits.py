@@ -38,6 +38,8 @@ DEFINITION_VALUES_MAX = 200_000
 DEFINITION_DEPTH_MAX = 40
 #: the longest name or label (a step's, a field's, a choice's), per language
 LABEL_MAX = 200
+#: the longest description (of the definition) or help text (of a field), per language
+PROSE_MAX = 2_000
 
 # --- uploads ------------------------------------------------------------------------------------
 #: the bytes one person may have stored, unless BANLI_UPLOAD_QUOTA says otherwise (Art. 22)

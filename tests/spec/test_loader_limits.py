@@ -135,3 +135,16 @@ def test_the_cli_on_dev_zero_in_a_process_of_its_own():
     assert out.stderr == (
         f"zero: the file is larger than {DEFINITION_BYTES_MAX} bytes, the most a definition may have\n"
     )
+
+
+def test_a_long_help_text_is_allowed_a_long_label_is_not():
+    text = chain(1).replace(
+        "name: {zh: 大, en: Big}",
+        "name: {zh: 大, en: Big}\ndescription: {zh: " + "说" * 2000 + ", en: About}",
+    )
+    assert load_text(text, "ok.yaml").description.zh == "说" * 2000
+    with pytest.raises(DefinitionError) as caught:
+        load_text(text.replace("说" * 2000, "说" * 2001), "long.yaml")
+    assert caught.value.problems == [
+        "long.yaml:3: description.zh should have at most 2000 characters"
+    ]

@@ -17,7 +17,7 @@ from pydantic import (
 )
 from typing_extensions import TypeAliasType
 
-from workflow.limits import DEFINITION_STEPS_MAX, LABEL_MAX, TEXT_MAX, TEXTAREA_MAX
+from workflow.limits import DEFINITION_STEPS_MAX, LABEL_MAX, PROSE_MAX, TEXT_MAX, TEXTAREA_MAX
 
 IDENT = r"^[a-z][a-z0-9_]*$"
 FieldType = Literal[
@@ -58,6 +58,13 @@ class Names(Strict):
         return self.en if lang.startswith("en") else self.zh
 
 
+class Prose(Names):
+    """A description or help text in both languages: longer than a name may be."""
+
+    zh: str = Field(min_length=1, max_length=PROSE_MAX)
+    en: str = Field(min_length=1, max_length=PROSE_MAX)
+
+
 class Choice(Strict):
     value: Annotated[str, Field(min_length=1)]
     label: Names
@@ -72,7 +79,7 @@ class FormField(Strict):
     max_length: int | None = Field(default=None, gt=0)
     min: float | None = None
     max: float | None = None
-    help: Names | None = None
+    help: Prose | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> FormField:
@@ -262,7 +269,7 @@ class Definition(Strict):
     #: approval (listed among approval types, on the workbench) or message (the message list)
     kind: Literal["approval", "message"] = "approval"
     name: Names
-    description: Names | None = None
+    description: Prose | None = None
     #: a Python format string over form keys giving the flow's title, e.g. "{title}"
     title: str | None = None
     #: who may start it: omitted means every employee
