@@ -15,6 +15,7 @@ from flask_babel import Babel, get_locale
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from workflow import limits
 from workflow.engine import Engine
 from workflow.store.db import (
     WEB_LOCK_TIMEOUT,
@@ -46,6 +47,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         DATABASE_URL=os.environ.get("BANLI_DATABASE_URL"),
         FILES_DIR=os.environ.get("BANLI_FILES_DIR") or str(Path(app.instance_path) / "files"),
         MAX_CONTENT_LENGTH=int(os.environ.get("BANLI_MAX_UPLOAD", 1024**3)),
+        UPLOAD_QUOTA=int(os.environ.get("BANLI_UPLOAD_QUOTA") or limits.UPLOAD_QUOTA),
         IDLE_TIMEOUT=timedelta(minutes=int(os.environ.get("BANLI_IDLE_MINUTES", 120))),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -110,6 +112,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.jinja_env.filters["stamp"] = lambda at: engine.stamp(at) if at else "—"
     app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
     app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.globals["limits"] = limits  # the pages' maxlength repeats the engine's limits
     return app
 
 

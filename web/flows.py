@@ -23,12 +23,18 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from web import engine, local_path
-from web.errors import explain, field_message
+from web.errors import STATUS, TITLES, detail, explain, field_message
 from web.inputs import as_id, as_ids, version_number
-from workflow import files, messages
+from workflow import files, messages, uploads
 from workflow.engine import catalog
 from workflow.engine.records import FlowRecord
-from workflow.errors import FormInvalid, InvalidAction, NotFound, PeopleInvalid
+from workflow.errors import (
+    BanliError,
+    FormInvalid,
+    InvalidAction,
+    NotFound,
+    PeopleInvalid,
+)
 from workflow.machine import mermaid
 from workflow.urge import ding_limit
 from workflow.urge import urge as urge_item
@@ -113,10 +119,15 @@ def _as_message(flow_id: int) -> Any:
 @bp.get("/items/<id:item_id>")
 def item(item_id: int) -> Any:
     """One's own work item: opening it records the confirmation effect (Art. 6)."""
-    eng = engine()
-    elsewhere = _as_message(eng.get_flow_id(item_id))
+    elsewhere = _as_message(engine().get_flow_id(item_id))
     if elsewhere is not None:
         return elsewhere
+    return _item_page(item_id)
+
+
+def _item_page(item_id: int, refused: dict[str, Any] | None = None) -> str:
+    """The work item's page; ``refused``: the action form sent back, with its field errors."""
+    eng = engine()
     out = eng.open(current_user.id, item_id)
     record = eng.history(out.flow_id, viewer_id=current_user.id)
     actions = {a["action"]: a for a in eng.available_actions(current_user.id, item_id)}
@@ -124,7 +135,7 @@ def item(item_id: int) -> Any:
     mine = next(p for v in record.visits for p in v.people if p.item_id == item_id)
     return _record_page(
         "flows/item.html", record, item_id=item_id, mine=mine, actions=actions,
-        who=catalog.people(eng, _candidates(options)),
+        who=catalog.people(eng, _candidates(options)), refused=refused,
     )  # fmt: skip
 
 
@@ -134,13 +145,52 @@ def flow(flow_id: int) -> Any:
     elsewhere = _as_message(flow_id)
     if elsewhere is not None:
         return elsewhere
+    return _flow_page(flow_id)
+
+
+def _flow_page(flow_id: int, refused: dict[str, Any] | None = None) -> str:
     record = engine().history(flow_id, viewer_id=current_user.id)
     return _record_page(
         "flows/flow.html",
         record,
         withdraw=catalog.may_withdraw(record, current_user.id),
         my_item=catalog.open_item(record, current_user.id),
+        refused=refused,
     )
+
+
+# The forms of the item page, by the endpoint they post to: a refused one is shown again.
+_ITEM_FORMS = {"flows.forward": "forward", "flows.end": "end", "flows.finish": "finish",
+               "flows.sign": "sign", "flows.return_": "return"}  # fmt: skip
+
+
+@bp.errorhandler(FormInvalid)
+def _form_refused(exc: FormInvalid) -> Any:
+    """An opinion (or reason) the engine refused, e.g. too long: the same page again, with the
+    message next to the field and what the person wrote kept, so nothing they typed is lost."""
+    refused = {
+        "form": _ITEM_FORMS.get(request.endpoint or "", "withdraw"),
+        "errors": {k: field_message(m) for k, m in exc.errors.items()},
+        "opinion": request.form.get("opinion", ""),
+    }
+    args = request.view_args or {}
+    try:
+        if "item_id" in args and _shown(args["item_id"], refused["form"]):
+            return _item_page(args["item_id"], refused), 400
+        if request.endpoint == "flows.withdraw":
+            return _flow_page(args["flow_id"], refused), 400
+    except BanliError as other:  # the page cannot be shown to this person now: say why
+        exc = other
+    status = STATUS.get(exc.kind, 400)
+    page = render_template("error.html", title=TITLES[status], message=explain(exc),
+                           detail=detail(exc), status=status)  # fmt: skip
+    return page, status
+
+
+def _shown(item_id: int, form: str) -> bool:
+    """Whether the item page shows ``form`` now (else the refusal gets the error page)."""
+    actions = {a["action"]: a for a in engine().available_actions(current_user.id, item_id)}
+    return form in actions and (form != "forward" or bool(actions[form]["ready"]))
 
 
 def _candidates(options: list[dict[str, Any]]) -> list[int]:
@@ -327,8 +377,16 @@ def _uploads(key: str) -> tuple[list[dict[str, Any]], str | None]:
         if not upload.filename:
             continue  # the browser sends an empty part when no file was chosen
         try:
-            saved = _store().save(upload.stream, upload.filename,
-                                  limit=current_app.config["MAX_CONTENT_LENGTH"])  # fmt: skip
+            saved = uploads.save(
+                engine().db, _store(), current_user.id, upload.stream, upload.filename,
+                limit=current_app.config["MAX_CONTENT_LENGTH"],
+                quota_bytes=current_app.config["UPLOAD_QUOTA"], now=engine().clock(),
+            )  # fmt: skip
+        except uploads.QuotaExceeded as exc:
+            problem = _("The file %(name)s would take you past your storage quota of %(quota)s "
+                        "(%(left)s left); it was not kept.", name=exc.details["name"],
+                        quota=filesize(exc.details["quota"]), left=filesize(exc.details["left"]))  # fmt: skip
+            continue
         except files.FileTooLarge:
             raise RequestEntityTooLarge() from None
         except files.EmptyFile as exc:

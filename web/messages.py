@@ -30,7 +30,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from web import engine
-from web.errors import TITLES, explain, field_message
+from web.errors import TITLES, detail, explain, field_message
 from web.flows import _sign, _store, _uploads, attachment_response
 from web.inputs import as_ids, page_number, version_number
 from web.workbench import page_numbers
@@ -301,6 +301,11 @@ def _choices() -> dict[str, Any]:
 def message(flow_id: int) -> Any:
     """A message: a recipient's opening is their confirmation (已读); the sender (and an
     administrator) sees per recipient what became of it, live."""
+    return _message_page(flow_id)
+
+
+def _message_page(flow_id: int, refused: dict[str, Any] | None = None) -> str:
+    """The message's page; ``refused``: the reply or relay form sent back, with its field errors."""
     eng, uid = engine(), current_user.id
     view = messages.view(eng, uid, flow_id)
     if view.item_id and not view.revoked and view.confirmed_at is None:
@@ -316,8 +321,27 @@ def message(flow_id: int) -> Any:
         used=_dings_used() if view.is_sender else 0,
         limit=ding_limit(),
         labels=LABELS,
+        refused=refused,
         **(_choices() if view.item_id and not view.revoked else {}),
     )
+
+
+@bp.errorhandler(FormInvalid)
+def _form_refused(exc: FormInvalid) -> Any:
+    """A reply's text or a relay's note the engine refused (too long): the message page again,
+    the form open, what was typed kept, the message next to the field."""
+    form = {"messages.reply": "reply", "messages.relay": "relay"}.get(request.endpoint or "")
+    flow_id = (request.view_args or {}).get("flow_id")
+    if form is None or flow_id is None:  # the compose form handles its own
+        page = render_template("error.html", title=TITLES[400], message=explain(exc),
+                               detail=detail(exc), status=400)  # fmt: skip
+        return page, 400
+    refused = {
+        "form": form,
+        "errors": {k: field_message(m) for k, m in exc.errors.items()},
+        "text": request.form.get("body" if form == "reply" else "note", ""),
+    }
+    return _message_page(flow_id, refused), 400
 
 
 @bp.get("/messages/<id:flow_id>/receipts.json")

@@ -356,13 +356,15 @@ def worker(ctx: click.Context, once: bool, poll: float) -> None:
     BANLI_SMTP_* and BANLI_OUTBOX environment variables, see workflow.channels), `remind` and
     `timeout` (a step's reminder before its deadline and its on_timeout action, see
     workflow.engine.timeouts), `anchor` (the daily audit anchor, see workflow.anchors; queued at
-    every start) and the built-in `noop`. Jobs of other kinds fail, are retried
+    every start), `sweep_uploads` (daily: removes stored files that no flow or message refers
+    to a day after their last upload, see workflow.uploads; the files are under
+    BANLI_FILES_DIR, default instance/files) and the built-in `noop`. Jobs of other kinds fail, are retried
     with back-off and end up dead-lettered.
     """
     import signal
     import threading
 
-    from workflow import anchors, messages
+    from workflow import anchors, messages, uploads
     from workflow.channels import channels_from_env
     from workflow.delivery import KIND as DELIVER
     from workflow.delivery import make_deliver_handler
@@ -384,6 +386,7 @@ def worker(ctx: click.Context, once: bool, poll: float) -> None:
         anchors.make_anchor_handler(runner.db, engine.tz, settings, engine.clock)
     )
     anchors.seed(runner.db, engine.clock(), engine.tz)  # the next daily anchor is always queued
+    uploads.register(runner, engine)  # sweep_uploads: daily, files nothing refers to
     if once:
         total = RunStats(claimed=runner.batch)
         while total.claimed >= runner.batch:

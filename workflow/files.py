@@ -8,15 +8,17 @@ import os
 import re
 import tempfile
 import unicodedata
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from workflow.errors import BanliError
+from workflow.limits import FILE_NAME_MAX, without_bidi
 
 CHUNK = 1024 * 1024
 #: the longest file name kept, in characters (the form stores it; the disk never sees it)
-NAME_MAX = 120
+NAME_MAX = FILE_NAME_MAX
 FALLBACK_NAME = "file"
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 # Control characters and what Windows refuses in a file name: a download must save anywhere.
@@ -49,8 +51,12 @@ class StoredFile:
 
 
 def clean_name(name: str | None) -> str:
-    """A file name safe to show and to offer for download: no path, no control characters, capped."""
-    name = unicodedata.normalize("NFC", name or "")
+    """A file name safe to show and to offer for download: no path, no control characters, capped.
+
+    Bidirectional controls go too: a right-to-left override makes "invoice\u202efdp.exe" read
+    as "invoiceexe.pdf".
+    """
+    name = without_bidi(unicodedata.normalize("NFC", name or ""))
     name = re.split(r"[/\\]", name)[-1]
     name = _UNSAFE.sub("_", name).strip().lstrip(".").strip()
     if not name:
@@ -84,15 +90,26 @@ class FileStore:
     def exists(self, sha256: str) -> bool:
         return bool(SHA256.match(sha256 or "")) and self.path(sha256).is_file()
 
-    def save(self, stream: BinaryIO, name: str | None, *, limit: int | None = None) -> StoredFile:
+    def save(
+        self,
+        stream: BinaryIO,
+        name: str | None,
+        *,
+        limit: int | None = None,
+        before_placing: Callable[[StoredFile], None] | None = None,
+    ) -> StoredFile:
         """Copy ``stream`` into the store in chunks, hashing as it goes; the file appears whole or not at all.
 
         Args:
             stream: read until it returns ``b""``; never held in memory whole.
             name: the name the person gave the file; cleaned with :func:`clean_name`.
             limit: the most bytes accepted (None: no limit).
+            before_placing: called with the file's hash and size once they are known, before the
+                file takes its place in the store (``workflow.uploads`` records its owner there,
+                so that the sweep never removes a file someone is storing right now).
         Raises:
-            EmptyFile, FileTooLarge: and nothing is left in the store.
+            EmptyFile, FileTooLarge: and nothing is left in the store (nor if ``before_placing``
+            raises).
         """
         shown = clean_name(name)
         tmp_dir = self.root / "tmp"
@@ -117,6 +134,8 @@ class FileStore:
             if size == 0:
                 raise EmptyFile(f"the file '{shown}' is empty", name=shown)
             sha = digest.hexdigest()
+            if before_placing is not None:
+                before_placing(StoredFile(shown, size, sha, guess_type(shown)))
             final = self.path(sha)
             final.parent.mkdir(parents=True, exist_ok=True)
             # rename is atomic on one file system: readers see the whole file or none. The same

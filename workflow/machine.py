@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from threading import Lock
 from typing import Any
@@ -55,6 +55,10 @@ class CompiledDefinition:
     spec: Definition
     conditions: dict[tuple[str, str], Condition]
     machine: Machine
+    #: the hooks of the return transitions, added per step on first use (see ensure_returns)
+    hooks: Hooks | None = None
+    _returns_from: set[str] = field(default_factory=set)
+    _returns_lock: Lock = field(default_factory=Lock)
 
     @property
     def key(self) -> str:
@@ -65,8 +69,30 @@ class CompiledDefinition:
 
     @cached_property
     def ancestors(self) -> dict[str, frozenset[str]]:
-        """For each step, the steps from which it can be reached: where a return may go."""
-        return {s: frozenset(_predecessors(self.spec, s)) for s in self.spec.steps}
+        """For each step, the steps from which it can be reached: where a return may go.
+
+        Filled per step as asked: all at once would cost n² for a chain of n steps.
+        """
+        return _Ancestors(self.spec)
+
+    def ensure_returns(self, step_id: str) -> None:
+        """Add the ``return_`` transitions from ``step_id`` to the machine, once.
+
+        A chain of n steps has about n²/2 of them (each step may go back to every earlier one):
+        built up front, a 3,000-step chain took minutes; a step's own are a few milliseconds.
+        """
+        if step_id in self._returns_from or step_id not in self.spec.steps or self.hooks is None:
+            return
+        with self._returns_lock:  # taken for adding only, never while a callback runs
+            if step_id in self._returns_from:
+                return
+            order = {s: i for i, s in enumerate(self.spec.steps)}
+            for target in sorted(self.ancestors[step_id], key=order.__getitem__):
+                self.machine.add_transition(
+                    "return_", step_id, target,
+                    conditions=[_chosen(target), self.hooks.visited], after=self.hooks.enter_step,
+                )  # fmt: skip
+            self._returns_from.add(step_id)
 
     def next_steps(self, step_id: str, form: dict[str, Any]) -> list[str]:
         """The next steps of ``step_id`` whose condition holds for this form, in declared order."""
@@ -88,6 +114,7 @@ class CompiledDefinition:
         # and a second lock taken in another order would deadlock. add_model/remove_model only
         # append to and remove from a list (atomic under the GIL); per-flow order comes from the
         # flow row lock.
+        self.ensure_returns(model.state)
         self.machine.add_model(model, initial=model.state)
         try:
             yield model
@@ -95,11 +122,27 @@ class CompiledDefinition:
             self.machine.remove_model(model)
 
 
-def _predecessors(spec: Definition, target: str) -> set[str]:
+class _Ancestors(dict[str, frozenset[str]]):
+    """Step → the steps it can be reached from, each computed when first asked for."""
+
+    def __init__(self, spec: Definition) -> None:
+        super().__init__()
+        self._parents = _parents(spec)
+
+    def __missing__(self, step: str) -> frozenset[str]:
+        found = self[step] = frozenset(_reaching(self._parents, step))
+        return found
+
+
+def _parents(spec: Definition) -> dict[str, set[str]]:
     parents: dict[str, set[str]] = {s: set() for s in spec.steps}
     for sid, step in spec.steps.items():
         for nxt in step.next:
             parents.setdefault(nxt.to, set()).add(sid)
+    return parents
+
+
+def _reaching(parents: dict[str, set[str]], target: str) -> set[str]:
     seen: set[str] = set()
     todo = list(parents.get(target, ()))
     while todo:
@@ -197,18 +240,8 @@ def _transitions(spec: Definition, conds: dict[tuple[str, str], Condition], h: H
                 "after": h.close_flow,
             }
         )
-    preds = {s: _predecessors(spec, s) for s in steps}
-    for sid in steps:
-        for target in sorted(preds[sid], key=steps.index):
-            out.append(
-                {
-                    "trigger": "return_",
-                    "source": sid,
-                    "dest": target,
-                    "conditions": [_chosen(target), h.visited],
-                    "after": h.enter_step,
-                }
-            )
+    # return_: the event now, its transitions per step when a flow is first bound there
+    out.append({"trigger": "return_", "source": [], "dest": steps[0]})
     return out
 
 
@@ -231,7 +264,7 @@ def compile_definition(version_id: int, spec: Definition, hooks: Hooks) -> Compi
     )
     with _count_lock:
         MACHINES_BUILT += 1
-    return CompiledDefinition(version_id, spec, conditions, machine)
+    return CompiledDefinition(version_id, spec, conditions, machine, hooks)
 
 
 def mermaid(compiled: CompiledDefinition, current: str | None = None) -> str:

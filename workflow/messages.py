@@ -42,7 +42,8 @@ from workflow.engine.people import _subtree
 from workflow.engine.queries import dings_of
 from workflow.engine.records import DingState
 from workflow.engine.sql import FLOWS, ITEMS, UNITS, USERS, VISITS
-from workflow.errors import FlowClosed, Forbidden, Hidden, InvalidAction, NotFound
+from workflow.errors import FlowClosed, Forbidden, FormInvalid, Hidden, InvalidAction, NotFound
+from workflow.limits import MESSAGE_BODY_MAX, NOTE_MAX, SUBJECT_MAX, too_long, without_bidi
 from workflow.store.models import Ding, RequestKey, RoleMembership
 
 if TYPE_CHECKING:
@@ -54,8 +55,6 @@ MESSAGE = "message"
 SENT = "sent"
 #: The most people one message may reach (units are expanded to their members).
 MAX_RECIPIENTS = 5000
-SUBJECT_LIMIT = 200
-NOTE_LIMIT = 2000
 #: how long a compose form's one-time key is remembered against a second send
 KEY_KEPT = timedelta(days=7)
 
@@ -242,6 +241,7 @@ def _form(
     category: str | None,
     **links: int,
 ) -> dict[str, Any]:
+    subject = without_bidi(subject) if isinstance(subject, str) else subject
     form: dict[str, Any] = {"subject": subject, "body": body or None}
     if attachments:
         form["attachments"] = attachments
@@ -382,8 +382,9 @@ def relay(
 ) -> Outcome:
     """Relay (转发) a received message to others (one transaction): a new message with the same
     subject, text and files after the person's note; their item is handled (relayed)."""
-    if len(note or "") > NOTE_LIMIT:
-        raise InvalidAction(f"the note may be at most {NOTE_LIMIT} characters, not {len(note)}")
+    problem = too_long(note or "", NOTE_MAX)
+    if problem:
+        raise FormInvalid({"note": problem})
     with engine.db.transaction() as s:
         a = _own_message_item(engine, s, user_id, item_id)
         original = a.flow
@@ -399,7 +400,7 @@ def relay(
         a.write_flow()
         subject = _prefixed("转发：", form_in.get("subject") or original["title"])
         form = _form(
-            subject, body[:10000], form_in.get("attachments"), form_in.get("category"),
+            subject, body[:MESSAGE_BODY_MAX], form_in.get("attachments"), form_in.get("category"),
             relayed_from=original["id"],
         )  # fmt: skip
         return _start(engine, s, user_id, form, to_users, to_units).write_flow()
@@ -471,7 +472,7 @@ def _handle(a: Action, action: str) -> None:
 
 def _prefixed(prefix: str, subject: str) -> str:
     subject = subject if subject.startswith(prefix) else prefix + subject
-    return subject[:SUBJECT_LIMIT]
+    return subject[:SUBJECT_MAX]
 
 
 def _require_message(a: Action) -> None:

@@ -44,6 +44,10 @@
     all("dialog.inline-dialog").forEach(function (dialog) {
       dialog.removeAttribute("open");
       dialog.classList.remove("inline-dialog");
+      // a form the server sent back with a field error stays open, the error in view
+      if (dialog.querySelector(".field-error")) {
+        dialog.showModal();
+      }
     });
     all(".js-only[hidden]").forEach(function (el) { el.hidden = false; });
     all("[data-open-dialog]").forEach(function (button) {

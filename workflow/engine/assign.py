@@ -11,6 +11,7 @@ from workflow.engine.context import Assignment
 from workflow.engine.people import Candidates, resolve
 from workflow.engine.sql import ITEMS, USERS, VISITS
 from workflow.errors import InvalidAction, PeopleInvalid
+from workflow.limits import TITLE_MAX, without_bidi
 from workflow.spec.model import Definition
 
 if TYPE_CHECKING:
@@ -31,8 +32,11 @@ def title(spec: Definition, form: dict[str, Any]) -> str:
     """The flow's title from the definition's template, else its ``title`` field, else its name."""
     if spec.title:
         keys = {name for _, name, _, _ in Formatter().parse(spec.title) if name}
-        return spec.title.format(**{k: form.get(k, "") for k in keys})[:500]
-    return str(form.get("title") or spec.name.zh)[:500]
+        made = spec.title.format(**{k: form.get(k, "") for k in keys})
+    else:
+        made = str(form.get("title") or spec.name.zh)
+    # bidi controls could make a title read differently from what it holds (a forged extension)
+    return without_bidi(made)[:TITLE_MAX]
 
 
 def only_next(a: Action) -> str:

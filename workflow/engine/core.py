@@ -17,7 +17,8 @@ from workflow.engine.forms import validate_form
 from workflow.engine.queries import Queries
 from workflow.engine.registry import Registry
 from workflow.engine.sql import FLOWS, ITEMS, USERS, VISITS
-from workflow.errors import Forbidden, InvalidAction, NotFound, PeopleInvalid
+from workflow.errors import Forbidden, FormInvalid, InvalidAction, NotFound, PeopleInvalid
+from workflow.limits import check_opinion, opinion_problem
 from workflow.store.db import Database
 
 DEFAULT_TZ = "Asia/Shanghai"
@@ -72,9 +73,15 @@ class Engine(Queries):
         Raises:
             NotFound, Forbidden (not among the starters), FormInvalid, InvalidAction, PeopleInvalid.
         """
+        too_long = opinion_problem(opinion)
         with self.db.transaction() as s:
             a = Action(self, s, actor_id, self.clock())
-            self.begin(a, definition, form)
+            try:
+                self.begin(a, definition, form)
+            except FormInvalid as exc:  # every field's problem at once, the opinion's too
+                raise FormInvalid({**exc.errors, **too_long}) from None
+            if too_long:
+                raise FormInvalid(too_long)
             if submit:
                 a.params = {"people": (host, handlers, co_signers), "opinion": opinion}
                 a.fire("forward", to=to or assign.only_next(a))
@@ -233,6 +240,7 @@ class Engine(Queries):
             if a.flow["initiator_id"] != actor_id:
                 raise Forbidden("only the initiator may withdraw a flow")
             a.require_open(version)
+            check_opinion(reason)  # after who and when: a stranger learns nothing from it
             a.params = {"opinion": reason}
             a.fire("withdraw")
             return a.write_flow(ended_at=a.now)
@@ -253,6 +261,7 @@ class Engine(Queries):
             a.load_item(item_id)
             a.require_open(version)
             a.require_role(role)
+            check_opinion(opinion)  # after who and when: a stranger learns nothing from it
             a.params = {"opinion": opinion, **params}
             kwargs: dict[str, Any] = {}
             if trigger == "forward":

@@ -11,12 +11,11 @@ from typing import Any
 from sqlalchemy import select
 
 from workflow.errors import FormInvalid
+from workflow.limits import TEXT_MAX, TEXTAREA_MAX, too_long, without_bidi
 from workflow.spec.model import Definition, FormField
 from workflow.store.db import Tx
 from workflow.store.models import Unit, User
 
-TEXT_MAX = 200
-TEXTAREA_MAX = 20_000
 MONEY_MAX = Decimal("999999999999.99")
 #: A whole-number field holds what every reader of the JSON form reads exactly (JavaScript too).
 INTEGER_MAX = 2**53 - 1
@@ -71,9 +70,9 @@ def _text(limit: int) -> Callable[[Tx, FormField, Any], str]:
         value = raw.strip()
         if "\x00" in value:
             raise Bad("must not contain NUL characters")
-        most = field.max_length or limit
-        if len(value) > most:
-            raise Bad(f"is {len(value)} characters long; at most {most} are allowed")
+        problem = too_long(value, min(field.max_length or limit, limit))
+        if problem:
+            raise Bad(problem)
         return value
 
     return check
@@ -193,13 +192,16 @@ def _files(_s: Tx, _field: FormField, raw: Any) -> list[dict[str, Any]]:
         if not isinstance(f, dict) or set(f) - {"name", "size", "sha256", "content_type"}:
             raise Bad(f"attachment {i} must give name, size and sha256")
         name, size, digest = f.get("name"), f.get("size"), f.get("sha256")
+        if isinstance(name, str):  # a right-to-left override would disguise the extension
+            name = without_bidi(name)
         if not isinstance(name, str) or not name.strip() or "/" in name or "\\" in name:
             raise Bad(f"attachment {i} has no valid file name")
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
             raise Bad(f"attachment {i} ({name}) has no valid size")
         if not isinstance(digest, str) or not SHA256.match(digest):
             raise Bad(f"attachment {i} ({name}) has no valid sha256")
-        out.append({k: f[k] for k in ("name", "size", "sha256", "content_type") if k in f})
+        kept = {k: f[k] for k in ("size", "sha256", "content_type") if k in f}
+        out.append({"name": name, **kept})
     return out
 
 

@@ -14,7 +14,7 @@ from workflow.audit import append_admin
 from workflow.engine.context import HOOKS
 from workflow.errors import NotFound
 from workflow.machine import CompiledDefinition, compile_definition
-from workflow.spec.loader import load_text
+from workflow.spec.loader import load_text, read_definition
 from workflow.store.db import Tx
 from workflow.store.models import DefinitionVersion
 
@@ -76,7 +76,7 @@ def store_definition(
     Raises:
         DefinitionError: listing every problem of the file.
     """
-    source = path.read_text(encoding="utf-8")
+    source = read_definition(path)
     spec = load_text(source, path.name)
     digest = hashlib.sha256(source.encode()).hexdigest()
     latest = session.execute(

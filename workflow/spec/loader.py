@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -14,11 +13,17 @@ from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from workflow.errors import DefinitionError
+from workflow.limits import (
+    DEFINITION_BYTES_MAX,
+    DEFINITION_DEPTH_MAX,
+    DEFINITION_STEPS_MAX,
+    DEFINITION_VALUES_MAX,
+)
 from workflow.spec.lint import Lines, PathKey, line_of, lint_problems
 from workflow.spec.model import IDENT, WHO_SHAPES, Definition
 
 #: more nodes than this means aliases multiplying out ("billion laughs"), not a definition
-MAX_NODES = 20_000
+MAX_NODES = DEFINITION_VALUES_MAX
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _SHOULD = {
     "model_type": "should be a mapping",
@@ -40,7 +45,7 @@ _PATTERNS = {IDENT: "should be lower-case letters, digits and _, starting with a
 
 def load_file(path: str | os.PathLike[str]) -> Definition:
     """Load and check one definition file; raises DefinitionError listing every problem."""
-    return _load(_read(path), os.fspath(path))[0]
+    return _load(read_definition(path), os.fspath(path))[0]
 
 
 def load_text(text: str, filename: str = "<text>") -> Definition:
@@ -55,12 +60,9 @@ def check_files(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
     for path in paths:
         name = os.path.basename(path)
         try:
-            defn, lines = _load(_read(path), os.fspath(path))
+            defn, lines = _load(read_definition(path), os.fspath(path))
         except DefinitionError as err:
             problems.extend(err.problems)
-            continue
-        except OSError as err:
-            problems.append(f"{name}:1: cannot read the file: {err.strerror or err}")
             continue
         if defn.id in owners:
             line = line_of(lines, ("id",))
@@ -71,18 +73,62 @@ def check_files(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
     return problems
 
 
-def _read(path: str | os.PathLike[str]) -> str:
+def read_definition(path: str | os.PathLike[str]) -> str:
+    """A definition file's text, read no further than :data:`DEFINITION_BYTES_MAX` bytes.
+
+    A larger file (or one that never ends, such as /dev/zero) is refused unread past the limit;
+    bytes that are not UTF-8 and NUL characters are refused with the line they are on.
+    Raises:
+        DefinitionError: ``file:line: message`` (``file: message`` where no line applies).
+    """
+    name = os.path.basename(path)
     try:
-        return Path(path).read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as err:
+        with open(path, "rb") as f:
+            data = f.read(DEFINITION_BYTES_MAX + 1)
+    except OSError as err:
+        raise DefinitionError([f"{name}:1: cannot read the file: {err.strerror or err}"]) from err
+    if len(data) > DEFINITION_BYTES_MAX:
+        raise DefinitionError([_too_big(name)])
+    if b"\x00" in data:
+        line = data.count(b"\n", 0, data.index(b"\x00")) + 1
         raise DefinitionError(
-            [f"{os.path.basename(path)}:1: the file is not UTF-8: {err.reason}"]
-        ) from err
+            [f"{name}:{line}: the file contains a NUL byte: it is not a text file"]
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise DefinitionError([f"{name}:{line}: the file is not UTF-8: {err.reason}"]) from err
+
+
+def _too_big(name: str) -> str:
+    return f"{name}: the file is larger than {DEFINITION_BYTES_MAX} bytes, the most a definition may have"
 
 
 def _load(text: str, filename: str) -> tuple[Definition, Lines]:
     name = os.path.basename(filename)
+    if len(text) > DEFINITION_BYTES_MAX:  # text given directly (load_text): characters ≤ bytes
+        raise DefinitionError([_too_big(name)])
+    try:
+        return _checked(text, name)
+    except RecursionError:
+        # depth is limited while composing; aliases nesting aliases can still go deeper
+        raise DefinitionError(
+            [f"{name}: the file nests values too deeply (aliases inside aliases?)"]
+        ) from None
+
+
+def _checked(text: str, name: str) -> tuple[Definition, Lines]:
     data, lines, problems = _parse_yaml(text, name)
+    steps = data.get("steps")
+    if isinstance(steps, dict) and len(steps) > DEFINITION_STEPS_MAX:
+        # said before validation, which would otherwise report each of thousands of steps
+        line = line_of(lines, ("steps",))
+        raise DefinitionError(
+            [
+                f"{name}:{line}: a definition may have at most {DEFINITION_STEPS_MAX} steps, not {len(steps)}"
+            ]
+        )
     defn = None
     try:
         defn = Definition.model_validate(data)
@@ -100,12 +146,32 @@ def _load(text: str, filename: str) -> tuple[Definition, Lines]:
     return defn, lines
 
 
+class _TooDeep(Exception):
+    """Nesting deeper than DEFINITION_DEPTH_MAX, at this line."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
+
 class _Loader(yaml.SafeLoader):
     """A SafeLoader that notes duplicate keys instead of letting the last one silently win."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self.duplicates: list[tuple[int, str]] = []
+        self.depth = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        # PyYAML composes and constructs recursively: a deep file would end in RecursionError
+        self.depth += 1
+        try:
+            if self.depth > DEFINITION_DEPTH_MAX:
+                line = self.peek_event().start_mark.line + 1
+                raise _TooDeep(line)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         first: dict[tuple[str, str], int] = {}
@@ -123,7 +189,10 @@ class _Loader(yaml.SafeLoader):
 
 def _parse_yaml(text: str, name: str) -> tuple[dict[str, Any], Lines, list[tuple[int, str]]]:
     """The document as data, the line of every path in it, and its duplicate keys."""
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # the reader refuses control characters here already
+    except yaml.reader.ReaderError as err:
+        raise DefinitionError([_unprintable(name, text, err)]) from err
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
@@ -133,6 +202,12 @@ def _parse_yaml(text: str, name: str) -> tuple[dict[str, Any], Lines, list[tuple
         # a constructor error is valid YAML with a tag we refuse, such as !!python/object
         what = "YAML error" if isinstance(err, ConstructorError) else "YAML syntax error"
         raise DefinitionError([f"{name}:{line}: {what}: {_yaml_reason(err)}"]) from err
+    except _TooDeep as err:
+        raise DefinitionError(
+            [f"{name}:{err.line}: values are nested more than {DEFINITION_DEPTH_MAX} levels deep"]
+        ) from None
+    except yaml.reader.ReaderError as err:
+        raise DefinitionError([_unprintable(name, text, err)]) from err
     except yaml.YAMLError as err:
         raise DefinitionError([f"{name}:1: YAML syntax error: {err}"]) from err
     finally:
@@ -148,6 +223,12 @@ def _parse_yaml(text: str, name: str) -> tuple[dict[str, Any], Lines, list[tuple
             ]
         )
     return data, _lines(node, name), list(dict.fromkeys(loader.duplicates))
+
+
+def _unprintable(name: str, text: str, err: yaml.reader.ReaderError) -> str:
+    line = text.count("\n", 0, err.position) + 1
+    code = err.character if isinstance(err.character, int) else ord(err.character)
+    return f"{name}:{line}: YAML error: the control character U+{code:04X} is not allowed"
 
 
 def _yaml_reason(err: yaml.MarkedYAMLError) -> str:
@@ -227,7 +308,7 @@ def _should(error: ErrorDetails) -> str:
         text = _PATTERNS.get(error.get("ctx", {}).get("pattern", ""), error["msg"].lower())
     else:
         text = _SHOULD.get(kind) or _drop_subject(error["msg"])
-    if kind == "too_short":
+    if kind in ("too_short", "too_long", "string_too_long"):  # the value itself is no help
         return text
     if isinstance(value, bool) and kind == "string_type":
         # YAML 1.1 reads yes/no/on/off as booleans: the usual cause of this error

@@ -17,6 +17,8 @@ from pydantic import (
 )
 from typing_extensions import TypeAliasType
 
+from workflow.limits import DEFINITION_STEPS_MAX, LABEL_MAX, PROSE_MAX, TEXT_MAX, TEXTAREA_MAX
+
 IDENT = r"^[a-z][a-z0-9_]*$"
 FieldType = Literal[
     "text", "textarea", "integer", "money", "date", "choice", "user", "users", "unit", "files"
@@ -49,11 +51,18 @@ class Strict(BaseModel):
 class Names(Strict):
     """A name in Simplified Chinese and English."""
 
-    zh: str = Field(min_length=1)
-    en: str = Field(min_length=1)
+    zh: str = Field(min_length=1, max_length=LABEL_MAX)
+    en: str = Field(min_length=1, max_length=LABEL_MAX)
 
     def get(self, lang: str) -> str:
         return self.en if lang.startswith("en") else self.zh
+
+
+class Prose(Names):
+    """A description or help text in both languages: longer than a name may be."""
+
+    zh: str = Field(min_length=1, max_length=PROSE_MAX)
+    en: str = Field(min_length=1, max_length=PROSE_MAX)
 
 
 class Choice(Strict):
@@ -70,7 +79,7 @@ class FormField(Strict):
     max_length: int | None = Field(default=None, gt=0)
     min: float | None = None
     max: float | None = None
-    help: Names | None = None
+    help: Prose | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> FormField:
@@ -90,6 +99,9 @@ class FormField(Strict):
             raise ValueError(f"min {self.min:g} is greater than max {self.max:g}")
         if self.max_length is not None and self.type not in ("text", "textarea"):
             raise ValueError(f"'max_length' applies to text and textarea fields, not {self.type}")
+        most = TEXT_MAX if self.type == "text" else TEXTAREA_MAX
+        if self.max_length is not None and self.max_length > most:
+            raise ValueError(f"'max_length' of a {self.type} field may be at most {most}")
         return self
 
 
@@ -257,13 +269,13 @@ class Definition(Strict):
     #: approval (listed among approval types, on the workbench) or message (the message list)
     kind: Literal["approval", "message"] = "approval"
     name: Names
-    description: Names | None = None
+    description: Prose | None = None
     #: a Python format string over form keys giving the flow's title, e.g. "{title}"
     title: str | None = None
     #: who may start it: omitted means every employee
     starters: Who | None = None
     form: list[FormField] = Field(default_factory=list)
-    steps: dict[str, Step] = Field(min_length=1)
+    steps: dict[str, Step] = Field(min_length=1, max_length=DEFINITION_STEPS_MAX)
 
     @property
     def first_step(self) -> str:

@@ -419,3 +419,16 @@ class RequestKey(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     flow_id: Mapped[int | None] = mapped_column(ForeignKey("flows.id"))
     created_at: Mapped[UtcTime]
+
+
+class Upload(Base):
+    """Who stored which file, and when they last did: their storage quota, and the daily sweep
+    that removes files no flow or message refers to (a form refused after its upload)."""
+
+    __tablename__ = "uploads"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    #: the last time this person stored this content (the same file again refreshes it)
+    stored_at: Mapped[UtcTime]
+    __table_args__ = (Index("ix_uploads_sha256", "sha256"),)
