@@ -6,9 +6,11 @@
 3. inbox.py     inbox p50/p95 at 10k, 100k and 1M work items, with the query plan;
 4. profile_actions.py   cProfile of the actions benchmark (top cumulative entries);
 5. messages.py  messages: sending to a 1,000-person unit, the live-update poll, DINGs/s;
-6. verify.py    ``banli audit verify`` on 10,000 flows: hash chains plus the replay of each flow.
+6. verify.py    ``banli audit verify`` on 10,000 flows: hash chains plus the replay of each flow;
+7. anchors.py   an audit anchor over 10,000 flows' chains, the next one, and the check of a file.
 
-Default: all six. ``--quick``: short runs, the inbox at 10k/100k only, verify on 1,000 flows (a smoke run).
+Default: all seven. ``--quick``: short runs, the inbox at 10k/100k only, verify and anchors on
+1,000 flows (a smoke run).
 ``--profile``: only the profile. Figures are printed with "TARGET met/missed" beside each target;
 nothing asserts. A calibration line first shows how fast this machine runs SQLite and SQLAlchemy,
 so figures from different machines can be compared.
@@ -28,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import actions
+import anchors
 import history
 import inbox
 import messages
@@ -36,7 +39,7 @@ import verify
 from common import header
 from sqlalchemy import Column, Integer, MetaData, Table, create_engine, select
 
-ALL = ("actions", "history", "inbox", "profile", "messages", "verify")
+ALL = ("actions", "history", "inbox", "profile", "messages", "verify", "anchors")
 
 
 def calibrate() -> None:
@@ -103,6 +106,8 @@ def main(argv: list[str] | None = None) -> None:
         messages.run(args.quick)
     if "verify" in chosen:
         verify.run(args.quick)
+    if "anchors" in chosen:
+        anchors.run(args.quick)
     print(f"\n(all done in {time.perf_counter() - t0:.0f} s)")
 
 
