@@ -99,7 +99,7 @@ def login() -> Any:
     """Sign in with login and password; failures are throttled per account and per address."""
     if current_user.is_authenticated:
         return redirect(url("workbench.index"))
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD (which Flask routes here too): no attempt
         return render_template("auth/login.html", error=None, wait=None)
     out = signin.sign_in(_db(), request.form.get("login", ""), request.form.get("password", ""),
                          request.remote_addr, request.user_agent.string,

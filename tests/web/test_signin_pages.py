@@ -313,3 +313,12 @@ def test_a_locked_address_says_so_and_other_addresses_are_not_affected(app, engi
                                            "csrf_token": token},
                            environ_overrides={"REMOTE_ADDR": "192.0.2.44"})  # fmt: skip
     assert elsewhere.status_code == 302 and elsewhere.headers["Location"] == "/"
+
+
+def test_a_head_request_shows_the_page_and_counts_no_attempt(client, engine):
+    """HEAD is routed to the sign-in view like GET: it must not be taken for a failed sign-in
+    (CSRF does not guard HEAD, so it would let anyone lock an address out)."""
+    for _ in range(3):
+        assert client.head("/login").status_code == 200
+    with engine.db.read() as s:
+        assert s.scalars(select(SignInAttempt)).all() == []
