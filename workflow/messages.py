@@ -38,8 +38,8 @@ from workflow.channels import KINDS
 from workflow.delivery import enqueue_delivery
 from workflow.engine import sql
 from workflow.engine.context import Action, Outcome
+from workflow.engine.history import dings_of
 from workflow.engine.people import _subtree
-from workflow.engine.queries import dings_of
 from workflow.engine.records import DingState
 from workflow.engine.sql import FLOWS, ITEMS, UNITS, USERS, VISITS
 from workflow.errors import FlowClosed, Forbidden, FormInvalid, Hidden, InvalidAction, NotFound
