@@ -11,6 +11,7 @@ from workflow.engine.context import Action
 from workflow.engine.people import resolve
 from workflow.engine.sql import VISITS
 from workflow.errors import BanliError
+from workflow.spec.model import CLOSED_STATES
 
 if TYPE_CHECKING:
     from workflow.engine.core import Engine
@@ -27,7 +28,7 @@ class Available:
         with self.db.read() as s:
             a = Action(self, s, user_id, self.clock())
             a.load_item(item_id)
-            if a.item["status"] != "open" or a.flow["state"] in ("ended", "withdrawn"):
+            if a.item["status"] != "open" or a.flow["state"] in CLOSED_STATES:
                 return []
             triggers = set(a.compiled.machine.get_triggers(a.flow["state"]))
             role = a.item["role"]

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from transitions import EventData
 
+from workflow.access import Access
 from workflow.engine import assign, sql
 from workflow.engine.available import Available
 from workflow.engine.context import Action, Outcome
@@ -30,7 +31,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class Engine(Lists, History, Available):
+class Engine(Lists, History, Available, Access):
     """Banli's engine: one database, a registry of compiled definitions, a clock, a time zone."""
 
     def __init__(

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select
-from sqlalchemy.orm import Session
 
-from workflow.engine import timeouts, visibility, worklist
+from workflow import access
+from workflow.engine import timeouts, worklist
 from workflow.engine.records import DingState, FlowRecord, PersonPart, VisitRecord
 from workflow.engine.sql import FLOWS, ITEMS, USERS, VISITS
 from workflow.errors import NotFound
+from workflow.spec.model import CLOSED_STATES
 from workflow.store.models import DefinitionVersion, Ding, Unit
 
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ DEFS = DefinitionVersion.__table__
 
 
 class History:
-    """A flow's record and who may see it; every method opens its own read transaction."""
+    """A flow's record; every method opens its own read transaction."""
 
     db: Any
     registry: Any
@@ -35,29 +36,11 @@ class History:
                 or ""
             )
 
-    def may_see(self: Engine, s: Session, user_id: int, flow_id: int) -> bool:
-        """The initiator, anyone with a part in the flow, and administrators (see visibility)."""
-        return visibility.may_see(s.connection(), user_id, flow_id)
-
-    def visible(
-        self: Engine, viewer_id: int, *, flow_id: int | None = None, item_id: int | None = None
-    ) -> int:
-        """The flow (or the flow of the work item) ``viewer_id`` asks about, if they may see it.
-
-        The one check every page that names a flow, work item, message or attachment makes
-        first. Raises ``Hidden`` (404) alike for a flow that does not exist and for one the
-        viewer has no part in.
-        """
-        with self.db.read() as s:
-            return visibility.visible_flow(
-                s.connection(), viewer_id, flow_id=flow_id, item_id=item_id
-            )
-
     def history(self: Engine, flow_id: int, *, viewer_id: int | None = None) -> FlowRecord:
         """The whole record of a flow; with ``viewer_id``, only if that person may see it."""
         with self.db.read() as s:
             if viewer_id is not None:
-                visibility.visible_flow(s.connection(), viewer_id, flow_id=flow_id)
+                access.visible_flow(s.connection(), viewer_id, flow_id=flow_id)
             f = (
                 s.execute(
                     select(FLOWS, USERS.c.name.label("initiator"), DEFS.c.version.label("dv"))
@@ -117,7 +100,7 @@ class History:
                 current is not None
                 and current.due_at is not None
                 and current.left_at is None
-                and f["state"] not in worklist.CLOSED
+                and f["state"] not in CLOSED_STATES
             ):
                 current.overdue = self.clock() > current.due_at
             return FlowRecord(
