@@ -225,14 +225,14 @@ def audit_anchor(ctx: click.Context) -> None:
 @click.pass_context
 def sheet(ctx: click.Context, flow_id: int, output: str | None, lang: str) -> None:
     """Print the flow sheet (流程单) of FLOW_ID as text, or write it as an A4 PDF (-o FILE.pdf)."""
+    from workflow.engine.catalog import compiled
     from workflow.paper import DEFAULT_BASE_URL, verify_url
     from workflow.sheet import render_text
 
     engine = _engine(ctx.obj["url"])
     try:
         rec = engine.history(flow_id)
-        with engine.db.read() as s:
-            spec = engine.registry.get(s, rec.definition_id).spec
+        spec = compiled(engine, rec.definition_id).spec
     except BanliError as exc:
         raise click.ClickException(str(exc)) from None
     base = os.environ.get("BANLI_BASE_URL") or DEFAULT_BASE_URL
@@ -319,18 +319,13 @@ def _one_line(error: str | None) -> str:
 @click.pass_context
 def jobs_retry(ctx: click.Context, job_id: int, login: str) -> None:
     """Run a dead-lettered job JOB_ID again (recorded on the admin audit chain)."""
-    from sqlalchemy import select
-
     from workflow.jobs import retry
-    from workflow.store.models import RoleMembership, User
 
     engine = _engine(ctx.obj["url"])
-    with engine.db.read() as s:
-        user = s.execute(select(User.id, User.name, User.status).where(User.login == login)).first()
-        if user is None:
-            raise click.ClickException(f"no user with login {login!r}")
-        roles = set(s.scalars(select(RoleMembership.role).where(RoleMembership.user_id == user.id)))
-    if user.status != "active" or "admin" not in roles:
+    user = engine.person(login)
+    if user is None:
+        raise click.ClickException(f"no user with login {login!r}")
+    if not user.admin:
         raise click.ClickException(f"{login} ({user.name}) is not an active administrator")
     try:
         job = retry(engine.db, job_id, user.id, engine.clock())
