@@ -1,7 +1,7 @@
 """Doors do not run SQL: web pages and the ``banli`` command call engine functions, never build queries.
 
 Checked on the source (AST): no module in ``web/`` and no ``banli`` command module imports
-SQLAlchemy or the stored models, and no page opens a database transaction of its own.
+SQLAlchemy or the stored models, and none opens a database transaction of its own.
 """
 
 from __future__ import annotations
@@ -69,8 +69,8 @@ def test_a_door_imports_no_database_layer(path: Path) -> None:
     assert offenders == []
 
 
-@pytest.mark.parametrize("path", WEB, ids=_rel)
-def test_a_page_opens_no_transaction_of_its_own(path: Path) -> None:
+@pytest.mark.parametrize("path", [*WEB, *CLI], ids=_rel)
+def test_a_door_opens_no_transaction_of_its_own(path: Path) -> None:
     assert _transactions(path) == [], f"{_rel(path)} opens a unit of work: call the engine"
 
 

@@ -113,13 +113,12 @@ def definitions_load(ctx: click.Context, files: tuple[str, ...]) -> None:
 
 
 def _load(engine, paths: list[Path]) -> bool:
-    from workflow.engine.registry import store_definition
+    from workflow.engine.registry import load_definition
 
     ok = True
     for path in paths:
         try:
-            with engine.db.write() as s:
-                got = store_definition(s, path, engine.clock())
+            got = load_definition(engine.db, path, engine.clock())
         except DefinitionError as exc:
             ok = False
             for p in exc.problems:
@@ -167,19 +166,16 @@ def audit_verify(
     deleted, no chain cut or rewritten) and that the anchors match the file. With --flow N
     --head HEX, say whether HEX is flow N's head now or was at an earlier event.
     """
-    from workflow.audit import verify_all
     from workflow.cli_audit import check_anchor_file, check_flow_paper
-    from workflow.integrity import check_all, snapshot
+    from workflow.integrity import verify_trail
 
     if head is not None and flow_id is None:
         raise click.UsageError("--head needs --flow: the head of which flow?")
     engine = _engine(ctx.obj["url"])
     if flow_id is not None:
         sys.exit(0 if check_flow_paper(engine, flow_id, head) else 1)
-    with engine.db.read() as s:
-        snapshot(s)  # chains and rows as of one moment, while people keep working
-        checked, broken = verify_all(s)
-        flows, mismatches = check_all(s)
+    trail = verify_trail(engine.db)
+    checked, broken, flows, mismatches = trail.events, trail.broken, trail.flows, trail.mismatches
     for b in broken:
         click.echo(f"BROKEN {b}", err=True)
     for mm in mismatches:
