@@ -15,15 +15,14 @@ from flask import url_for as url
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import select
 
 from web import engine
 from web.messages import CHANNELS
 from workflow import signin
 from workflow.delivery import KIND as DELIVER
+from workflow.delivery import recipient_names
 from workflow.errors import Forbidden, InvalidAction, NotFound
 from workflow.jobs import STATUSES, JobRecord, dead_jobs, job_counts, retry
-from workflow.store.models import User
 
 bp = Blueprint("admin", __name__)
 DEAD_SHOWN = 200  # the newest dead jobs the page lists
@@ -138,11 +137,7 @@ def lift_lock() -> Any:
 def _deliveries(found: list[JobRecord]) -> dict[int, dict[str, Any]]:
     """For each ``deliver`` job (by id): the recipient's name, the channel and the subject."""
     payloads = {job.id: job.payload for job in found if job.kind == DELIVER}
-    ids = {p.get("user_id") for p in payloads.values() if isinstance(p.get("user_id"), int)}
-    names: dict[int, str] = {}
-    if ids:
-        with engine().db.read() as s:
-            names = dict(s.execute(select(User.id, User.name).where(User.id.in_(ids))).all())
+    names = recipient_names(engine().db, found)
     out = {}
     for job_id, payload in payloads.items():
         user_id, channel = payload.get("user_id"), payload.get("kind")

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import math
-import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, session
@@ -19,15 +18,12 @@ from flask_login import (
     login_user,
     logout_user,
 )
-from sqlalchemy import insert, select, update
 
 from web import engine, local_path
-from workflow import signin
-from workflow.store.models import RoleMembership, SignInSession, Unit, User
+from workflow import sessions, signin
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
-SEEN_EVERY = timedelta(minutes=1)  # last_seen is written at most this often per session
 
 
 @dataclass
@@ -40,13 +36,15 @@ class WebUser(UserMixin):
     unit: str
     sid: str
     roles: set[str] = field(default_factory=set)
+    #: workflow.access.is_admin, asked when the session is looked up (once per request)
+    admin: bool = False
 
     def get_id(self) -> str:
         return str(self.id)
 
     @property
     def is_admin(self) -> bool:
-        return "admin" in self.roles
+        return self.admin
 
 
 def init_app(app: Flask) -> None:
@@ -66,32 +64,13 @@ def load_user(user_id: str) -> WebUser | None:
     sid = session.get("sid")
     if not sid or not user_id.isdigit():
         return None
-    now = datetime.now(UTC)
-    with _db().read() as s:
-        row = s.execute(
-            select(SignInSession.last_seen_at, User.id, User.login, User.name, User.status,
-                   Unit.name.label("unit"))
-            .join(User, User.id == SignInSession.user_id)
-            .join(Unit, Unit.id == User.unit_id)
-            .where(SignInSession.id == sid, SignInSession.ended_at.is_(None),
-                   User.id == int(user_id))
-        ).first()  # fmt: skip
-        if row is None or row.status != "active":
-            return None
-        roles = set(s.scalars(select(RoleMembership.role).where(RoleMembership.user_id == row.id)))
-    if now - row.last_seen_at > current_app.config["IDLE_TIMEOUT"]:
-        _end(sid, now)
+    found = sessions.look_up(
+        _db(), sid, int(user_id), datetime.now(UTC), current_app.config["IDLE_TIMEOUT"]
+    )
+    if found is None:
         return None
-    if now - row.last_seen_at > SEEN_EVERY:
-        with _db().write() as s:
-            s.execute(update(SignInSession).where(SignInSession.id == sid)
-                      .values(last_seen_at=now))  # fmt: skip
-    return WebUser(row.id, row.login, row.name, row.unit, sid, roles)
-
-
-def _end(sid: str, now: datetime) -> None:
-    with _db().write() as s:
-        s.execute(update(SignInSession).where(SignInSession.id == sid).values(ended_at=now))
+    return WebUser(found.user_id, found.login, found.name, found.unit, sid, found.roles,
+                   found.admin)  # fmt: skip
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -140,12 +119,8 @@ def _sign_in(user_id: int) -> Any:
     # A new session id at every sign-in: a session fixed before sign-in is worth nothing after.
     lang = session.get("lang")
     session.clear()
-    sid = secrets.token_urlsafe(32)
-    now = datetime.now(UTC)
-    with _db().write() as s:
-        s.execute(insert(SignInSession).values(
-            id=sid, user_id=user_id, created_at=now, last_seen_at=now,
-            user_agent=(request.user_agent.string or "")[:300], address=request.remote_addr))  # fmt: skip
+    sid = sessions.open_session(_db(), user_id, datetime.now(UTC), request.user_agent.string,
+                                request.remote_addr)  # fmt: skip
     session["sid"] = sid
     if lang:
         session["lang"] = lang
@@ -159,7 +134,7 @@ def _sign_in(user_id: int) -> Any:
 @login_required
 def logout() -> Any:
     """Sign out this browser."""
-    _end(current_user.sid, datetime.now(UTC))
+    sessions.end_session(_db(), current_user.sid, datetime.now(UTC))
     logout_user()
     lang = session.get("lang")
     session.clear()

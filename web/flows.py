@@ -155,6 +155,7 @@ def _flow_page(flow_id: int, refused: dict[str, Any] | None = None) -> str:
         record,
         withdraw=catalog.may_withdraw(record, current_user.id),
         my_item=catalog.open_item(record, current_user.id),
+        may_print=engine().may_print_sheet(current_user.id, record),
         refused=refused,
     )
 

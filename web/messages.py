@@ -38,7 +38,7 @@ from workflow import messages
 from workflow.channels import KINDS
 from workflow.engine import catalog
 from workflow.errors import FlowClosed, FormInvalid, InvalidAction, NotFound
-from workflow.urge import DingQuotaExceeded, ding_limit, dings_used
+from workflow.urge import DingQuotaExceeded, ding_limit, dings_used_today
 
 bp = Blueprint("messages", __name__)
 PER_PAGE = 20
@@ -311,7 +311,7 @@ def _message_page(flow_id: int, refused: dict[str, Any] | None = None) -> str:
     if view.item_id and not view.revoked and view.confirmed_at is None:
         messages.read(eng, uid, view.item_id)
         view = messages.view(eng, uid, flow_id)
-    sender_page = view.is_sender or current_user.is_admin
+    sender_page = view.is_sender or eng.may_see_receipts(uid, view.sender_id)
     receipts = messages.receipts(eng, uid, flow_id) if sender_page else []
     return render_template(
         "messages/message.html",
@@ -362,9 +362,7 @@ def receipts_json(flow_id: int) -> Any:
 
 
 def _dings_used() -> int:
-    eng = engine()
-    with eng.db.read() as s:
-        return dings_used(s.connection(), current_user.id, eng.clock().astimezone(eng.tz).date())
+    return dings_used_today(engine(), current_user.id)
 
 
 def _my_item(flow_id: int) -> int:

@@ -11,10 +11,9 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from web import base_url, engine
-from workflow.errors import Forbidden
+from workflow.engine.catalog import compiled
 from workflow.paper import verify_url
 from workflow.sheet_pdf import render_pdf, sheet_context
-from workflow.spec.model import TERMINAL_STATES
 
 bp = Blueprint("sheet", __name__)
 
@@ -48,20 +47,13 @@ def pdf(flow_id: int) -> Any:
 def _printable(flow_id: int) -> tuple[Any, ...]:
     """(record, spec, stamp, organisation, lang) if this person may print the sheet.
 
-    Administrators always may; the initiator once the flow is closed (ended or withdrawn: either
-    way its record no longer changes, so the printed chain head stays valid). Others who may see
-    the flow get 403; people with no part in it get 404 from the engine.
+    The engine decides (``Engine.printable``, workflow/access.py): administrators always, the
+    initiator once the flow is closed; others who may see the flow get 403, people with no part
+    in it 404.
     """
-    admin = current_user.is_admin
     eng = engine()
-    record = eng.history(flow_id, viewer_id=None if admin else current_user.id)
-    if not admin:
-        if record.initiator_id != current_user.id:
-            raise Forbidden(_("Only the initiator and administrators can print the flow sheet."))
-        if record.state not in TERMINAL_STATES:
-            raise Forbidden(_("The flow sheet can be printed once the flow has ended."))
-    with eng.db.read() as s:
-        spec = eng.registry.get(s, record.definition_id).spec
+    record = eng.printable(current_user.id, flow_id)  # the rule: workflow/access.py
+    spec = compiled(eng, record.definition_id).spec
     return record, spec, eng.stamp, eng.organisation_name(), str(get_locale() or "zh")
 
 

@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 
 from web import engine
 from web.inputs import as_id
-from workflow.paper import check_paper
+from workflow.paper import check as check_paper
 
 bp = Blueprint("verify", __name__)
 
@@ -55,8 +55,7 @@ def verify() -> Any:
     eng = engine()
     # someone who may not see the flow learns no more than about a flow that does not exist
     eng.visible(current_user.id, flow_id=flow_id)
-    with eng.db.read() as s:
-        check = check_paper(s, flow_id, head)
+    check = check_paper(eng.db, flow_id, head)
     sep = ", " if str(get_locale() or "").startswith("en") else "、"
     since = sep.join(str(KINDS.get(ev.kind, ev.kind)) for ev in check.since)
     return render_template(

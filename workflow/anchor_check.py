@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from workflow.anchors import ANCHOR_HEADS, ANCHORS, AnchorLine, anchor_root
 from workflow.audit import EVENTS, GENESIS
+from workflow.store.db import Database
 
 
 @dataclass
@@ -147,3 +148,9 @@ def _against_events(s: Session, stored: dict[int, AnchorLine], report: AnchorRep
         more = f" (and in {len(rows) - 1} later anchor(s))" if len(rows) > 1 else ""
         problems.append(f"{_label(stored, first.anchor_seq)}: {chain}: {what}{more}")
     return problems
+
+
+def check_anchors_in(db: Database, lines: list[AnchorLine]) -> AnchorReport:
+    """:func:`check_anchors` in a read transaction of its own (``banli audit verify --anchors``)."""
+    with db.read() as s:
+        return check_anchors(s, lines)

@@ -113,13 +113,12 @@ def definitions_load(ctx: click.Context, files: tuple[str, ...]) -> None:
 
 
 def _load(engine, paths: list[Path]) -> bool:
-    from workflow.engine.registry import store_definition
+    from workflow.engine.registry import load_definition
 
     ok = True
     for path in paths:
         try:
-            with engine.db.write() as s:
-                got = store_definition(s, path, engine.clock())
+            got = load_definition(engine.db, path, engine.clock())
         except DefinitionError as exc:
             ok = False
             for p in exc.problems:
@@ -167,19 +166,16 @@ def audit_verify(
     deleted, no chain cut or rewritten) and that the anchors match the file. With --flow N
     --head HEX, say whether HEX is flow N's head now or was at an earlier event.
     """
-    from workflow.audit import verify_all
     from workflow.cli_audit import check_anchor_file, check_flow_paper
-    from workflow.integrity import check_all, snapshot
+    from workflow.integrity import verify_trail
 
     if head is not None and flow_id is None:
         raise click.UsageError("--head needs --flow: the head of which flow?")
     engine = _engine(ctx.obj["url"])
     if flow_id is not None:
         sys.exit(0 if check_flow_paper(engine, flow_id, head) else 1)
-    with engine.db.read() as s:
-        snapshot(s)  # chains and rows as of one moment, while people keep working
-        checked, broken = verify_all(s)
-        flows, mismatches = check_all(s)
+    trail = verify_trail(engine.db)
+    checked, broken, flows, mismatches = trail.events, trail.broken, trail.flows, trail.mismatches
     for b in broken:
         click.echo(f"BROKEN {b}", err=True)
     for mm in mismatches:
@@ -225,14 +221,14 @@ def audit_anchor(ctx: click.Context) -> None:
 @click.pass_context
 def sheet(ctx: click.Context, flow_id: int, output: str | None, lang: str) -> None:
     """Print the flow sheet (流程单) of FLOW_ID as text, or write it as an A4 PDF (-o FILE.pdf)."""
+    from workflow.engine.catalog import compiled
     from workflow.paper import DEFAULT_BASE_URL, verify_url
     from workflow.sheet import render_text
 
     engine = _engine(ctx.obj["url"])
     try:
         rec = engine.history(flow_id)
-        with engine.db.read() as s:
-            spec = engine.registry.get(s, rec.definition_id).spec
+        spec = compiled(engine, rec.definition_id).spec
     except BanliError as exc:
         raise click.ClickException(str(exc)) from None
     base = os.environ.get("BANLI_BASE_URL") or DEFAULT_BASE_URL
@@ -319,18 +315,13 @@ def _one_line(error: str | None) -> str:
 @click.pass_context
 def jobs_retry(ctx: click.Context, job_id: int, login: str) -> None:
     """Run a dead-lettered job JOB_ID again (recorded on the admin audit chain)."""
-    from sqlalchemy import select
-
     from workflow.jobs import retry
-    from workflow.store.models import RoleMembership, User
 
     engine = _engine(ctx.obj["url"])
-    with engine.db.read() as s:
-        user = s.execute(select(User.id, User.name, User.status).where(User.login == login)).first()
-        if user is None:
-            raise click.ClickException(f"no user with login {login!r}")
-        roles = set(s.scalars(select(RoleMembership.role).where(RoleMembership.user_id == user.id)))
-    if user.status != "active" or "admin" not in roles:
+    user = engine.person(login)
+    if user is None:
+        raise click.ClickException(f"no user with login {login!r}")
+    if not user.admin:
         raise click.ClickException(f"{login} ({user.name}) is not an active administrator")
     try:
         job = retry(engine.db, job_id, user.id, engine.clock())

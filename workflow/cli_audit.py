@@ -25,11 +25,10 @@ def write_anchor(engine: Engine) -> None:
 
 def check_anchor_file(engine: Engine, path: Path) -> bool:
     """Check the database against an anchor file; print each problem; True if there is none."""
-    from workflow.anchor_check import check_anchors, read_file
+    from workflow.anchor_check import check_anchors_in, read_file
 
     lines, problems = read_file(path)
-    with engine.db.read() as s:
-        report = check_anchors(s, lines)
+    report = check_anchors_in(engine.db, lines)
     problems += report.problems
     for problem in problems:
         click.echo(problem, err=True)
@@ -55,11 +54,10 @@ def check_anchor_file(engine: Engine, path: Path) -> bool:
 def check_flow_paper(engine: Engine, flow_id: int, head: str | None) -> bool:
     """``banli audit verify --flow N [--head HEX]``: that flow's chain, and where HEX stands in it."""
     from workflow.errors import NotFound
-    from workflow.paper import check_paper
+    from workflow.paper import check as check_paper
 
     try:
-        with engine.db.read() as s:
-            check = check_paper(s, flow_id, head or "")
+        check = check_paper(engine.db, flow_id, head or "")
     except NotFound as exc:
         raise click.ClickException(str(exc)) from None
     ok = check.intact

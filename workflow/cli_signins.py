@@ -64,14 +64,10 @@ def signins_list(ctx: click.Context, limit: int) -> None:
 @click.pass_context
 def signins_unlock(ctx: click.Context, scope: str, key: str, login: str) -> None:
     """Forget the failures of login (account) or address KEY: it may sign in again now (audited)."""
-    from sqlalchemy import select
-
     from workflow.signin import lift
-    from workflow.store.models import User
 
     engine = _engine(ctx.obj["url"])
-    with engine.db.read() as s:
-        user = s.execute(select(User.id, User.name).where(User.login == login)).first()
+    user = engine.person(login)
     if user is None:
         raise click.ClickException(f"no user with login {login!r}")
     try:

@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+
 from workflow.channels import KINDS, Channel, ChannelError, Outgoing, PermanentFailure, Receipt
 from workflow.jobs import GiveUp, Handler, JobRecord, enqueue
 from workflow.store.db import Database, Tx
@@ -143,3 +145,16 @@ def make_deliver_handler(
             on_sent(job, receipt)
 
     return deliver
+
+
+def recipient_names(db: Database, found: list[JobRecord]) -> dict[int, str]:
+    """The names of the people ``deliver`` jobs among ``found`` are addressed to, by user id."""
+    ids = {
+        job.payload.get("user_id")
+        for job in found
+        if job.kind == KIND and isinstance(job.payload.get("user_id"), int)
+    }
+    if not ids:
+        return {}
+    with db.read() as s:
+        return dict(s.execute(select(User.id, User.name).where(User.id.in_(ids))).all())

@@ -20,11 +20,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from workflow.access import require_admin
 from workflow.audit import append_admin
-from workflow.errors import Forbidden, InvalidAction, NotFound
+from workflow.errors import InvalidAction, NotFound
 from workflow.lease import DEFAULT_BATCH, DEFAULT_HEARTBEAT, DEFAULT_LEASE, Heartbeat, LeaseSettings
 from workflow.store.db import Database, Tx
-from workflow.store.models import Job, RoleMembership, User
+from workflow.store.models import Job
 
 log = logging.getLogger(__name__)
 JOBS = Job.__table__
@@ -271,7 +272,7 @@ def retry(db: Database, job_id: int, actor_id: int, now: datetime | None = None)
     """
     now = now or _utcnow()
     with db.transaction() as conn:
-        name = _administrator(conn, actor_id)
+        name = require_admin(conn, actor_id, "retry a job")
         row = conn.execute(
             update(JOBS)
             .where(JOBS.c.id == job_id, JOBS.c.status == "dead")
@@ -296,21 +297,6 @@ def retry(db: Database, job_id: int, actor_id: int, now: datetime | None = None)
         append_admin(conn, actor_id, name, "job_retry", data, now)
     log.info("job %s (%s) retried by user %s", record.id, record.kind, actor_id)
     return record
-
-
-def _administrator(tx: Tx, actor_id: int) -> str:
-    """The name of ``actor_id`` if they are an active administrator (role ``admin``)."""
-    user = tx.execute(select(User.name, User.status).where(User.id == actor_id)).first()
-    if user is None:
-        raise NotFound(f"no user with id {actor_id}")
-    admin = tx.execute(
-        select(RoleMembership.id)
-        .where(RoleMembership.user_id == actor_id, RoleMembership.role == "admin")
-        .limit(1)
-    ).first()
-    if user.status != "active" or admin is None:
-        raise Forbidden(f"only an active administrator may retry a job; {user.name} is not one")
-    return user.name
 
 
 Handler = Callable[[JobRecord], None]

@@ -12,7 +12,7 @@ from typing import Any
 from transitions import EventData, Machine
 
 from workflow.spec.expr import Condition, compiled_conditions
-from workflow.spec.model import TERMINAL_STATES, Definition, Step
+from workflow.spec.model import CLOSED_STATES, Definition, Step
 
 #: Every machine ever built in this process, so a test can prove they are shared, not per flow.
 MACHINES_BUILT = 0
@@ -255,7 +255,7 @@ def compile_definition(version_id: int, spec: Definition, hooks: Hooks) -> Compi
     conditions = compiled_conditions(spec)
     machine = Machine(
         model=None,
-        states=[*spec.steps, *TERMINAL_STATES],
+        states=[*spec.steps, *CLOSED_STATES],
         transitions=_transitions(spec, conditions, hooks),
         initial=spec.first_step,
         auto_transitions=False,

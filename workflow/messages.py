@@ -34,17 +34,18 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from workflow import calendar
+from workflow.access import may_see_receipts
 from workflow.channels import KINDS
 from workflow.delivery import enqueue_delivery
 from workflow.engine import sql
 from workflow.engine.context import Action, Outcome
+from workflow.engine.history import dings_of
 from workflow.engine.people import _subtree
-from workflow.engine.queries import dings_of
 from workflow.engine.records import DingState
 from workflow.engine.sql import FLOWS, ITEMS, UNITS, USERS, VISITS
 from workflow.errors import FlowClosed, Forbidden, FormInvalid, Hidden, InvalidAction, NotFound
 from workflow.limits import MESSAGE_BODY_MAX, NOTE_MAX, SUBJECT_MAX, too_long, without_bidi
-from workflow.store.models import Ding, RequestKey, RoleMembership
+from workflow.store.models import Ding, RequestKey
 
 if TYPE_CHECKING:
     from workflow.engine.core import Engine
@@ -962,7 +963,7 @@ def receipts(engine: Engine, viewer_id: int, flow_id: int) -> list[Receipt]:
             raise Hidden(f"message {flow_id} does not exist or you have no part in it")
         if flow.kind != MESSAGE:
             raise NotFound(f"message {flow_id} does not exist")
-        if flow.initiator_id != viewer_id and not _is_admin(c, viewer_id):
+        if not may_see_receipts(c, viewer_id, flow.initiator_id):
             raise Forbidden("only the sender sees who received and read a message")
         rows = c.execute(
             select(ITEMS.c.id, ITEMS.c.user_id, ITEMS.c.status, ITEMS.c.delivered_at,
@@ -1005,17 +1006,6 @@ def _status(r: Any, state: str) -> str:
     if r.delivered_at is not None:
         return "delivered"
     return "failed" if r.failure else "sent"
-
-
-def _is_admin(conn: Connection, user_id: int) -> bool:
-    return (
-        conn.execute(
-            select(RoleMembership.id)
-            .where(RoleMembership.user_id == user_id, RoleMembership.role == "admin")
-            .limit(1)
-        ).first()
-        is not None
-    )
 
 
 __all__ = [

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from workflow.audit import verify_chain
 from workflow.errors import NotFound
 from workflow.integrity import check_flow
+from workflow.store.db import Database
 from workflow.store.models import AuditEvent, Flow
 
 DEFAULT_BASE_URL = "http://127.0.0.1:5000"
@@ -121,3 +122,9 @@ def qr_svg(url: str) -> str:
 
     code = segno.make(url, error="m", micro=False)
     return code.svg_inline(scale=1, border=4, omitsize=True, svgclass="sheet-qr", lineclass=None)
+
+
+def check(db: Database, flow_id: int, head: str) -> PaperCheck:
+    """:func:`check_paper` in a read transaction of its own (the verify page's one call)."""
+    with db.read() as s:
+        return check_paper(s, flow_id, head)

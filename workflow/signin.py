@@ -19,11 +19,12 @@ from sqlalchemy import case, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from workflow.access import require_admin
 from workflow.audit import append_admin
-from workflow.errors import Forbidden, NotFound
+from workflow.errors import NotFound
 from workflow.passwords import verify_password
 from workflow.store.db import Database, Tx
-from workflow.store.models import RoleMembership, SignInAttempt, SignInThrottle, User
+from workflow.store.models import SignInAttempt, SignInThrottle, User
 
 ATTEMPTS = SignInAttempt.__table__
 THROTTLES = SignInThrottle.__table__
@@ -303,7 +304,7 @@ def lift(db: Database, scope: str, key: str, actor_id: int, now: datetime) -> Co
     if scope not in SCOPES or "\x00" in key:
         raise NotFound(f"no failed sign-ins are counted for {scope} {key!r}", scope=scope, key=key)
     with db.transaction() as conn:
-        name = _administrator(conn, actor_id)
+        name = require_admin(conn, actor_id, "lift a sign-in lock")
         row = conn.execute(
             delete(THROTTLES).where(THROTTLES.c.scope == scope, THROTTLES.c.key == key)
             .returning(*THROTTLES.c)
@@ -317,19 +318,3 @@ def lift(db: Database, scope: str, key: str, actor_id: int, now: datetime) -> Co
                 "until": until.isoformat() if until else None, "locked": locked}  # fmt: skip
         append_admin(conn, actor_id, name, "sign_in_unlock", data, now)
     return lifted
-
-
-def _administrator(conn: Tx, actor_id: int) -> str:
-    """The name of ``actor_id`` if they are an active administrator (role ``admin``)."""
-    user = conn.execute(select(User.name, User.status).where(User.id == actor_id)).first()
-    if user is None:
-        raise NotFound(f"no user with id {actor_id}")
-    admin = conn.execute(
-        select(RoleMembership.id)
-        .where(RoleMembership.user_id == actor_id, RoleMembership.role == "admin").limit(1)
-    ).first()  # fmt: skip
-    if user.status != "active" or admin is None:
-        raise Forbidden(
-            f"only an active administrator may lift a sign-in lock; {user.name} is not one"
-        )
-    return user.name

@@ -154,3 +154,9 @@ def _urges_of(conn: Connection, flow_id: int, item_id: int) -> int:
         sql.EVENTS.c.chain == f"flow:{flow_id}", sql.EVENTS.c.kind == "urge"
     )
     return sum(1 for (data,) in conn.execute(stmt) if data.get("item") == item_id)
+
+
+def dings_used_today(engine: Engine, sender_id: int) -> int:
+    """How many DINGs ``sender_id`` has sent today, in the organisation's time zone."""
+    with engine.db.read() as s:
+        return dings_used(s.connection(), sender_id, engine.clock().astimezone(engine.tz).date())

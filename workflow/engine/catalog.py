@@ -12,14 +12,13 @@ from workflow.engine.people import Candidates, resolve
 from workflow.engine.records import FlowRecord
 from workflow.errors import Forbidden, NotFound
 from workflow.machine import CompiledDefinition
-from workflow.spec.model import Names
+from workflow.spec.model import CLOSED_STATES, Names
 from workflow.store.models import DefinitionVersion, Unit, User
 
 if TYPE_CHECKING:
     from workflow.engine.core import Engine
 
 DEFS = DefinitionVersion.__table__
-CLOSED = ("ended", "withdrawn")
 
 
 @dataclass(frozen=True)
@@ -183,7 +182,7 @@ def open_item(record: FlowRecord, user_id: int) -> int | None:
 def may_withdraw(record: FlowRecord, user_id: int) -> bool:
     """Whether the engine would let this person withdraw the flow now: the initiator, while the
     flow is open and nobody else at its current step has opened their item."""
-    if record.initiator_id != user_id or record.state in CLOSED or not record.visits:
+    if record.initiator_id != user_id or record.state in CLOSED_STATES or not record.visits:
         return False
     current = record.visits[-1]
     return not any(p.confirmed_at and p.user_id != user_id for p in current.people)

@@ -23,12 +23,12 @@ from workflow.errors import (
     WaitingRuleUnmet,
 )
 from workflow.machine import CompiledDefinition, FlowModel, Hooks
+from workflow.spec.model import CLOSED_STATES
 from workflow.store.db import Tx
 
 if TYPE_CHECKING:
     from workflow.engine.core import Engine
 
-CLOSED_STATES = ("ended", "withdrawn")
 #: On a message flow the host is its sender and the handlers are its recipients.
 MESSAGE_ROLES = {"host": "sender", "handler": "recipient"}
 ROLE_OF = {"sender": "host", "recipient": "handler"}

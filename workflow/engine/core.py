@@ -11,10 +11,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from transitions import EventData
 
+from workflow.access import Access
 from workflow.engine import assign, sql
+from workflow.engine.available import Available
 from workflow.engine.context import Action, Outcome
 from workflow.engine.forms import validate_form
-from workflow.engine.queries import Queries
+from workflow.engine.history import History
+from workflow.engine.lists import Lists
 from workflow.engine.registry import Registry
 from workflow.engine.sql import FLOWS, ITEMS, USERS, VISITS
 from workflow.errors import Forbidden, FormInvalid, InvalidAction, NotFound, PeopleInvalid
@@ -28,7 +31,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class Engine(Queries):
+class Engine(Lists, History, Available, Access):
     """Banli's engine: one database, a registry of compiled definitions, a clock, a time zone."""
 
     def __init__(

@@ -15,7 +15,7 @@ from workflow.engine.context import HOOKS
 from workflow.errors import NotFound
 from workflow.machine import CompiledDefinition, compile_definition
 from workflow.spec.loader import load_text, read_definition
-from workflow.store.db import Tx
+from workflow.store.db import Database, Tx
 from workflow.store.models import DefinitionVersion
 
 DEFS = DefinitionVersion.__table__
@@ -110,3 +110,9 @@ def store_definition(
         now,
     )
     return Loaded(spec.id, version, True, path.name)
+
+
+def load_definition(db: Database, path: Path, now: datetime) -> Loaded:
+    """:func:`store_definition` in a transaction of its own (``banli init``, ``definitions load``)."""
+    with db.write() as s:
+        return store_definition(s, path, now)

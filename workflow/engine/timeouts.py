@@ -27,10 +27,10 @@ from sqlalchemy.orm import Session
 from workflow.calendar import before, due_at
 from workflow.delivery import enqueue_delivery
 from workflow.engine import assign, sql
-from workflow.engine.context import CLOSED_STATES, Action
+from workflow.engine.context import Action
 from workflow.errors import BanliError, InvalidAction, NotFound
 from workflow.jobs import GiveUp, JobRecord, Worker, enqueue
-from workflow.spec.model import Step
+from workflow.spec.model import CLOSED_STATES, Step
 from workflow.store.db import Tx
 
 if TYPE_CHECKING:

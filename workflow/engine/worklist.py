@@ -16,14 +16,13 @@ from sqlalchemy.orm import Session, aliased
 from workflow import calendar
 from workflow.engine.sql import APPROVAL, FLOWS, ITEMS, OPEN, USERS, VISITS, WORK_ONLY
 from workflow.errors import InvalidAction
-from workflow.spec.model import Names
+from workflow.spec.model import CLOSED_STATES, Names
 from workflow.store.models import DefinitionVersion, UtcDateTime
 
 DEFS = DefinitionVersion.__table__
 TABS = ("todo", "done", "started", "circulated")
 #: What the state filter accepts: active = at a step; approved / rejected = ended so.
 STATES = ("active", "ended", "approved", "rejected", "withdrawn")
-CLOSED = ("ended", "withdrawn")
 #: A circulated copy's role: the circulated tab lists these. "To do" and "done" do not leave
 #: them out (a role test there would cost a table read per row of the plain to-do count); the
 #: circulate issue decides whether copies stay open and gives them an index if they must.
@@ -187,7 +186,7 @@ _ORDER = {
     "started": (FLOWS.c.id.desc(),),
 }
 _STATE = {
-    "active": and_(*(FLOWS.c.state != closed for closed in CLOSED)),
+    "active": and_(*(FLOWS.c.state != closed for closed in CLOSED_STATES)),
     "ended": FLOWS.c.state == "ended",
     "approved": and_(FLOWS.c.state == "ended", FLOWS.c.outcome == "approved"),
     "rejected": and_(FLOWS.c.state == "ended", FLOWS.c.outcome == "rejected"),
@@ -344,14 +343,15 @@ def build_rows(
         return clock[0] > due
 
     visits = current_visits(
-        s, {r.current_visit_id for r in found if r.state not in CLOSED and r.current_visit_id}
+        s,
+        {r.current_visit_id for r in found if r.state not in CLOSED_STATES and r.current_visit_id},
     )
     rows = []
     for r in found:
         spec = spec_of(r.definition_id)
         m = r._mapping
         item_step = m.get("item_step")
-        v = visits.get(r.current_visit_id) if r.state not in CLOSED else None
+        v = visits.get(r.current_visit_id) if r.state not in CLOSED_STATES else None
         due_at = visit_due(spec, v.step, v.entered_at, tz) if v else None
         role, status = m.get("role"), m.get("status")
         waits_on_it = r.item_id is None or (status == "open" and role != READER)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from workflow.spec.expr import Condition, ConditionError, compiled_conditions, parse
 from workflow.spec.lint import lint
 from workflow.spec.loader import check_files, load_file, load_text
-from workflow.spec.model import TERMINAL_STATES, Definition, FormField, Next, Step
+from workflow.spec.model import CLOSED_STATES, Definition, FormField, Next, Step
 
 __all__ = [
-    "TERMINAL_STATES",
+    "CLOSED_STATES",
     "Condition",
     "ConditionError",
     "Definition",

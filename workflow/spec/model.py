@@ -25,10 +25,11 @@ FieldType = Literal[
 ]
 FIELD_TYPES: tuple[str, ...] = get_args(FieldType)
 NUMBER_TYPES = ("integer", "money")
-#: States every machine has besides the steps.
-TERMINAL_STATES = ("ended", "withdrawn")
+#: The closed states: every machine has them besides the steps, and a flow in one no longer
+#: changes. The one constant for them: the engine, its queries and the doors import it.
+CLOSED_STATES = ("ended", "withdrawn")
 #: "terminated" too: the design names it among the machine's states.
-RESERVED_STEP_IDS = frozenset({*TERMINAL_STATES, "terminated", "initial", "end"})
+RESERVED_STEP_IDS = frozenset({*CLOSED_STATES, "terminated", "initial", "end"})
 DEADLINE_RE = re.compile(r"^\s*(\d+)\s+(working days?|days?|hours?|minutes?)\s*$")
 DURATION_HINT = "'3 working days', '2 days', '4 hours' or '30 minutes'"
 #: What a step's timeout does when its deadline passes with the step still open.

@@ -1,0 +1,81 @@
+"""Sign-in sessions: opened at sign-in, looked up (and touched) on every request, ended or idled out.
+
+A session is a row keyed by a random id the browser keeps in its (signed) cookie; signing out
+or staying idle longer than the idle timeout ends it, and an ended session signs nobody in.
+The web's sign-in pages call these functions; they build no query themselves.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import insert, select, update
+
+from workflow import access
+from workflow.store.db import Database
+from workflow.store.models import RoleMembership, SignInSession, Unit, User
+
+#: last_seen_at is written at most this often per session: a page view is no write.
+SEEN_EVERY = timedelta(minutes=1)
+AGENT_MAX = 300  # characters of the user agent kept
+
+
+@dataclass
+class SignedIn:
+    """The person of an open session as the doors need them: names, unit, roles."""
+
+    user_id: int
+    login: str
+    name: str
+    unit: str
+    roles: set[str] = field(default_factory=set)
+    #: an administrator (workflow.access.is_admin): asked once per request, not per page part
+    admin: bool = False
+
+
+def open_session(
+    db: Database, user_id: int, now: datetime, user_agent: str | None, address: str | None
+) -> str:
+    """Open a session for ``user_id`` and return its new random id."""
+    sid = secrets.token_urlsafe(32)
+    with db.write() as s:
+        s.execute(insert(SignInSession).values(
+            id=sid, user_id=user_id, created_at=now, last_seen_at=now,
+            user_agent=(user_agent or "")[:AGENT_MAX], address=address))  # fmt: skip
+    return sid
+
+
+def look_up(
+    db: Database, sid: str, user_id: int, now: datetime, idle: timedelta
+) -> SignedIn | None:
+    """The person of session ``sid`` if it is theirs, open, not idle for ``idle``, and they are
+    active; an idle session is ended here. Touches ``last_seen_at`` at most every SEEN_EVERY."""
+    with db.read() as s:
+        row = s.execute(
+            select(SignInSession.last_seen_at, User.id, User.login, User.name, User.status,
+                   Unit.name.label("unit"))
+            .join(User, User.id == SignInSession.user_id)
+            .join(Unit, Unit.id == User.unit_id)
+            .where(SignInSession.id == sid, SignInSession.ended_at.is_(None),
+                   User.id == user_id)
+        ).first()  # fmt: skip
+        if row is None or row.status != "active":
+            return None
+        roles = set(s.scalars(select(RoleMembership.role).where(RoleMembership.user_id == row.id)))
+        admin = access.is_admin(s.connection(), row.id)
+    if now - row.last_seen_at > idle:
+        end_session(db, sid, now)
+        return None
+    if now - row.last_seen_at > SEEN_EVERY:
+        with db.write() as s:
+            s.execute(update(SignInSession).where(SignInSession.id == sid)
+                      .values(last_seen_at=now))  # fmt: skip
+    return SignedIn(row.id, row.login, row.name, row.unit, roles, admin)
+
+
+def end_session(db: Database, sid: str, now: datetime) -> None:
+    """End session ``sid`` (signed out, or idle): it signs nobody in any more."""
+    with db.write() as s:
+        s.execute(update(SignInSession).where(SignInSession.id == sid).values(ended_at=now))
