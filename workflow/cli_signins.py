@@ -5,15 +5,17 @@ from __future__ import annotations
 import click
 
 from workflow.errors import BanliError
+from workflow.settings import Settings
 
 AGENT_WIDTH = 40
 
 
-def _engine(url: str | None):
+def _engine(settings: Settings):
     from workflow.engine import Engine
     from workflow.store.db import Database
 
-    return Engine(Database(url))
+    db = Database(settings.database_url, lock_timeout=settings.lock_timeout)
+    return Engine(db, settings=settings)
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
@@ -35,7 +37,7 @@ def signins_list(ctx: click.Context, limit: int) -> None:
     """The logins and addresses that must wait or are locked, then the newest refused sign-ins."""
     from workflow.signin import current_waits, recent_attempts
 
-    engine = _engine(ctx.obj["url"])
+    engine = _engine(ctx.obj["settings"])
     now = engine.clock()
     waits = current_waits(engine.db, now)
     if waits:
@@ -69,7 +71,7 @@ def signins_unlock(ctx: click.Context, scope: str, key: str, login: str) -> None
     from workflow.signin import lift
     from workflow.store.models import User
 
-    engine = _engine(ctx.obj["url"])
+    engine = _engine(ctx.obj["settings"])
     with engine.db.read() as s:
         user = s.execute(select(User.id, User.name).where(User.login == login)).first()
     if user is None:
