@@ -11,7 +11,7 @@ import click
 
 from workflow.cli_signins import signins
 from workflow.errors import BanliError, DefinitionError
-from workflow.settings import Settings, SettingsError, describe, load_settings
+from workflow.settings import Settings, SettingsError, describe, load_settings, markdown_table
 
 if TYPE_CHECKING:
     from workflow.jobs import JobRecord
@@ -55,9 +55,13 @@ def main(ctx: click.Context, url: str | None) -> None:
 
 
 @main.command("settings")
+@click.option("--markdown", is_flag=True, help="Print README's table of every setting instead.")
 @click.pass_context
-def show_settings(ctx: click.Context) -> None:
+def show_settings(ctx: click.Context, markdown: bool) -> None:
     """Print the settings in effect (BANLI_* variables, --db), secrets masked."""
+    if markdown:
+        click.echo(markdown_table(), nl=False)
+        return
     rows = describe(ctx.obj["settings"])
     width = max(len(name) for name, _, _ in rows)
     for name, value, default in rows:

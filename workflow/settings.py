@@ -185,9 +185,11 @@ class Settings(BaseSettings):
     def defaults(cls, **changes: Any) -> Settings:
         """The built-in defaults with ``changes``, whatever the environment says (tests, scripts)."""
         try:
-            return _Given(**changes)
+            given = _Given(**changes)
         except ValidationError as exc:
             raise SettingsError(exc) from None
+        # validated above; a plain Settings again, so it compares equal to one read at start-up
+        return cls.model_construct(_fields_set=given.model_fields_set, **dict(given))
 
     # --- derived values -------------------------------------------------------------------------
 
@@ -214,7 +216,12 @@ class _Given(Settings):
 
     @classmethod
     def settings_customise_sources(
-        cls, settings_cls: Any, init_settings: Any, **_sources: Any
+        cls,
+        settings_cls: Any,
+        init_settings: Any,
+        env_settings: Any,
+        dotenv_settings: Any,
+        file_secret_settings: Any,
     ) -> tuple[Any, ...]:
         return (init_settings,)
 
@@ -240,6 +247,23 @@ def describe(settings: Settings) -> list[tuple[str, str, bool]]:
             shown = "(unset)" if value is None else str(value)
         rows.append((env_name(field), shown, value == info.default))
     return rows
+
+
+def markdown_table() -> str:
+    """README's settings table, made from the fields: variable, default, meaning."""
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    for field, info in Settings.model_fields.items():
+        default = info.default
+        if default is None or default == "":
+            shown = "unset"
+        elif isinstance(default, bool):
+            shown = "`1`" if default else "`0`"
+        elif isinstance(default, float):
+            shown = f"`{default:g}`"
+        else:
+            shown = f"`{default}`"
+        lines.append(f"| `{env_name(field)}` | {shown} | {info.description} |")
+    return "\n".join(lines) + "\n"
 
 
 class SettingsError(ValueError):
