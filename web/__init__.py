@@ -42,7 +42,7 @@ def create_app(
     A bad setting refuses the start (``SettingsError`` naming the variable). ``test_config``
     overrides the Flask config built from the settings (tests pass ENGINE, DATABASE_URL…).
     """
-    settings = settings or load_settings()
+    settings = load_settings() if settings is None else settings
     app = Flask(__name__, instance_path=str(Path("instance").resolve()))
     secret = settings.secret_key
     app.config.from_mapping(

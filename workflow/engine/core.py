@@ -39,7 +39,7 @@ class Engine(Queries):
         self.registry = Registry()
         self.clock = clock
         #: the start-up settings (time zone, DING limit, files, anchors…); the defaults if none
-        self.settings = settings or Settings.defaults()
+        self.settings = Settings.defaults() if settings is None else settings
         self.tz = self.settings.tz
 
     def local(self, at: datetime) -> str:
