@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from common import header, percentile, setup
 from sqlalchemy import insert, select, update
 
 from workflow import messages
+from workflow.settings import Settings
 from workflow.store.models import Unit, User, WorkItem
 
 
@@ -98,7 +98,7 @@ def run(quick: bool) -> None:
             )  # fmt: skip
         _poll(eng, p["wangfang"], f"{mailbox:,} received, 20 unread")
 
-        os.environ["BANLI_DING_LIMIT"] = "100000"
+        eng.settings = Settings.defaults(ding_limit=100000)
         target_flow = messages.send(eng, p["liming"], subject="待确认", to_users=[p["huangyong"]])
         count = 100 if quick else 500
         t = time.perf_counter()
@@ -106,5 +106,4 @@ def run(quick: bool) -> None:
             messages.ding(eng, p["liming"], target_flow.flow_id)
         rate = count / (time.perf_counter() - t)
         print(f"  ding (quota + DING row + delivery job + audit event): {rate:7.0f} DINGs/s")
-        del os.environ["BANLI_DING_LIMIT"]
         st.db.dispose()

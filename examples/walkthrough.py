@@ -1,6 +1,7 @@
 """A contract review from start to printed flow sheet, driven through the engine's actions.
 
-Run by ``make run`` after ``banli demo``; uses BANLI_DATABASE_URL (default instance/banli.db).
+Run by ``make run`` after ``banli demo``; uses the BANLI_* settings (BANLI_DATABASE_URL, default
+instance/banli.db).
 """
 
 from __future__ import annotations
@@ -9,13 +10,15 @@ from sqlalchemy import select
 
 from workflow.engine import Engine
 from workflow.errors import BanliError
+from workflow.settings import load_settings
 from workflow.sheet import render_text
 from workflow.store.db import Database
 from workflow.store.models import User
 
 
 def main() -> None:
-    engine = Engine(Database())
+    settings = load_settings()
+    engine = Engine(Database(settings.database_url), settings=settings)
     with engine.db.read() as s:
         people = dict(s.execute(select(User.login, User.id)).all())
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -26,12 +28,13 @@ from workflow.channels import (
     PermanentFailure,
     RecordingChannel,
     SmtpChannel,
-    channels_from_env,
+    channels_from_settings,
     message_id,
 )
 from workflow.cli import main
 from workflow.delivery import enqueue_delivery, make_deliver_handler
 from workflow.jobs import JOBS, JobRecord, Worker, backoff
+from workflow.settings import load_settings
 from workflow.store.db import Database
 from workflow.store.models import User
 
@@ -149,7 +152,17 @@ def test_the_outbox_mends_what_a_killed_writer_left(tmp_path: Path) -> None:
     assert [json.loads(line.split("\t", 1)[1]) for line in index] == ["a", "b", "c"]
 
 
-def test_channels_from_env(tmp_path: Path) -> None:
+def channels_from_env(env: dict[str, str]) -> dict[str, Any]:
+    """The channels of settings read from an environment of just ``env``."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name in [n for n in os.environ if n.startswith("BANLI_")]:
+            mp.delenv(name)
+        for name, value in env.items():
+            mp.setenv(name, value)
+        return channels_from_settings(load_settings())
+
+
+def test_channels_from_the_settings(tmp_path: Path) -> None:
     outbox = tmp_path / "out.jsonl"
     plain = channels_from_env({"BANLI_OUTBOX": str(outbox)})
     assert set(plain) == {"sms", "voice", "email"}

@@ -33,6 +33,7 @@ from workflow.jobs import (
     retry,
 )
 from workflow.lease import LeaseSettings
+from workflow.settings import SettingsError, load_settings
 from workflow.store.db import Database
 from workflow.store.migrate import upgrade
 
@@ -385,19 +386,26 @@ def test_a_job_longer_than_its_lease_keeps_it_by_the_heartbeat_and_runs_once(
         assert (job.status, job.attempts, job.leased_by) == ("done", 1, "w1")
 
 
-def test_lease_settings_from_the_environment() -> None:
-    assert LeaseSettings.from_env({}) == LeaseSettings(10, timedelta(seconds=30),
-                                                       timedelta(seconds=10))  # fmt: skip
-    env = {"BANLI_JOB_BATCH": "5", "BANLI_JOB_LEASE": "3"}
-    assert LeaseSettings.from_env(env) == LeaseSettings(5, timedelta(seconds=3),
-                                                        timedelta(seconds=1))  # fmt: skip
+def test_lease_settings_from_the_environment(monkeypatch) -> None:
+    for name in ("BANLI_JOB_BATCH", "BANLI_JOB_LEASE", "BANLI_JOB_HEARTBEAT"):
+        monkeypatch.delenv(name, raising=False)
+    assert LeaseSettings.of(load_settings()) == LeaseSettings(10, timedelta(seconds=30),
+                                                              timedelta(seconds=10))  # fmt: skip
+    monkeypatch.setenv("BANLI_JOB_BATCH", "5")
+    monkeypatch.setenv("BANLI_JOB_LEASE", "3")
+    assert LeaseSettings.of(load_settings()) == LeaseSettings(5, timedelta(seconds=3),
+                                                              timedelta(seconds=1))  # fmt: skip
+    monkeypatch.setenv("BANLI_JOB_LEASE", "10")
+    monkeypatch.setenv("BANLI_JOB_HEARTBEAT", "10")
     with pytest.raises(
-        ValueError,
+        SettingsError,
         match=r"BANLI_JOB_HEARTBEAT \(10 s\) must be more than 0 and less than BANLI_JOB_LEASE",
     ):
-        LeaseSettings.from_env({"BANLI_JOB_LEASE": "10", "BANLI_JOB_HEARTBEAT": "10"})
-    with pytest.raises(ValueError, match="BANLI_JOB_BATCH must be a whole number"):
-        LeaseSettings.from_env({"BANLI_JOB_BATCH": "0"})
+        load_settings()
+    monkeypatch.delenv("BANLI_JOB_HEARTBEAT")
+    monkeypatch.setenv("BANLI_JOB_BATCH", "0")
+    with pytest.raises(SettingsError, match="BANLI_JOB_BATCH must be a whole number ≥ 1, not '0'"):
+        load_settings()
 
 
 def test_the_worker_command_refuses_unusable_lease_settings(db: Database, monkeypatch) -> None:

@@ -13,6 +13,7 @@ from tests.engine.test_sheet import CONTRACT
 from workflow import messages, uploads
 from workflow.files import FileStore, FileTooLarge
 from workflow.jobs import JOBS, Worker
+from workflow.settings import load_settings
 from workflow.store.models import Upload
 
 DAY = timedelta(days=1)
@@ -67,9 +68,9 @@ def test_the_quota_refuses_before_the_file_is_kept(setup):
 
 def test_the_quota_setting(monkeypatch):
     monkeypatch.delenv("BANLI_UPLOAD_QUOTA", raising=False)
-    assert uploads.quota() == 1024**3
+    assert load_settings().upload_quota == 1024**3
     monkeypatch.setenv("BANLI_UPLOAD_QUOTA", "5000000")
-    assert uploads.quota() == 5_000_000
+    assert load_settings().upload_quota == 5_000_000
 
 
 def test_the_sweep_removes_only_old_unreferenced_files(setup):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 from datetime import timedelta
@@ -17,12 +16,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from workflow import limits
 from workflow.engine import Engine
-from workflow.store.db import (
-    WEB_LOCK_TIMEOUT,
-    WEB_STATEMENT_TIMEOUT,
-    Database,
-    seconds_from_env,
-)
+from workflow.settings import Settings, load_settings
+from workflow.store.db import Database
 
 LANGUAGES = ("zh", "en")
 #: what makes a redirect target unsafe anywhere in it: control characters, and the backslash
@@ -39,31 +34,40 @@ def select_locale() -> str:
     return request.accept_languages.best_match(LANGUAGES) or "zh"
 
 
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the app; ``test_config`` overrides settings (tests pass DATABASE_URL, SECRET_KEY)."""
+def create_app(
+    settings: Settings | None = None, test_config: dict[str, Any] | None = None
+) -> Flask:
+    """Build the app on ``settings`` (else read from the ``BANLI_*`` environment, once, now).
+
+    A bad setting refuses the start (``SettingsError`` naming the variable). ``test_config``
+    overrides the Flask config built from the settings (tests pass ENGINE, DATABASE_URL…).
+    """
+    settings = load_settings() if settings is None else settings
     app = Flask(__name__, instance_path=str(Path("instance").resolve()))
+    secret = settings.secret_key
     app.config.from_mapping(
-        SECRET_KEY=os.environ.get("BANLI_SECRET_KEY") or _instance_secret(app),
-        DATABASE_URL=os.environ.get("BANLI_DATABASE_URL"),
-        FILES_DIR=os.environ.get("BANLI_FILES_DIR") or str(Path(app.instance_path) / "files"),
-        MAX_CONTENT_LENGTH=int(os.environ.get("BANLI_MAX_UPLOAD", 1024**3)),
-        UPLOAD_QUOTA=int(os.environ.get("BANLI_UPLOAD_QUOTA") or limits.UPLOAD_QUOTA),
-        IDLE_TIMEOUT=timedelta(minutes=int(os.environ.get("BANLI_IDLE_MINUTES", 120))),
+        SETTINGS=settings,
+        SECRET_KEY=secret.get_secret_value() if secret else _instance_secret(app),
+        DATABASE_URL=settings.database_url,
+        FILES_DIR=str(settings.files_dir.resolve()),
+        MAX_CONTENT_LENGTH=settings.max_upload,
+        UPLOAD_QUOTA=settings.upload_quota,
+        IDLE_TIMEOUT=timedelta(minutes=settings.idle_minutes),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
         # None: Secure unless this is development (banli serve, make run, debug mode)
-        COOKIE_SECURE=_flag(os.environ.get("BANLI_COOKIE_SECURE")),
-        PROXIES=int(os.environ.get("BANLI_PROXIES") or 0),
+        COOKIE_SECURE=settings.cookie_secure,
+        PROXIES=settings.proxies,
         BABEL_DEFAULT_LOCALE="zh",
-        BABEL_DEFAULT_TIMEZONE=os.environ.get("BANLI_TIMEZONE", "Asia/Shanghai"),
+        BABEL_DEFAULT_TIMEZONE=settings.timezone,
         WTF_CSRF_TIME_LIMIT=None,
         # the site's address printed in the flow sheet's QR code; unset: the request's own
-        BASE_URL=os.environ.get("BANLI_BASE_URL"),
+        BASE_URL=settings.base_url,
         # a request waits this long for a locked database, then answers 503 (docs/engine.md)
-        DB_LOCK_TIMEOUT=seconds_from_env("BANLI_WEB_LOCK_TIMEOUT", WEB_LOCK_TIMEOUT),
-        DB_STATEMENT_TIMEOUT=seconds_from_env("BANLI_WEB_STATEMENT_TIMEOUT", WEB_STATEMENT_TIMEOUT),
+        DB_LOCK_TIMEOUT=settings.web_lock_timeout,
+        DB_STATEMENT_TIMEOUT=settings.web_statement_timeout,
     )
     if test_config:
         app.config.update(test_config)
@@ -78,7 +82,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             app.config["DATABASE_URL"],
             lock_timeout=app.config["DB_LOCK_TIMEOUT"],
             statement_timeout=app.config["DB_STATEMENT_TIMEOUT"],
-        )
+        ),
+        settings=settings,
     )
     app.extensions["banli"] = engine
 
@@ -114,13 +119,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["limits"] = limits  # the pages' maxlength repeats the engine's limits
     return app
-
-
-def _flag(value: str | None) -> bool | None:
-    """A yes/no setting: 1/true/yes/on or 0/false/no/off; None when unset or empty."""
-    if value is None or not value.strip():
-        return None
-    return value.strip().lower() in ("1", "true", "yes", "on")
 
 
 def _cookies(app: Flask) -> None:

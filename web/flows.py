@@ -36,7 +36,6 @@ from workflow.errors import (
     PeopleInvalid,
 )
 from workflow.machine import mermaid
-from workflow.urge import ding_limit
 from workflow.urge import urge as urge_item
 
 bp = Blueprint("flows", __name__)
@@ -303,7 +302,13 @@ def urge(item_id: int) -> Any:
     """The step's host or the flow's initiator urges (催办) someone's open work item by DING."""
     channel = request.form.get("channel") or "sms"
     used = urge_item(engine(), current_user.id, item_id, channel=channel)
-    flash(_("Urged. %(used)s of %(limit)s DINGs used today.", used=used, limit=ding_limit()))
+    flash(
+        _(
+            "Urged. %(used)s of %(limit)s DINGs used today.",
+            used=used,
+            limit=engine().settings.ding_limit,
+        )
+    )
     return redirect(local_path(request.form.get("next")) or url("workbench.index"))
 
 

@@ -38,7 +38,7 @@ from workflow import messages
 from workflow.channels import KINDS
 from workflow.engine import catalog
 from workflow.errors import FlowClosed, FormInvalid, InvalidAction, NotFound
-from workflow.urge import DingQuotaExceeded, ding_limit, dings_used_today
+from workflow.urge import DingQuotaExceeded, dings_used_today
 
 bp = Blueprint("messages", __name__)
 PER_PAGE = 20
@@ -86,7 +86,7 @@ def _quota(exc: DingQuotaExceeded) -> Any:
 
 def _quota_text(exc: DingQuotaExceeded) -> str:
     return _("You have reached today's limit of DING messages (%(limit)s).",
-             limit=exc.details.get("limit", ding_limit()))  # fmt: skip
+             limit=exc.details.get("limit", engine().settings.ding_limit))  # fmt: skip
 
 
 @bp.errorhandler(FlowClosed)
@@ -246,7 +246,7 @@ def compose() -> Any:
         problem=problem,
         kept=[(_sign(f), f) for f in values.get("attachments") or []],
         labels=LABELS,
-        limit=ding_limit(),
+        limit=engine().settings.ding_limit,
         **_choices(),
     )
     return page, 400 if errors or problem else 200
@@ -319,7 +319,7 @@ def _message_page(flow_id: int, refused: dict[str, Any] | None = None) -> str:
         receipts=receipts,
         sender_page=sender_page,
         used=_dings_used() if view.is_sender else 0,
-        limit=ding_limit(),
+        limit=engine().settings.ding_limit,
         labels=LABELS,
         refused=refused,
         **(_choices() if view.item_id and not view.revoked else {}),
@@ -448,7 +448,7 @@ def ding(flow_id: int) -> Any:
         return _refused(_("Choose how the DING is sent."))
     out = messages.ding(engine(), current_user.id, flow_id, user_ids=users, channel=channel)
     flash(_("DING sent to %(n)s people. %(used)s of %(limit)s DING messages used today.",
-            n=len(out.user_ids), used=out.used, limit=ding_limit()))  # fmt: skip
+            n=len(out.user_ids), used=out.used, limit=engine().settings.ding_limit))  # fmt: skip
     return _back(flow_id)
 
 

@@ -20,11 +20,11 @@ import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
@@ -35,7 +35,9 @@ from workflow.jobs import Handler, JobRecord, enqueue
 from workflow.store.db import Database, Tx
 from workflow.store.models import AuditAnchor, AuditAnchorHead, AuditHead, Flow
 
-DEFAULT_FILE = "instance/audit-anchors.jsonl"
+if TYPE_CHECKING:
+    from workflow.settings import Settings
+
 #: the job kind of the daily anchor; its key is ``anchor:<local date>``
 KIND = "anchor"
 #: local time of day the daily anchor is made (just after midnight: it closes the day before)
@@ -54,14 +56,10 @@ class AnchorSettings:
     emails: tuple[str, ...] = ()
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> AnchorSettings:
+    def of(cls, settings: Settings) -> AnchorSettings:
         """``BANLI_AUDIT_ANCHOR_FILE`` (default instance/audit-anchors.jsonl) and
         ``BANLI_AUDIT_EMAIL`` (one address, or several separated by commas)."""
-        env = os.environ if env is None else env
-        emails = [a.strip() for a in (env.get("BANLI_AUDIT_EMAIL") or "").split(",")]
-        return cls(
-            Path(env.get("BANLI_AUDIT_ANCHOR_FILE") or DEFAULT_FILE), tuple(a for a in emails if a)
-        )
+        return cls(settings.audit_anchor_file, settings.audit_emails)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ A channel takes an :class:`Outgoing` message and returns a :class:`Receipt`, or 
 (PRODUCT.md, "Out of scope"): a deployment plugs its own adapter in for ``"sms"`` / ``"voice"``;
 until then :class:`RecordingChannel` records what would have been sent.
 
-:func:`channels_from_env` builds the channels by kind (``sms``, ``voice``, ``email``) from:
+:func:`channels_from_settings` builds the channels by kind (``sms``, ``voice``, ``email``) from
+these settings (workflow.settings):
 
 ``BANLI_SMTP_HOST``
     SMTP server for e-mail; unset → e-mail is recorded like SMS and voice.
@@ -39,26 +40,26 @@ and refuse or ignore a repeat) or keep its own record of keys sent, and answer a
 from __future__ import annotations
 
 import logging
-import os
 import smtplib
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
-from typing import Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from workflow.outbox import Outbox
+
+if TYPE_CHECKING:
+    from workflow.settings import Settings
 
 log = logging.getLogger(__name__)
 Kind = Literal["sms", "voice", "email"]
 KINDS: tuple[Kind, ...] = ("sms", "voice", "email")
-DEFAULT_OUTBOX = "instance/outbox.jsonl"
-TRUTHY = {"1", "true", "yes", "on"}
 
 
 class ChannelError(Exception):
@@ -259,27 +260,25 @@ def _by_code(code: int, error: str) -> Exception:
     return PermanentFailure(error) if 500 <= code < 600 else ChannelError(error)
 
 
-def channels_from_env(env: Mapping[str, str] | None = None) -> dict[str, Channel]:
-    """The channels by kind (``sms``, ``voice``, ``email``) as the environment configures them.
+def channels_from_settings(settings: Settings) -> dict[str, Channel]:
+    """The channels by kind (``sms``, ``voice``, ``email``) as the settings configure them.
 
     SMS and voice are recorded into ``BANLI_OUTBOX``; e-mail goes over SMTP when
     ``BANLI_SMTP_HOST`` is set, else it is recorded too. A deployment with an SMS or voice
     gateway replaces ``channels["sms"]`` / ``channels["voice"]`` with its adapter.
     """
-    env = os.environ if env is None else env
-    delay = float(env.get("BANLI_OUTBOX_DELAY") or 0)
-    outbox = RecordingChannel("recorded", env.get("BANLI_OUTBOX") or DEFAULT_OUTBOX, delay=delay)
+    outbox = RecordingChannel("recorded", settings.outbox, delay=settings.outbox_delay)
     channels: dict[str, Channel] = {kind: outbox for kind in KINDS}
-    host = (env.get("BANLI_SMTP_HOST") or "").strip()
+    host = (settings.smtp_host or "").strip()
     if host:
-        starttls = (env.get("BANLI_SMTP_STARTTLS") or "").strip().lower() in TRUTHY
-        port = env.get("BANLI_SMTP_PORT") or ("587" if starttls else "25")
+        starttls = settings.smtp_starttls
+        password = settings.smtp_password
         channels["email"] = SmtpChannel(
             host,
-            int(port),
-            env.get("BANLI_SMTP_FROM") or "banli@localhost",
-            username=env.get("BANLI_SMTP_USER") or None,
-            password=env.get("BANLI_SMTP_PASSWORD") or None,
+            settings.smtp_port or (587 if starttls else 25),
+            settings.smtp_from,
+            username=settings.smtp_user or None,
+            password=password.get_secret_value() if password else None,
             starttls=starttls,
         )
     return channels

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -12,20 +11,19 @@ import click
 
 from workflow.cli_signins import signins
 from workflow.errors import BanliError, DefinitionError
+from workflow.settings import Settings, SettingsError, describe, load_settings, markdown_table
 
 if TYPE_CHECKING:
     from workflow.jobs import JobRecord
 
-DEFINITIONS_DIR = Path(os.environ.get("BANLI_DEFINITIONS", "definitions"))
 
-
-def _engine(url: str | None):
+def _engine(settings: Settings):
     from workflow.engine import Engine
-    from workflow.store.db import LOCK_TIMEOUT, Database, seconds_from_env
+    from workflow.store.db import Database
 
     # the worker and the command line may wait longer for a lock than a web request
     engine = Engine(
-        Database(url, lock_timeout=seconds_from_env("BANLI_LOCK_TIMEOUT", LOCK_TIMEOUT))
+        Database(settings.database_url, lock_timeout=settings.lock_timeout), settings=settings
     )
     ctx = click.get_current_context(silent=True)
     if ctx is not None:  # the command closes its connections when it is done
@@ -33,24 +31,41 @@ def _engine(url: str | None):
     return engine
 
 
-def _definition_files(paths: tuple[str, ...]) -> list[Path]:
+def _definition_files(paths: tuple[str, ...], settings: Settings) -> list[Path]:
     if paths:
         return [Path(p) for p in paths]
-    return sorted(DEFINITIONS_DIR.glob("*.yaml"))
+    return sorted(settings.definitions.glob("*.yaml"))
 
 
 @click.group()
 @click.option(
     "--db",
     "url",
-    envvar="BANLI_DATABASE_URL",
     default=None,
-    help="Database URL (default: sqlite:///instance/banli.db).",
+    help="Database URL (default: BANLI_DATABASE_URL, else sqlite:///instance/banli.db).",
 )
 @click.pass_context
 def main(ctx: click.Context, url: str | None) -> None:
     """Banli (办理): approval workflows with legal effects and a verifiable audit trail."""
-    ctx.obj = {"url": url}
+    try:  # the settings are read once, here, and passed down to what each command builds
+        settings = load_settings(database_url=url) if url else load_settings()
+    except SettingsError as exc:
+        raise click.ClickException(f"bad setting: {exc}") from None
+    ctx.obj = {"settings": settings}
+
+
+@main.command("settings")
+@click.option("--markdown", is_flag=True, help="Print README's table of every setting instead.")
+@click.pass_context
+def show_settings(ctx: click.Context, markdown: bool) -> None:
+    """Print the settings in effect (BANLI_* variables, --db), secrets masked."""
+    if markdown:
+        click.echo(markdown_table(), nl=False)
+        return
+    rows = describe(ctx.obj["settings"])
+    width = max(len(name) for name, _, _ in rows)
+    for name, value, default in rows:
+        click.echo(f"{name.ljust(width)}  {value}{'  (default)' if default else ''}".rstrip())
 
 
 @main.command()
@@ -60,9 +75,9 @@ def init(ctx: click.Context) -> None:
     from workflow import anchors
     from workflow.store.migrate import upgrade
 
-    engine = _engine(ctx.obj["url"])
+    engine = _engine(ctx.obj["settings"])
     upgrade(engine.db)
-    _load(engine, _definition_files(()))
+    _load(engine, _definition_files((), engine.settings))
     anchors.seed(engine.db, engine.clock(), engine.tz)  # the daily audit anchor
     click.echo(f"database ready: {engine.db.url.render_as_string(hide_password=True)}")
 
@@ -74,9 +89,9 @@ def demo(ctx: click.Context) -> None:
     from workflow.demo import seed_demo
     from workflow.store.migrate import upgrade
 
-    engine = _engine(ctx.obj["url"])
+    engine = _engine(ctx.obj["settings"])
     upgrade(engine.db)
-    _load(engine, _definition_files(()))
+    _load(engine, _definition_files((), engine.settings))
     made = seed_demo(engine)
     click.echo(
         "demo organisation ready" + (f"; {made} demo flows started" if made else " (already there)")
@@ -90,11 +105,12 @@ def definitions() -> None:
 
 @definitions.command("check")
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
-def definitions_check(files: tuple[str, ...]) -> None:
+@click.pass_context
+def definitions_check(ctx: click.Context, files: tuple[str, ...]) -> None:
     """Validate and lint definition files; print every problem as file:line: message."""
     from workflow.spec.loader import check_files
 
-    paths = _definition_files(files)
+    paths = _definition_files(files, ctx.obj["settings"])
     problems = check_files(paths)
     for p in problems:
         click.echo(p, err=True)
@@ -108,7 +124,8 @@ def definitions_check(files: tuple[str, ...]) -> None:
 @click.pass_context
 def definitions_load(ctx: click.Context, files: tuple[str, ...]) -> None:
     """Store definition files as new versions (unchanged files are skipped)."""
-    if not _load(_engine(ctx.obj["url"]), _definition_files(files)):
+    settings = ctx.obj["settings"]
+    if not _load(_engine(settings), _definition_files(files, settings)):
         sys.exit(1)
 
 
@@ -137,10 +154,8 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
     """Serve the web workbench for development (production: gunicorn, see README)."""
     from web import create_app
 
-    if ctx.obj["url"]:
-        os.environ["BANLI_DATABASE_URL"] = ctx.obj["url"]
     # Development: plain http on this machine, so the session cookie is not Secure-only.
-    create_app({"DEVELOPMENT": True}).run(host=host, port=port)
+    create_app(ctx.obj["settings"], {"DEVELOPMENT": True}).run(host=host, port=port)
 
 
 @main.group()
@@ -171,7 +186,7 @@ def audit_verify(
 
     if head is not None and flow_id is None:
         raise click.UsageError("--head needs --flow: the head of which flow?")
-    engine = _engine(ctx.obj["url"])
+    engine = _engine(ctx.obj["settings"])
     if flow_id is not None:
         sys.exit(0 if check_flow_paper(engine, flow_id, head) else 1)
     trail = verify_trail(engine.db)
@@ -203,7 +218,7 @@ def audit_anchor(ctx: click.Context) -> None:
     instance/audit-anchors.jsonl) and e-mailed to BANLI_AUDIT_EMAIL when set."""
     from workflow.cli_audit import write_anchor
 
-    write_anchor(_engine(ctx.obj["url"]))
+    write_anchor(_engine(ctx.obj["settings"]))
 
 
 @main.command()
@@ -225,13 +240,13 @@ def sheet(ctx: click.Context, flow_id: int, output: str | None, lang: str) -> No
     from workflow.paper import DEFAULT_BASE_URL, verify_url
     from workflow.sheet import render_text
 
-    engine = _engine(ctx.obj["url"])
+    engine = _engine(ctx.obj["settings"])
     try:
         rec = engine.history(flow_id)
         spec = compiled(engine, rec.definition_id).spec
     except BanliError as exc:
         raise click.ClickException(str(exc)) from None
-    base = os.environ.get("BANLI_BASE_URL") or DEFAULT_BASE_URL
+    base = engine.settings.base_url or DEFAULT_BASE_URL
     url = verify_url(base, flow_id, rec.audit_head)
     if output and output.lower().endswith(".pdf"):
         from workflow.sheet_pdf import render_pdf
@@ -267,7 +282,7 @@ def jobs_list(ctx: click.Context, status: str | None, limit: int) -> None:
     """List jobs: id, kind, key, attempts/max, due (or done) time and the last error."""
     from workflow.jobs import job_counts, list_jobs
 
-    engine = _engine(ctx.obj["url"])
+    engine = _engine(ctx.obj["settings"])
     found = list_jobs(engine.db, status, limit)
     counts = job_counts(engine.db)
     click.echo(", ".join(f"{n} {name}" for name, n in counts.items()))
@@ -317,7 +332,7 @@ def jobs_retry(ctx: click.Context, job_id: int, login: str) -> None:
     """Run a dead-lettered job JOB_ID again (recorded on the admin audit chain)."""
     from workflow.jobs import retry
 
-    engine = _engine(ctx.obj["url"])
+    engine = _engine(ctx.obj["settings"])
     user = engine.person(login)
     if user is None:
         raise click.ClickException(f"no user with login {login!r}")
@@ -356,25 +371,24 @@ def worker(ctx: click.Context, once: bool, poll: float) -> None:
     import threading
 
     from workflow import anchors, messages, uploads
-    from workflow.channels import channels_from_env
+    from workflow.channels import channels_from_settings
     from workflow.delivery import KIND as DELIVER
     from workflow.delivery import make_deliver_handler
     from workflow.engine import timeouts
     from workflow.jobs import RunStats, Worker
 
-    engine = _engine(ctx.obj["url"])
-    try:
-        runner = Worker.from_env(engine.db)  # BANLI_JOB_BATCH / _LEASE / _HEARTBEAT
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+    settings = ctx.obj["settings"]
+    engine = _engine(settings)
+    runner = Worker.of(engine.db, settings)  # BANLI_JOB_BATCH / _LEASE / _HEARTBEAT
     # a DING's delivery or failure is recorded on its message (receipts: delivered / failed)
     hooks = messages.delivery_hooks(engine)
-    runner.handler(DELIVER)(make_deliver_handler(runner.db, channels_from_env(), **hooks))
+    channels = channels_from_settings(settings)
+    runner.handler(DELIVER)(make_deliver_handler(runner.db, channels, **hooks))
     runner.on_dead[DELIVER] = hooks["on_failed"]  # a worker died on its last attempt
     timeouts.register(runner, engine)  # remind, timeout: step deadlines
-    settings = anchors.AnchorSettings.from_env()
+    anchoring = anchors.AnchorSettings.of(settings)
     runner.handler(anchors.KIND)(
-        anchors.make_anchor_handler(runner.db, engine.tz, settings, engine.clock)
+        anchors.make_anchor_handler(runner.db, engine.tz, anchoring, engine.clock)
     )
     anchors.seed(runner.db, engine.clock(), engine.tz)  # the next daily anchor is always queued
     uploads.register(runner, engine)  # sweep_uploads: daily, files nothing refers to

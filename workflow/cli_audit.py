@@ -15,7 +15,7 @@ def write_anchor(engine: Engine) -> None:
     """``banli audit anchor``: one anchor now, appended to the file, its e-mails queued."""
     from workflow.anchors import AnchorSettings, anchor_now
 
-    settings = AnchorSettings.from_env()
+    settings = AnchorSettings.of(engine.settings)
     line = anchor_now(engine.db, engine.clock(), engine.tz, settings)
     click.echo(f"{line.label()}: {line.chains} chain head(s) recorded, root {line.root}")
     click.echo(f"appended to {settings.file}")

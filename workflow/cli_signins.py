@@ -5,15 +5,17 @@ from __future__ import annotations
 import click
 
 from workflow.errors import BanliError
+from workflow.settings import Settings
 
 AGENT_WIDTH = 40
 
 
-def _engine(url: str | None):
+def _engine(settings: Settings):
     from workflow.engine import Engine
     from workflow.store.db import Database
 
-    return Engine(Database(url))
+    db = Database(settings.database_url, lock_timeout=settings.lock_timeout)
+    return Engine(db, settings=settings)
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
@@ -35,7 +37,7 @@ def signins_list(ctx: click.Context, limit: int) -> None:
     """The logins and addresses that must wait or are locked, then the newest refused sign-ins."""
     from workflow.signin import current_waits, recent_attempts
 
-    engine = _engine(ctx.obj["url"])
+    engine = _engine(ctx.obj["settings"])
     now = engine.clock()
     waits = current_waits(engine.db, now)
     if waits:
@@ -66,7 +68,7 @@ def signins_unlock(ctx: click.Context, scope: str, key: str, login: str) -> None
     """Forget the failures of login (account) or address KEY: it may sign in again now (audited)."""
     from workflow.signin import lift
 
-    engine = _engine(ctx.obj["url"])
+    engine = _engine(ctx.obj["settings"])
     user = engine.person(login)
     if user is None:
         raise click.ClickException(f"no user with login {login!r}")

@@ -10,10 +10,10 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Row, and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -26,6 +26,9 @@ from workflow.errors import InvalidAction, NotFound
 from workflow.lease import DEFAULT_BATCH, DEFAULT_HEARTBEAT, DEFAULT_LEASE, Heartbeat, LeaseSettings
 from workflow.store.db import Database, Tx
 from workflow.store.models import Job
+
+if TYPE_CHECKING:
+    from workflow.settings import Settings
 
 log = logging.getLogger(__name__)
 JOBS = Job.__table__
@@ -336,10 +339,10 @@ class Worker:
         self.on_dead: dict[str, Callable[[JobRecord, str], None]] = {}
 
     @classmethod
-    def from_env(cls, db: Database, env: Mapping[str, str] | None = None) -> Worker:
-        """A worker with the batch, lease and heartbeat of ``BANLI_JOB_*`` (workflow.lease)."""
-        settings = LeaseSettings.from_env(env)
-        return cls(db, batch=settings.batch, lease=settings.lease, heartbeat=settings.heartbeat)
+    def of(cls, db: Database, settings: Settings) -> Worker:
+        """A worker with the batch, lease and heartbeat of the ``job_*`` settings."""
+        lease = LeaseSettings.of(settings)
+        return cls(db, batch=lease.batch, lease=lease.lease, heartbeat=lease.heartbeat)
 
     def handler(self, kind: str) -> Callable[[Handler], Handler]:
         """Decorator: ``@worker.handler("reminder")`` registers the function for that kind."""

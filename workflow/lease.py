@@ -8,24 +8,22 @@ leases run out within ``lease`` and another worker takes them over (docs/engine.
 from __future__ import annotations
 
 import logging
-import os
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from workflow.store.db import seconds_from_env
-
 if TYPE_CHECKING:
     from workflow.jobs import JobRecord
+    from workflow.settings import Settings
 
 log = logging.getLogger(__name__)
-#: jobs leased at a time (``BANLI_JOB_BATCH``)
+#: jobs leased at a time (the ``job_batch`` setting)
 DEFAULT_BATCH = 10
-#: how long a lease lasts unless renewed (``BANLI_JOB_LEASE``, seconds)
+#: how long a lease lasts unless renewed (``job_lease``, seconds)
 DEFAULT_LEASE = timedelta(seconds=30)
-#: how often the heartbeat renews (``BANLI_JOB_HEARTBEAT``, seconds): three beats a lease
+#: how often the heartbeat renews (``job_heartbeat``, seconds): three beats a lease
 DEFAULT_HEARTBEAT = timedelta(seconds=10)
 
 
@@ -38,24 +36,14 @@ class LeaseSettings:
     heartbeat: timedelta = DEFAULT_HEARTBEAT
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> LeaseSettings:
-        """``BANLI_JOB_BATCH``, ``BANLI_JOB_LEASE`` and ``BANLI_JOB_HEARTBEAT`` (seconds).
-
-        Raises ValueError for a setting that is not a number, or a heartbeat not shorter than
-        the lease (the lease would run out between two beats).
-        """
-        env = os.environ if env is None else env
-        raw = (env.get("BANLI_JOB_BATCH") or "").strip()
-        if raw and not (raw.isdigit() and int(raw) > 0):
-            raise ValueError(f"BANLI_JOB_BATCH must be a whole number ≥ 1, not {raw!r}")
-        lease = seconds_from_env("BANLI_JOB_LEASE", DEFAULT_LEASE.total_seconds(), env)
-        beat = seconds_from_env("BANLI_JOB_HEARTBEAT", min(lease / 3, 10.0), env)
-        if not 0 < beat < lease:
-            raise ValueError(
-                f"BANLI_JOB_HEARTBEAT ({beat:g} s) must be more than 0 and less than "
-                f"BANLI_JOB_LEASE ({lease:g} s)"
-            )
-        return cls(int(raw or DEFAULT_BATCH), timedelta(seconds=lease), timedelta(seconds=beat))
+    def of(cls, settings: Settings) -> LeaseSettings:
+        """The ``job_batch``, ``job_lease`` and ``job_heartbeat`` settings (checked at start-up:
+        a heartbeat shorter than the lease, or the lease would run out between two beats)."""
+        return cls(
+            settings.job_batch,
+            timedelta(seconds=settings.job_lease),
+            timedelta(seconds=settings.heartbeat),
+        )
 
 
 class Heartbeat:

@@ -604,7 +604,9 @@ def ding_allowed(a: Action) -> bool:
     a.params["ding_targets"] = [
         (r.id, r.user_id, a.params.get("channel") or r.ding_channel or "sms") for r in targets
     ]
-    a.params["ding_used"] = take_ding(a.c, a.actor_id, a.now.astimezone(a.engine.tz).date())
+    a.params["ding_used"] = take_ding(
+        a.c, a.actor_id, a.now.astimezone(a.engine.tz).date(), a.engine.settings.ding_limit
+    )
     return True
 
 

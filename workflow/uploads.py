@@ -39,16 +39,6 @@ class QuotaExceeded(UploadError):
     """Storing the file would take the person past their storage quota."""
 
 
-def quota() -> int:
-    """The bytes one person may have stored: ``BANLI_UPLOAD_QUOTA``, default 1 GiB (Art. 22)."""
-    return int(os.environ.get("BANLI_UPLOAD_QUOTA") or UPLOAD_QUOTA)
-
-
-def files_root() -> Path:
-    """The store's directory, as the web app finds it: ``BANLI_FILES_DIR`` or instance/files."""
-    return Path(os.environ.get("BANLI_FILES_DIR") or Path("instance").resolve() / "files")
-
-
 def used(db: Database, user_id: int) -> int:
     """The bytes this person has stored (each distinct file once)."""
     with db.read() as s:
@@ -72,7 +62,7 @@ def save(
     The stream is read no further than the room left: a file over the quota never lands in the
     store. Raises ``QuotaExceeded`` (details: name, quota, left) or the store's own refusals.
     """
-    most = quota() if quota_bytes is None else quota_bytes
+    most = UPLOAD_QUOTA if quota_bytes is None else quota_bytes
     left = max(most - used(db, user_id), 0)
     when = now or datetime.now(UTC)
     try:
@@ -198,7 +188,7 @@ def schedule(engine: Engine, after: datetime) -> str:
 
 def register(worker: Worker, engine: Engine, root: str | Path | None = None) -> None:
     """Install the ``sweep_uploads`` handler on ``worker`` and queue the next sweep."""
-    store = FileStore(root or files_root())
+    store = FileStore(root or engine.settings.files_dir.resolve())  # as the web app's
     worker.handler(KIND)(lambda job: run_sweep(engine, store, job))
     schedule(engine, engine.clock())
 

@@ -1,14 +1,13 @@
 """Urging (催办): the host or the initiator DINGs a late person on an open step, within the daily quota.
 
 A DING is counted per sender per local day (the organisation's time zone) in ``ding_counts``,
-atomically in the database (Art. 20: at most 60 a day, ``BANLI_DING_LIMIT``), so two processes can
+atomically in the database (Art. 20: at most 60 a day, the ``ding_limit`` setting), so two processes can
 never together exceed the limit. An urge takes one DING, queues a ``deliver`` job to the late
 person and appends an ``urge`` event to the flow's audit chain, all in one transaction.
 """
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -28,25 +27,18 @@ if TYPE_CHECKING:
 
 DINGS = DingCount.__table__
 DING_ROWS = Ding.__table__
-DEFAULT_DING_LIMIT = 60
 
 
 class DingQuotaExceeded(InvalidAction):
     """The sender has sent today's allowed number of DINGs (Art. 20)."""
 
 
-def ding_limit() -> int:
-    """DINGs a sender may send per local day: ``BANLI_DING_LIMIT``, else 60."""
-    return int(os.environ.get("BANLI_DING_LIMIT") or DEFAULT_DING_LIMIT)
-
-
-def take_ding(conn: Connection, sender_id: int, day: date, limit: int | None = None) -> int:
+def take_ding(conn: Connection, sender_id: int, day: date, limit: int) -> int:
     """Take one of ``sender_id``'s DINGs for ``day``; the count after taking it.
 
     Atomic in the database: the row is created if missing, then incremented only while below
-    ``limit`` (default :func:`ding_limit`). Raises DingQuotaExceeded when none is left.
+    ``limit`` (the engine's ``settings.ding_limit``). Raises DingQuotaExceeded when none is left.
     """
-    limit = ding_limit() if limit is None else limit
     insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     conn.execute(
         insert(DINGS)
@@ -101,7 +93,9 @@ def urge(
             raise InvalidAction("you cannot urge yourself: this work item is your own")
         a.require_open(None)
 
-        used = take_ding(conn, actor_id, a.now.astimezone(engine.tz).date())
+        used = take_ding(
+            conn, actor_id, a.now.astimezone(engine.tz).date(), engine.settings.ding_limit
+        )
         n = _urges_of(conn, flow_id, item_id) + 1
         step = a.compiled.step(row["step"]).name.zh  # type: ignore[union-attr]
         title = a.flow["title"]

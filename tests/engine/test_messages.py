@@ -16,6 +16,7 @@ from workflow.channels import ChannelError, Outgoing, Receipt, RecordingChannel
 from workflow.delivery import make_deliver_handler
 from workflow.errors import FlowClosed, Forbidden, FormInvalid, InvalidAction, NotFound
 from workflow.jobs import Worker
+from workflow.settings import Settings
 from workflow.store.db import Database
 from workflow.store.models import AuditEvent, Ding, DingCount, Flow, Job, Unit, User, WorkItem
 from workflow.urge import DingQuotaExceeded
@@ -255,7 +256,7 @@ def test_ding_goes_to_the_unconfirmed_and_is_confirmed_by_a_click(engine, people
 
 
 def test_a_direct_ding_and_the_daily_limit(engine, people, monkeypatch):
-    monkeypatch.setenv("BANLI_DING_LIMIT", "2")
+    monkeypatch.setattr(engine, "settings", Settings.defaults(ding_limit=2))
     meeting = m.send(engine, people["liming"], subject="明早8点安全检查", category="work",
                      to_users=[people["wangfang"]], ding=True, channel="voice")  # fmt: skip
     with engine.db.read() as s:
@@ -357,9 +358,9 @@ def test_only_the_sender_sees_receipts_and_only_people_in_it_see_the_message(eng
 def test_concurrent_dings_never_exceed_the_daily_limit(backend, request, monkeypatch):
     """100 DING attempts by one sender from 10 threads (on PostgreSQL: 10 connections at once):
     exactly 60 are sent, 40 refused, and the audit chains still verify."""
-    monkeypatch.setenv("BANLI_DING_LIMIT", "60")
     database: Database = request.getfixturevalue(backend)
     engine, people = setup_engine(database, SafeClock())
+    engine.settings = Settings.defaults(ding_limit=60)
     # DINGs on 10 messages, so attempts on different flows really run at the same time
     flows = [notice(engine, people, "wangfang", subject=f"通知{i}").flow_id for i in range(10)]
 

@@ -13,6 +13,7 @@ from tests.conftest import setup_engine
 from tests.engine.test_contract_review import to_countersign
 from workflow.audit import verify_all
 from workflow.errors import AlreadyHandled, Forbidden, InvalidAction
+from workflow.settings import Settings
 from workflow.store.db import Database
 from workflow.store.models import AuditEvent, DingCount, Flow, Job
 from workflow.urge import DingQuotaExceeded, take_ding, urge
@@ -121,7 +122,7 @@ def test_the_61st_ding_of_a_day_is_refused_and_the_next_day_counts_again(
 
 
 def test_the_limit_is_configurable(engine, people, item_of, monkeypatch):
-    monkeypatch.setenv("BANLI_DING_LIMIT", "2")
+    monkeypatch.setattr(engine, "settings", Settings.defaults(ding_limit=2))
     fid = to_countersign(engine, people, item_of, "680000")
     late = item_of("yangfan", fid)
     urge(engine, people["liming"], late)
@@ -155,9 +156,9 @@ class SafeClock:
 
 @pytest.mark.parametrize("backend", ["db", "pg_db"], ids=["sqlite", "postgres"])
 def test_concurrent_urges_never_exceed_the_limit(backend, request, monkeypatch):
-    monkeypatch.setenv("BANLI_DING_LIMIT", "60")
     database: Database = request.getfixturevalue(backend)
     engine, people = setup_engine(database, SafeClock())
+    engine.settings = Settings.defaults(ding_limit=60)
     flow = engine.start(people["huangyong"], "contract_review", {
         "title": "办公楼空调采购合同", "counterparty": "上海申能机电有限公司", "amount": "680000",
         "contract_type": "purchase", "summary": "采购空调 40 台",

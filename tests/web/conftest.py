@@ -37,7 +37,7 @@ def app(db, clock, tmp_path):
     engine, _people = setup_engine(db, clock)
     with db.write() as s:
         s.execute(update(User).values(password_hash=_HASH))
-    app = create_app({"ENGINE": engine, "SECRET_KEY": "test", "TESTING": True,
+    app = create_app(test_config={"ENGINE": engine, "SECRET_KEY": "test", "TESTING": True,
                       "FILES_DIR": str(tmp_path / "files")})  # fmt: skip
     app.config["PEOPLE"] = _people
     return app

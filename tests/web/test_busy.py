@@ -61,7 +61,7 @@ def sqlite_app(db: Database, clock, tmp_path: Path):
     """The web on its own connections to the test database, configured as a deployment would be:
     ``DATABASE_URL`` and a 1-second lock timeout."""
     _engine, flow_id = _seed(db, clock)
-    app = create_app({"DATABASE_URL": str(db.url), "DB_LOCK_TIMEOUT": 1, "SECRET_KEY": "test",
+    app = create_app(test_config={"DATABASE_URL": str(db.url), "DB_LOCK_TIMEOUT": 1, "SECRET_KEY": "test",
                       "TESTING": True, "FILES_DIR": str(tmp_path / "files")})  # fmt: skip
     yield app, flow_id
     app.extensions["banli"].db.dispose()
@@ -96,7 +96,7 @@ def test_sqlite_read_only_database_gives_503_on_a_write(db: Database, clock, tmp
     before = _snapshot(db, flow_id)
     # read-only as SQLite sees it, whoever runs the test (root ignores a file's mode bits)
     url = f"sqlite:///file:{db.url.database}?mode=ro&uri=true"
-    app = create_app({"DATABASE_URL": url, "DB_LOCK_TIMEOUT": 1, "SECRET_KEY": "test",
+    app = create_app(test_config={"DATABASE_URL": url, "DB_LOCK_TIMEOUT": 1, "SECRET_KEY": "test",
                       "TESTING": True, "FILES_DIR": str(tmp_path / "files")})  # fmt: skip
     huang = Auth(app.test_client())
     try:
@@ -123,7 +123,7 @@ def _pg_app(pg_db: Database, clock, tmp_path: Path, *options: str):
         str(pg_db.url.render_as_string(hide_password=False)), lock_timeout=1, statement_timeout=5,
         connect_args={"options": " ".join([f"-csearch_path={schema}", *options])},
     )  # fmt: skip
-    app = create_app({"ENGINE": Engine(web_db, clock=clock), "DB_LOCK_TIMEOUT": 1,
+    app = create_app(test_config={"ENGINE": Engine(web_db, clock=clock), "DB_LOCK_TIMEOUT": 1,
                       "SECRET_KEY": "test", "TESTING": True,
                       "FILES_DIR": str(tmp_path / "files")})  # fmt: skip
     return app, web_db

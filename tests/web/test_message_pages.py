@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from tests.web.conftest import Auth, csrf_of
 from workflow import messages
 from workflow.engine.sql import FLOWS
+from workflow.settings import Settings
 from workflow.store.models import Ding, User
 
 SUBJECT = "周五下午开会"
@@ -242,7 +243,7 @@ def test_the_sender_dings_who_has_not_read_and_they_confirm(app, engine, people)
 
 
 def test_past_the_daily_limit_a_ding_is_refused_in_chinese(app, engine, people, monkeypatch):
-    monkeypatch.setenv("BANLI_DING_LIMIT", "1")
+    monkeypatch.setattr(engine, "settings", Settings.defaults(ding_limit=1))
     li = client_of(app, "liming")
     first = sent_id(send(li, to_users=[str(people["wangfang"])], ding="1"))
     assert "已作为钉消息发送" in li.get(f"/messages/{first}").text

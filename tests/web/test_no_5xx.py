@@ -81,7 +81,7 @@ class Demo:
         cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(PASSWORD)
         with db.write() as s:
             s.execute(update(User).values(password_hash=cheap))
-        self.app = create_app({
+        self.app = create_app(test_config={
             "ENGINE": engine, "SECRET_KEY": "test", "TESTING": True,
             "WTF_CSRF_ENABLED": False, "FILES_DIR": str(files_dir),
         })  # fmt: skip

@@ -248,14 +248,14 @@ def test_not_secure_in_development_or_when_turned_off(app, monkeypatch, how):
         config["DEVELOPMENT"] = True
     else:
         monkeypatch.setenv("BANLI_COOKIE_SECURE", "0")
-    flags = [f.strip() for f in session_cookie(create_app(config)).split(";")]
+    flags = [f.strip() for f in session_cookie(create_app(test_config=config)).split(";")]
     assert "Secure" not in flags and "HttpOnly" in flags and "SameSite=Lax" in flags
 
 
 def test_the_setting_can_keep_secure_in_development(app, monkeypatch):
     monkeypatch.setenv("BANLI_COOKIE_SECURE", "yes")
     config = {"ENGINE": app.extensions["banli"], "SECRET_KEY": "t", "DEVELOPMENT": True}
-    assert create_app(config).config["SESSION_COOKIE_SECURE"] is True
+    assert create_app(test_config=config).config["SESSION_COOKIE_SECURE"] is True
 
 
 def test_banli_serve_is_development(monkeypatch, tmp_path):
@@ -266,7 +266,7 @@ def test_banli_serve_is_development(monkeypatch, tmp_path):
     monkeypatch.setattr(Flask, "run", lambda self, **kw: served.append((self, kw)))
     monkeypatch.delenv("BANLI_COOKIE_SECURE", raising=False)
     monkeypatch.setenv("BANLI_SECRET_KEY", "t")
-    monkeypatch.setenv("BANLI_DATABASE_URL", "unused")  # serve sets it; restored afterwards
+    monkeypatch.setenv("BANLI_DATABASE_URL", "unused")  # --db wins over the environment
     result = CliRunner().invoke(main, ["--db", f"sqlite:///{tmp_path / 'b.db'}", "serve"])
     assert result.exit_code == 0, result.output
     (served_app, kw) = served[0]
@@ -283,7 +283,7 @@ def test_gunicorn_app_is_secure_by_default(monkeypatch, tmp_path):
 
 def test_behind_a_proxy_the_forwarded_address_is_counted(app, monkeypatch, engine):
     monkeypatch.setenv("BANLI_PROXIES", "1")
-    proxied = create_app({"ENGINE": engine, "SECRET_KEY": "test", "TESTING": True})
+    proxied = create_app(test_config={"ENGINE": engine, "SECRET_KEY": "test", "TESTING": True})
     client = proxied.test_client()
     token = csrf_of(client.get("/login").text)
     client.post("/login", data={"login": "wangfang", "password": "x", "csrf_token": token},

@@ -24,7 +24,7 @@ NOT_FOUND_ZH = "该内容不存在，或您无权查看。"
 
 def _rules() -> list[tuple[str, str]]:
     """(rule, method) of every route whose address names a flow or a work item."""
-    app = create_app({"ENGINE": Engine(Database("sqlite://")), "SECRET_KEY": "x"})
+    app = create_app(test_config={"ENGINE": Engine(Database("sqlite://")), "SECRET_KEY": "x"})
     return sorted(
         (rule.rule, method)
         for rule in app.url_map.iter_rules()

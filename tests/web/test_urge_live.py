@@ -11,6 +11,7 @@ from tests.engine.test_contract_review import CONTRACT, to_countersign
 from tests.web.browser import sign_in
 from tests.web.conftest import PASSWORD, Auth, csrf_of
 from workflow.jobs import JOBS
+from workflow.settings import Settings
 
 
 def urge_jobs(engine):
@@ -91,7 +92,7 @@ def test_next_must_be_a_path_on_this_site(app, engine, people, item_of):
 
 
 def test_past_the_daily_limit_the_urge_is_refused(app, engine, people, item_of, monkeypatch):
-    monkeypatch.setenv("BANLI_DING_LIMIT", "1")
+    monkeypatch.setattr(engine, "settings", Settings.defaults(ding_limit=1))
     fid = to_countersign(engine, people, item_of, "680000")
     late = item_of("yangfan", fid)
     li = client_of(app, "liming")

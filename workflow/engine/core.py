@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from transitions import EventData
@@ -22,9 +20,8 @@ from workflow.engine.registry import Registry
 from workflow.engine.sql import FLOWS, ITEMS, USERS, VISITS
 from workflow.errors import Forbidden, FormInvalid, InvalidAction, NotFound, PeopleInvalid
 from workflow.limits import check_opinion, opinion_problem
+from workflow.settings import Settings
 from workflow.store.db import Database
-
-DEFAULT_TZ = "Asia/Shanghai"
 
 
 def utcnow() -> datetime:
@@ -32,15 +29,21 @@ def utcnow() -> datetime:
 
 
 class Engine(Lists, History, Available, Access):
-    """Banli's engine: one database, a registry of compiled definitions, a clock, a time zone."""
+    """Banli's engine: one database, a registry of compiled definitions, a clock, the settings."""
 
     def __init__(
-        self, db: Database, *, clock: Callable[[], datetime] = utcnow, tz: str | None = None
+        self,
+        db: Database,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        settings: Settings | None = None,
     ) -> None:
         self.db = db
         self.registry = Registry()
         self.clock = clock
-        self.tz = ZoneInfo(tz or os.environ.get("BANLI_TIMEZONE") or DEFAULT_TZ)
+        #: the start-up settings (time zone, DING limit, files, anchors…); the defaults if none
+        self.settings = Settings.defaults() if settings is None else settings
+        self.tz = self.settings.tz
 
     def local(self, at: datetime) -> str:
         """A time as people read it: in the organisation's time zone, to the minute."""

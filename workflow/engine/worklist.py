@@ -324,7 +324,7 @@ def build_rows(
     spec_of: Callable[[int], Any],
     found: Sequence[Any],
     now: Callable[[], datetime],
-    tz: ZoneInfo | None = None,
+    tz: ZoneInfo,
 ) -> list[WorkbenchRow]:
     """Rows of a page: each with its type's and steps' names, its current step and people.
 
@@ -332,7 +332,6 @@ def build_rows(
     read) or, on "started", an active flow is overdue once the clock is past it. The clock is
     read once per page, and only when a row has a due time.
     """
-    tz = tz or ZoneInfo("Asia/Shanghai")
     clock: list[datetime] = []
 
     def is_past(due: datetime | None) -> bool:

@@ -8,8 +8,7 @@ the command line wait longer. A locked or read-only database surfaces as
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -26,31 +25,17 @@ DEFAULT_URL = "sqlite:///instance/banli.db"
 Tx = Connection | Session
 _READ = "banli_read"
 #: seconds the worker and the command line wait for a lock (SQLite busy_timeout, PostgreSQL
-#: lock_timeout); ``BANLI_LOCK_TIMEOUT``
+#: lock_timeout); the ``lock_timeout`` setting
 LOCK_TIMEOUT = 30.0
 #: the web's waits: short, so a stuck database answers 503 long before gunicorn's --timeout (30 s)
-#: ``BANLI_WEB_LOCK_TIMEOUT``, ``BANLI_WEB_STATEMENT_TIMEOUT`` (PostgreSQL only)
+#: the ``web_lock_timeout`` and ``web_statement_timeout`` (PostgreSQL only) settings
 WEB_LOCK_TIMEOUT = 5.0
 WEB_STATEMENT_TIMEOUT = 20.0
 
 
-def seconds_from_env(name: str, default: float, env: Mapping[str, str] | None = None) -> float:
-    """A duration in seconds from the environment (``0`` = no limit), else ``default``."""
-    raw = (os.environ if env is None else env).get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number of seconds, not {raw!r}") from None
-    if value < 0 or value != value:  # NaN
-        raise ValueError(f"{name} must be a number of seconds ≥ 0, not {raw!r}")
-    return value
-
-
 def database_url(url: str | None = None) -> str:
-    """The URL to use: the argument, else ``BANLI_DATABASE_URL``, else ``instance/banli.db``."""
-    return url or os.environ.get("BANLI_DATABASE_URL") or DEFAULT_URL
+    """The URL to use: the argument (the ``database_url`` setting), else ``instance/banli.db``."""
+    return url or DEFAULT_URL
 
 
 def make_engine(
