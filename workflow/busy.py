@@ -48,5 +48,5 @@ def as_busy() -> Iterator[None]:
         if why is None:
             raise
         raise Busy(
-            f"the database is {why}: nothing was changed, try again shortly", reason=why
+            "database_locked" if why == "locked" else "database_read_only", reason=why
         ) from exc

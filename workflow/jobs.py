@@ -283,11 +283,11 @@ def retry(db: Database, job_id: int, actor_id: int, now: datetime | None = None)
             found = conn.execute(select(JOBS.c.kind, JOBS.c.status).where(JOBS.c.id == job_id))
             job = found.first()
             if job is None:
-                raise NotFound(f"job {job_id} does not exist", job_id=job_id)
+                raise NotFound("job_not_found", job_id=job_id)
             raise InvalidAction(
-                f"job {job_id} ({job.kind}) is {job.status}, not dead: only a dead job can be "
-                "retried",
+                "job_not_dead",
                 job_id=job_id,
+                kind=job.kind,
                 status=job.status,
             )
         record = JobRecord.of(row[0])
@@ -302,14 +302,14 @@ def _administrator(tx: Tx, actor_id: int) -> str:
     """The name of ``actor_id`` if they are an active administrator (role ``admin``)."""
     user = tx.execute(select(User.name, User.status).where(User.id == actor_id)).first()
     if user is None:
-        raise NotFound(f"no user with id {actor_id}")
+        raise NotFound("user_not_found", user=actor_id)
     admin = tx.execute(
         select(RoleMembership.id)
         .where(RoleMembership.user_id == actor_id, RoleMembership.role == "admin")
         .limit(1)
     ).first()
     if user.status != "active" or admin is None:
-        raise Forbidden(f"only an active administrator may retry a job; {user.name} is not one")
+        raise Forbidden("retry_not_admin", name=user.name)
     return user.name
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from workflow.audit import append_admin
 from workflow.errors import Forbidden, NotFound
 from workflow.passwords import verify_password
+from workflow.refusals import Term
 from workflow.store.db import Database, Tx
 from workflow.store.models import RoleMembership, SignInAttempt, SignInThrottle, User
 
@@ -301,7 +302,7 @@ def lift(db: Database, scope: str, key: str, actor_id: int, now: datetime) -> Co
         NotFound: no failures are counted for that account or address (nothing to lift).
     """
     if scope not in SCOPES or "\x00" in key:
-        raise NotFound(f"no failed sign-ins are counted for {scope} {key!r}", scope=scope, key=key)
+        raise NotFound("signin_nothing_counted", scope=Term(scope), key=repr(key))
     with db.transaction() as conn:
         name = _administrator(conn, actor_id)
         row = conn.execute(
@@ -309,8 +310,7 @@ def lift(db: Database, scope: str, key: str, actor_id: int, now: datetime) -> Co
             .returning(*THROTTLES.c)
         ).first()  # fmt: skip
         if row is None:
-            raise NotFound(f"no failed sign-ins are counted for {scope} {key!r}",
-                           scope=scope, key=key)  # fmt: skip
+            raise NotFound("signin_nothing_counted", scope=Term(scope), key=repr(key))
         until, locked = RULES[scope].until(row.failures, row.last_at)
         lifted = Counter(scope, key, row.failures, row.last_at, until or now, locked)
         data = {"scope": scope, "key": key, "failures": row.failures,
@@ -323,13 +323,11 @@ def _administrator(conn: Tx, actor_id: int) -> str:
     """The name of ``actor_id`` if they are an active administrator (role ``admin``)."""
     user = conn.execute(select(User.name, User.status).where(User.id == actor_id)).first()
     if user is None:
-        raise NotFound(f"no user with id {actor_id}")
+        raise NotFound("user_not_found", user=actor_id)
     admin = conn.execute(
         select(RoleMembership.id)
         .where(RoleMembership.user_id == actor_id, RoleMembership.role == "admin").limit(1)
     ).first()  # fmt: skip
     if user.status != "active" or admin is None:
-        raise Forbidden(
-            f"only an active administrator may lift a sign-in lock; {user.name} is not one"
-        )
+        raise Forbidden("unlock_not_admin", name=user.name)
     return user.name

@@ -112,7 +112,7 @@ def test_a_second_forward_of_the_same_item(engine, people, item_of):
     err = refused(engine, people, fid, AlreadyHandled,
                   f"this work item was already handled by 钱学军 at {handled_at(engine, fid, '钱学军')}",
                   lambda: engine.forward(people["qianxuejun"], item))  # fmt: skip
-    assert err.details["by"] == "钱学军"
+    assert err.params["by"] == "钱学军"
 
 
 def test_a_co_signer_acts_after_the_host_returned_the_step(engine, people, item_of):

@@ -246,7 +246,7 @@ class Queries:
                 .first()
             )
             if f is None:
-                raise NotFound(f"flow {flow_id} does not exist")
+                raise NotFound("flow_not_found", flow=flow_id)
             spec = self.registry.get(s, f["definition_id"]).spec
             timed_out = timeouts.marks(s, flow_id)
             visits: dict[int, VisitRecord] = {}
@@ -392,7 +392,7 @@ def _form_for(flow: Any, viewer_id: int | None) -> dict[str, Any]:
 
 def _check_tab(tab: str) -> None:
     if tab not in worklist.TABS:
-        raise InvalidAction(f"tab must be one of {', '.join(worklist.TABS)}, not {tab!r}")
+        raise InvalidAction("tab_unknown", allowed=list(worklist.TABS), value=repr(tab))
 
 
 def _cands(c: Any, one: bool = False) -> dict[str, Any]:

@@ -47,9 +47,10 @@ def visible_flow(
 ) -> int:
     """The id of the flow ``user_id`` asks about (the flow, or the flow of work item ``item_id``)
     if they may see it; else ``Hidden``, the same whether the flow or item exists or not."""
-    what, wanted = ("work item", item_id) if item_id is not None else ("flow", flow_id)
     if item_id is not None:
         flow_id = conn.scalar(select(ITEMS.c.flow_id).where(ITEMS.c.id == item_id))
     if flow_id is None or not may_see(conn, user_id, flow_id):
-        raise Hidden(f"{what} {wanted} does not exist or you have no part in it")
+        if item_id is not None:
+            raise Hidden("item_hidden", item=item_id)
+        raise Hidden("flow_hidden", flow=flow_id)
     return flow_id
