@@ -57,9 +57,9 @@ def _printable(flow_id: int) -> tuple[Any, ...]:
     record = eng.history(flow_id, viewer_id=None if admin else current_user.id)
     if not admin:
         if record.initiator_id != current_user.id:
-            raise Forbidden(_("Only the initiator and administrators can print the flow sheet."))
+            raise Forbidden("sheet_not_yours")
         if record.state not in TERMINAL_STATES:
-            raise Forbidden(_("The flow sheet can be printed once the flow has ended."))
+            raise Forbidden("sheet_not_ended")
     with eng.db.read() as s:
         spec = eng.registry.get(s, record.definition_id).spec
     return record, spec, eng.stamp, eng.organisation_name(), str(get_locale() or "zh")

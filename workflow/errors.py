@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workflow.refusals import FieldError, render
+from workflow.refusals import FieldError, Fields, render
 
 
 class BanliError(Exception):
@@ -94,8 +94,7 @@ class FormInvalid(BanliError):
     """The form failed validation; ``errors`` maps each field key to its :class:`FieldError`."""
 
     def __init__(self, errors: dict[str, FieldError]) -> None:
-        joined = "; ".join(f"{key}: {msg}" for key, msg in errors.items())
-        super().__init__("form_invalid", fields=joined)
+        super().__init__("form_invalid", fields=Fields(errors))
         self.errors = errors
 
     def __reduce__(self) -> Any:

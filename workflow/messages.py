@@ -44,6 +44,7 @@ from workflow.engine.records import DingState
 from workflow.engine.sql import FLOWS, ITEMS, UNITS, USERS, VISITS
 from workflow.errors import FlowClosed, Forbidden, FormInvalid, Hidden, InvalidAction, NotFound
 from workflow.limits import MESSAGE_BODY_MAX, NOTE_MAX, SUBJECT_MAX, too_long, without_bidi
+from workflow.refusals import Duration, quoted
 from workflow.store.models import Ding, RequestKey, RoleMembership
 
 if TYPE_CHECKING:
@@ -525,7 +526,9 @@ def revoke_allowed(a: Action) -> bool:
         if until is None:
             raise RevokeExpired("revoke_closed", until=None)
         raise RevokeExpired(
-            "revoke_expired", within=step.revoke_within, until=until.astimezone(a.engine.tz)
+            "revoke_expired",
+            within=Duration(step.revoke_within),
+            until=until.astimezone(a.engine.tz),
         )
     return True
 
@@ -562,7 +565,7 @@ def ding(
 
 def _fire_ding(a: Action, user_ids: Sequence[int] | None, channel: str | None) -> None:
     if channel is not None and channel not in KINDS:
-        raise InvalidAction("channel_unknown", value=repr(channel), allowed=list(KINDS))
+        raise InvalidAction("channel_unknown", value=quoted(channel), allowed=list(KINDS))
     a.params = {"user_ids": user_ids, "channel": channel}
     a.fire("ding")
     a.bump = False
@@ -1074,7 +1077,7 @@ def set_ding_channel(engine: Engine, user_id: int, channel: str) -> str:
     Raises InvalidAction (unknown channel), NotFound (no such person).
     """
     if channel not in KINDS:
-        raise InvalidAction("channel_unknown", value=repr(channel), allowed=list(KINDS))
+        raise InvalidAction("channel_unknown", value=quoted(channel), allowed=list(KINDS))
     with engine.db.transaction() as conn:
         changed = conn.execute(
             update(USERS).where(USERS.c.id == user_id).values(ding_channel=channel)

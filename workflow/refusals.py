@@ -41,6 +41,45 @@ class Size(int):
     """A number of bytes, shown as people read sizes ("1.0 GB")."""
 
 
+class Quoted(str):
+    """A value someone typed, quoted the reader's way ('abc' in English, “abc” in Chinese)."""
+
+
+def quoted(value: Any, most: int = 40) -> str:
+    """``value`` as a refusal quotes it: text as :class:`Quoted`, anything else as its repr;
+    never a page of digits (cut to ``most`` characters)."""
+    if isinstance(value, str):
+        return Quoted(value if len(value) <= most - 2 else f"{value[: most - 5]}...")
+    text = repr(value)
+    return text if len(text) <= most else f"{text[: most - 3]}..."
+
+
+class Label(dict):
+    """A definition's name in both languages (``{"zh": …, "en": …}``), shown in the reader's."""
+
+
+class Step(str):
+    """A step by its id, as the engine names it; a Chinese reader reads the step's Chinese name."""
+
+    zh: str
+
+    def __new__(cls, step_id: str, zh: str) -> Step:
+        self = super().__new__(cls, step_id)
+        self.zh = zh
+        return self
+
+    def __reduce__(self) -> Any:
+        return (Step, (str(self), self.zh))
+
+
+class Duration(str):
+    """A span a definition states ("24 hours", "3 working days"), said in the reader's language."""
+
+
+class Fields(dict):
+    """Each bad field of a form with its :class:`FieldError` ("title: is required; …")."""
+
+
 # --- words used inside sentences ---------------------------------------------------------------
 TERMS: dict[str, str] = {
     "the host": N_("the host"),
@@ -60,6 +99,17 @@ TERMS: dict[str, str] = {
 }
 LIST_SEPARATOR = N_(", ")
 EITHER = N_("%(a)s or %(b)s")
+FIELD_SEPARATOR = N_("; ")
+FIELD = N_("%(field)s: %(problem)s")
+QUOTE = N_("'%(value)s'")
+#: the language a ``gettext`` translates into, as the catalogue of that language says it
+LANGUAGE = N_("en")
+DURATIONS = {
+    "minute": N_("%(n)s minutes"),
+    "hour": N_("%(n)s hours"),
+    "day": N_("%(n)s days"),
+    "working day": N_("%(n)s working days"),
+}
 
 # --- refusals: code → sentence -----------------------------------------------------------------
 SENTENCES: dict[str, str] = {
@@ -74,13 +124,18 @@ SENTENCES: dict[str, str] = {
     "unit_not_found": N_("no unit with id %(unit)s"),
     "approval_type_unknown": N_("there is no approval type '%(key)s'"),
     "definition_version_not_found": N_("definition version %(version)s does not exist"),
-    "start_forbidden": N_("you may not start '%(name)s' (%(name_en)s)"),
+    "start_forbidden": N_("you may not start '%(name)s'"),
     # the state moved on
-    "item_already_handled": N_("this work item was already handled by %(by)s at %(at)s"),
-    "step_already_handled": N_("this step was already handled by %(by)s at %(at)s"),
-    "flow_ended": N_("this flow was already ended by %(by)s at %(at)s"),
-    "flow_withdrawn": N_("this flow was already withdrawn by %(by)s at %(at)s"),
-    "message_revoked": N_("this message was already revoked by %(by)s at %(at)s"),
+    "item_already_handled": N_("this work item was already handled by %(by)s at %(at)s; nothing was "
+                                "changed"),
+    "step_already_handled": N_("this step was already handled by %(by)s at %(at)s; nothing was "
+                                "changed"),
+    "flow_ended": N_("this flow was already ended by %(by)s at %(at)s; nothing was "
+                      "changed"),
+    "flow_withdrawn": N_("this flow was already withdrawn by %(by)s at %(at)s; nothing was "
+                          "changed"),
+    "message_revoked": N_("this message was already revoked by %(by)s at %(at)s; nothing was "
+                           "changed"),
     "stale_version": N_("flow %(flow)s changed since your page was loaded (version %(seen)s, "
                         "now %(now)s): reload it and try again"),
     "stale_concurrent": N_("flow %(flow)s was changed by someone else at the same time"),
@@ -185,6 +240,18 @@ SENTENCES: dict[str, str] = {
     "condition_not_number": N_("field %(field)s is not a number: %(value)s"),
     # a form as a whole (its fields' messages are below)
     "form_invalid": N_("the form is not valid: %(fields)s"),
+    # refusals of the web pages themselves (web/): a page's form, an address, a page's access
+    "flow_attachment_not_found": N_("flow %(flow)s has no attachment %(sha256)s"),
+    "message_attachment_not_found": N_("message %(message)s has no attachment %(sha256)s"),
+    "people_choice_invalid": N_("some chosen people are not valid; choose them again"),
+    "recipients_choice_invalid": N_("some chosen recipients are not valid; choose them again"),
+    "page_outdated": N_("the flow changed since this page was loaded: reload it and try again"),
+    "ding_choose_people": N_("choose the people to DING"),
+    "ding_choose_channel": N_("choose how the DING is sent"),
+    "admin_only": N_("only administrators may see this page"),
+    "admin_only_jobs": N_("only administrators may see the system jobs"),
+    "sheet_not_yours": N_("only the initiator and administrators can print the flow sheet"),
+    "sheet_not_ended": N_("the flow sheet can be printed once the flow has ended"),
     # --- form fields: said after the field's label ------------------------------------------
     "field_unknown": N_("is not a field of this form"),
     "field_required": N_("is required"),
@@ -281,10 +348,27 @@ def show(
     """One param as a reader reads it, in the language ``gettext`` translates to."""
     if isinstance(value, Term):
         return gettext(TERMS.get(value, value))
+    if isinstance(value, Label):
+        return str(value.get(gettext(LANGUAGE)) or value.get("en") or "")
+    if isinstance(value, Step):
+        return value.zh if gettext(LANGUAGE) == "zh" else str(value)
+    if isinstance(value, Quoted):
+        return gettext(QUOTE) % {"value": str(value)}
     if isinstance(value, datetime):
         return local(value)
     if isinstance(value, Size):
         return filesize(value)
+    if isinstance(value, Duration):
+        n, _, unit = value.strip().partition(" ")
+        said = DURATIONS.get(unit.strip().rstrip("s"))
+        return gettext(said) % {"n": n} if said and n.isdigit() else str(value)
+    if isinstance(value, FieldError):
+        return render(value.code, value.params, gettext=gettext, local=local)
+    if isinstance(value, Fields):
+        return gettext(FIELD_SEPARATOR).join(
+            gettext(FIELD) % {"field": key, "problem": show(problem, gettext=gettext, local=local)}
+            for key, problem in value.items()
+        )
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, Either):

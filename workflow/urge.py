@@ -21,6 +21,7 @@ from workflow.delivery import enqueue_delivery
 from workflow.engine import sql
 from workflow.engine.context import Action
 from workflow.errors import Forbidden, InvalidAction, NotFound
+from workflow.refusals import quoted
 from workflow.store.models import Ding, DingCount
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ def urge(
         unknown channel), AlreadyHandled / FlowClosed (the item is not open), DingQuotaExceeded.
     """
     if channel not in KINDS:
-        raise InvalidAction("channel_unknown", value=repr(channel), allowed=list(KINDS))
+        raise InvalidAction("channel_unknown", value=quoted(channel), allowed=list(KINDS))
     with engine.db.transaction() as conn:
         flow_id = conn.execute(
             select(sql.ITEMS.c.flow_id).where(sql.ITEMS.c.id == item_id)

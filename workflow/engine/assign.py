@@ -12,7 +12,7 @@ from workflow.engine.people import Candidates, resolve
 from workflow.engine.sql import ITEMS, USERS, VISITS
 from workflow.errors import InvalidAction, PeopleInvalid
 from workflow.limits import TITLE_MAX, without_bidi
-from workflow.refusals import Term
+from workflow.refusals import Step, Term
 from workflow.spec.model import Definition
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def only_next(a: Action) -> str:
     if len(options) == 1:
         return options[0]
     if not options:
-        raise InvalidAction("next_step_none", step=a.visit["step"])
+        raise InvalidAction("next_step_none", step=_step(a, a.visit["step"]))
     raise InvalidAction("next_step_choose", options=options)
 
 
@@ -74,6 +74,11 @@ def _names(a: Action, ids: list[int] | tuple[int, ...]) -> list[str]:
     return [names.get(i, str(i)) for i in ids]
 
 
+def _step(a: Action, step_id: str) -> Step:
+    """The step as a refusal names it: its id (Chinese readers read its name)."""
+    return Step(step_id, a.compiled.step(step_id).name.zh)  # type: ignore[union-attr]
+
+
 def _candidates(a: Action, ids: list[int] | tuple[int, ...]) -> list[str] | Term:
     return _names(a, ids) or Term("nobody")
 
@@ -82,15 +87,15 @@ def _pick_one(a: Action, step: str, cands: Candidates, chosen: int | None) -> in
     if chosen is not None:
         if chosen not in cands.ids:
             raise PeopleInvalid(
-                "host_not_candidate", names=_names(a, [chosen]), step=step,
+                "host_not_candidate", names=_names(a, [chosen]), step=_step(a, step),
                 candidates=_candidates(a, cands.ids),
             )  # fmt: skip
         return chosen
     if len(cands.ids) == 1:
         return cands.ids[0]
     if not cands.ids:
-        raise PeopleInvalid("host_nobody", step=step, rule=cands.rule)
-    raise PeopleInvalid("host_choose", step=step, candidates=_names(a, cands.ids))
+        raise PeopleInvalid("host_nobody", step=_step(a, step), rule=cands.rule)
+    raise PeopleInvalid("host_choose", step=_step(a, step), candidates=_names(a, cands.ids))
 
 
 def _pick_many(
@@ -99,22 +104,27 @@ def _pick_many(
     if not cands.choose:
         if chosen is not None and sorted(set(chosen)) != sorted(cands.ids):
             raise PeopleInvalid(
-                "people_set_by_definition", what=Term(what), step=step, rule=cands.rule
+                "people_set_by_definition", what=Term(what), step=_step(a, step), rule=cands.rule
             )
         if cands.rule != "nobody" and not cands.ids:
             raise PeopleInvalid(
-                "people_nobody_matches", step=step, what=Term(what), rule=cands.rule
+                "people_nobody_matches", step=_step(a, step), what=Term(what), rule=cands.rule
             )
         return list(cands.ids)
     picked = list(dict.fromkeys(chosen or []))
     outside = [p for p in picked if p not in cands.ids]
     if outside:
         raise PeopleInvalid(
-            "people_not_candidates", names=_names(a, outside), what=Term(what), step=step,
+            "people_not_candidates", names=_names(a, outside), what=Term(what), step=_step(a, step),
             candidates=_candidates(a, cands.ids),
         )  # fmt: skip
     if len(picked) < cands.min or (cands.max is not None and len(picked) > cands.max):
-        counts = {"min": cands.min, "what": Term(what), "step": step, "chosen": len(picked)}
+        counts = {
+            "min": cands.min,
+            "what": Term(what),
+            "step": _step(a, step),
+            "chosen": len(picked),
+        }
         if cands.max:
             raise PeopleInvalid("people_count_range", max=cands.max, **counts)
         raise PeopleInvalid("people_count_min", **counts)

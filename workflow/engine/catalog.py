@@ -12,6 +12,7 @@ from workflow.engine.people import Candidates, resolve
 from workflow.engine.records import FlowRecord
 from workflow.errors import Forbidden, NotFound
 from workflow.machine import CompiledDefinition
+from workflow.refusals import Label
 from workflow.spec.model import Names
 from workflow.store.models import DefinitionVersion, Unit, User
 
@@ -69,7 +70,7 @@ def for_start(engine: Engine, user_id: int, key: str) -> CompiledDefinition:
         if spec.kind != "approval":
             raise NotFound("approval_type_unknown", key=key)
         if spec.starters is not None and user_id not in resolve(s, spec.starters, user_id).ids:
-            raise Forbidden("start_forbidden", name=spec.name.zh, name_en=spec.name.en)
+            raise Forbidden("start_forbidden", name=Label(zh=spec.name.zh, en=spec.name.en))
         return compiled
 
 

@@ -19,7 +19,7 @@ from workflow.engine.registry import Registry
 from workflow.engine.sql import FLOWS, ITEMS, USERS, VISITS
 from workflow.errors import Forbidden, FormInvalid, InvalidAction, NotFound, PeopleInvalid
 from workflow.limits import check_opinion, opinion_problem
-from workflow.refusals import Term
+from workflow.refusals import Label, Step, Term, quoted
 from workflow.store.db import Database
 
 DEFAULT_TZ = "Asia/Shanghai"
@@ -99,7 +99,7 @@ class Engine(Queries):
             spec.starters is not None
             and actor_id not in assign.resolve(a.s, spec.starters, actor_id).ids
         ):
-            raise Forbidden("start_forbidden", name=spec.name.zh, name_en=spec.name.en)
+            raise Forbidden("start_forbidden", name=Label(zh=spec.name.zh, en=spec.name.en))
         clean = validate_form(a.s, spec, form)
         first = spec.first_step
         a.flow = {
@@ -192,7 +192,7 @@ class Engine(Queries):
     ) -> Outcome:
         """The host ends the flow at a step that may end it, approved (waits) or rejected (does not)."""
         if outcome not in ("approved", "rejected"):
-            raise InvalidAction("outcome_unknown", value=repr(outcome))
+            raise InvalidAction("outcome_unknown", value=quoted(outcome))
         return self._item_action(
             "end", "host", actor_id, item_id, version, opinion, outcome=outcome
         )
@@ -226,7 +226,7 @@ class Engine(Queries):
     ) -> Outcome:
         """A co-signer signs their countersign opinion: approve or reject."""
         if decision not in ("approve", "reject"):
-            raise InvalidAction("decision_unknown", value=repr(decision))
+            raise InvalidAction("decision_unknown", value=quoted(decision))
         return self._item_action(
             "sign", "co_signer", actor_id, item_id, version, opinion, decision=decision
         )
@@ -370,14 +370,18 @@ class Engine(Queries):
         if trigger == "forward":
             if to not in [n.to for n in step.next]:
                 allowed = [n.to for n in step.next] or Term("none (it can only end the flow)")
-                return InvalidAction("not_a_next_step", to=to, step=step_id, allowed=allowed)
+                return InvalidAction(
+                    "not_a_next_step", to=to, step=Step(step_id, step.name.zh), allowed=allowed
+                )
             cond = next(n.when for n in step.next if n.to == to)
             return InvalidAction("condition_false", to=to, condition=repr(cond))
         if trigger == "end":
             return InvalidAction("step_cannot_end", step=step.name.zh, step_id=step_id)
         if trigger == "return_":
             return InvalidAction("return_not_visited", to=to)
-        return InvalidAction("trigger_not_possible", trigger=trigger, step=step_id)
+        return InvalidAction(
+            "trigger_not_possible", trigger=trigger, step=Step(step_id, step.name.zh)
+        )
 
     def get_flow_id(self, item_id: int) -> int:
         with self.db.read() as s:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from workflow.errors import FormInvalid
 from workflow.limits import TEXT_MAX, TEXTAREA_MAX, without_bidi
-from workflow.refusals import FieldError
+from workflow.refusals import FieldError, quoted
 from workflow.spec.model import Definition, FormField
 from workflow.store.db import Tx
 from workflow.store.models import Unit, User
@@ -104,8 +104,7 @@ def _integer(_s: Tx, field: FormField, raw: Any) -> int:
 
 def _shown(raw: Any) -> str:
     """A refused value as a message quotes it: never a page of digits."""
-    text = repr(raw)
-    return text if len(text) <= 40 else f"{text[:37]}..."
+    return quoted(raw)
 
 
 def _money(_s: Tx, field: FormField, raw: Any) -> str:
@@ -136,13 +135,13 @@ def _date(_s: Tx, _field: FormField, raw: Any) -> str:
     try:
         return date.fromisoformat(str(raw).strip()).isoformat()
     except ValueError:
-        raise Bad("field_not_date", example="2026-03-01", value=repr(raw)) from None
+        raise Bad("field_not_date", example="2026-03-01", value=quoted(raw)) from None
 
 
 def _choice(_s: Tx, field: FormField, raw: Any) -> str:
     allowed = [c.value for c in field.choices or ()]
     if raw not in allowed:
-        raise Bad("field_not_choice", allowed=allowed, value=repr(raw))
+        raise Bad("field_not_choice", allowed=allowed, value=quoted(raw))
     return raw
 
 
@@ -157,7 +156,7 @@ def _user(session: Tx, _field: FormField, raw: Any) -> int:
         select(User.id).where(col == (key if key is not None else raw), User.status == "active")
     )
     if uid is None:
-        raise Bad("field_no_person", value=repr(raw))
+        raise Bad("field_no_person", value=quoted(raw))
     return uid
 
 
@@ -185,7 +184,7 @@ def _unit(session: Tx, _field: FormField, raw: Any) -> int:
         raise Bad("field_no_unit", value=_shown(raw))
     uid = session.scalar(select(Unit.id).where(col == raw))
     if uid is None:
-        raise Bad("field_no_unit", value=repr(raw))
+        raise Bad("field_no_unit", value=quoted(raw))
     return uid
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, aliased
 from workflow import calendar
 from workflow.engine.sql import APPROVAL, FLOWS, ITEMS, OPEN, USERS, VISITS, WORK_ONLY
 from workflow.errors import InvalidAction
+from workflow.refusals import quoted
 from workflow.spec.model import Names
 from workflow.store.models import DefinitionVersion, UtcDateTime
 
@@ -108,7 +109,7 @@ class Search:
     ) -> Search:
         """Blank values mean "any"; an unknown state is refused."""
         if state and state not in STATES:
-            raise InvalidAction("state_unknown", allowed=list(STATES), value=repr(state))
+            raise InvalidAction("state_unknown", allowed=list(STATES), value=quoted(state))
         for day in (since, until):
             if day is not None and not FIRST_DAY <= _as_date(day) <= LAST_DAY:
                 raise InvalidAction(
