@@ -98,8 +98,8 @@ def test_an_upload_past_the_quota_is_refused_next_to_the_field(client, auth, app
     auth.post("/lang", {"lang": "en", "next": "/"})
     response = _start_with_file(auth, b"c" * 2048, "three.pdf")
     assert field_error(response.text, "text") == (
-        "Contract text: The file three.pdf would take you past your storage quota of 3.0 KB "
-        "(1.0 KB left); it was not kept."
+        "Contract text: the file three.pdf would take you past your storage quota of 3.0 KB "
+        "(1.0 KB left); it was not kept"
     )
 
 
