@@ -362,7 +362,7 @@ def _store() -> files.FileStore:
     return files.FileStore(current_app.config["FILES_DIR"])
 
 
-def _uploads(key: str) -> tuple[list[dict[str, Any]], str | None]:
+def _uploads(key: str) -> tuple[list[dict[str, Any]], FieldError | None]:
     """Files kept from an earlier try (signed, so nobody attaches a file by guessing its hash)
     less those ticked for removal, plus the new uploads, streamed into the store."""
     removed = set(request.form.getlist(f"{key}.remove"))

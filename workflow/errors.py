@@ -60,8 +60,13 @@ class NotYourItem(Forbidden):
     """The work item belongs to someone else."""
 
 
-class NotHost(Forbidden):
-    """Only the step's host may forward, end or return."""
+class RoleNotAllowed(Forbidden):
+    """The actor's part in the step does not allow this: only the host forwards, ends or returns,
+    only a handler finishes, only a co-signer signs."""
+
+
+#: The former name (it was raised for every role, not only for a missing host).
+NotHost = RoleNotAllowed
 
 
 class Conflict(BanliError):

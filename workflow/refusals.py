@@ -8,7 +8,7 @@ its zh catalogue and fills in the params as the person reads them (``render`` wi
 
 To add a refusal: add ``"code": N_("sentence with %(param)s")`` below, raise ``SomeError("code",
 param=…)``, run ``pybabel extract`` (``make messages``) and translate the msgid in
-``web/translations/zh/LC_MESSAGES/messages.po``. ``tests/test_refusals_catalogue.py`` fails on a
+``web/translations/zh/LC_MESSAGES/messages.po``. ``tests/test_refusal_catalogue.py`` fails on a
 raise whose code is missing here or whose sentence has no Chinese.
 
 Params are plain values, or one of the small types below when a word must be translated too:

@@ -21,9 +21,9 @@ from workflow.errors import (
     Hidden,
     InvalidAction,
     NotFound,
-    NotHost,
     NotYourItem,
     PeopleInvalid,
+    RoleNotAllowed,
     WaitingRuleUnmet,
 )
 from workflow.refusals import SENTENCES, Either, FieldError, Quoted, Term, render
@@ -243,10 +243,10 @@ REFUSALS = [
     (WaitingRuleUnmet("countersign_vetoed", vetoed=True),
      "有会签人不同意：只能以“不同意”结束流程，或退回。",
      "The countersign of this step was vetoed: end the flow as rejected or return it."),
-    (NotHost("role_not_allowed", allowed=Either([Term("the host")]), role=Term("a co-signer")),
+    (RoleNotAllowed("role_not_allowed", allowed=Either([Term("the host")]), role=Term("a co-signer")),
      "只有本步骤的主办人才能进行此操作，您是会签人。",
      "Only the host of this step may do this; you are a co-signer."),
-    (NotHost("role_not_allowed", allowed=Either([Term("the host"), Term("a handler")]),
+    (RoleNotAllowed("role_not_allowed", allowed=Either([Term("the host"), Term("a handler")]),
              role=Term("a reader")),
      "只有本步骤的主办人或经办人才能进行此操作，您是阅读人。",
      "Only the host or a handler of this step may do this; you are a reader."),

@@ -17,8 +17,8 @@ from workflow.errors import (
     FlowClosed,
     InvalidAction,
     NotFound,
-    NotHost,
     NotYourItem,
+    RoleNotAllowed,
     StaleVersion,
     WaitingRuleUnmet,
 )
@@ -168,7 +168,7 @@ class Action:
                      "reader": "a reader"}  # fmt: skip
             if self.compiled is not None and self.compiled.spec.kind == "message":
                 words.update(host="the sender", handler="a recipient")
-            raise NotHost(
+            raise RoleNotAllowed(
                 "role_not_allowed",
                 allowed=Either(Term(words[r]) for r in roles),
                 role=Term(words.get(role, role)),

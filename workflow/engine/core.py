@@ -167,7 +167,7 @@ class Engine(Queries):
                 omitted where the definition names them without a choice.
             version: the flow version the actor's page showed; a different one is refused.
         Raises:
-            NotYourItem, NotHost, AlreadyHandled, FlowClosed, StaleVersion, WaitingRuleUnmet,
+            NotYourItem, RoleNotAllowed, AlreadyHandled, FlowClosed, StaleVersion, WaitingRuleUnmet,
             InvalidAction (not a next step, condition false), PeopleInvalid.
         """
         return self._item_action(

@@ -13,7 +13,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from workflow import refusals
-from workflow.errors import AlreadyHandled, FormInvalid, NotHost
+from workflow.errors import AlreadyHandled, FormInvalid, RoleNotAllowed
 from workflow.refusals import SENTENCES, TERMS, Either, FieldError, Term
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -146,7 +146,7 @@ def test_str_is_the_english_sentence_with_its_specifics():
         == "this work item was already handled by 钱学军 at 2026-03-02 09:37; nothing was changed"
     )
     assert exc.code == "item_already_handled" and exc.params == {"by": "钱学军", "at": at}
-    role = NotHost("role_not_allowed", allowed=Either([Term("the host"), Term("a handler")]),
+    role = RoleNotAllowed("role_not_allowed", allowed=Either([Term("the host"), Term("a handler")]),
                    role=Term("a co-signer"))  # fmt: skip
     assert str(role) == "only the host or a handler of this step may do this; you are a co-signer"
 
