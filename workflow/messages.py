@@ -524,7 +524,7 @@ def revoke_allowed(a: Action) -> bool:
     if until is None or a.now > until:
         step = a.compiled.step(a.visit["step"])  # type: ignore[union-attr]
         if until is None:
-            raise RevokeExpired("revoke_closed", until=None)
+            raise RevokeExpired("revoke_closed")
         raise RevokeExpired(
             "revoke_expired",
             within=Duration(step.revoke_within),

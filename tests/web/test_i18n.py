@@ -240,7 +240,7 @@ REFUSALS = [
      "步骤“会签”需等待 2 位经办人、会签人办理完毕（共 2 位，已完成 0 位），仍在等待：林晓燕、杨帆。",
      "Step '会签' waits for 2 of 2 handlers and co-signers (0 done); still waiting for: 林晓燕, "
      "杨帆."),
-    (WaitingRuleUnmet("countersign_vetoed", vetoed=True),
+    (WaitingRuleUnmet("countersign_vetoed"),
      "有会签人不同意：只能以“不同意”结束流程，或退回。",
      "The countersign of this step was vetoed: end the flow as rejected or return it."),
     (RoleNotAllowed("role_not_allowed", allowed=Either([Term("the host")]), role=Term("a co-signer")),

@@ -277,7 +277,7 @@ class Action:
         if trigger == "end" and self.params.get("outcome") == "rejected":
             return True
         if self.visit.get("rejected"):
-            raise WaitingRuleUnmet("countersign_vetoed", vetoed=True)
+            raise WaitingRuleUnmet("countersign_vetoed")
         if step.handlers is None and step.co_signers is None:
             return True
         rows = self.c.execute(sql.WAITING, {"b_visit": self.visit["id"]}).all()
