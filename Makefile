@@ -19,8 +19,8 @@ translations: $(STAMP)
 
 ## Re-extract the messages after changing templates or views (then translate the zh catalog).
 messages: $(STAMP)
-	$(VENV)/bin/pybabel extract -F babel.cfg -k lazy_gettext -k _l -o web/translations/messages.pot --omit-header --no-location --sort-output .
-	$(VENV)/bin/pybabel update -i web/translations/messages.pot -d web/translations --no-fuzzy-matching
+	$(VENV)/bin/pybabel extract -F babel.cfg -k lazy_gettext -k _l -k N_ -o web/translations/messages.pot --omit-header --no-location --sort-output .
+	$(VENV)/bin/pybabel update -i web/translations/messages.pot -d web/translations --no-fuzzy-matching --ignore-obsolete
 
 ## Set up everything, create instance/banli.db with the demo organisation, serve on 127.0.0.1:5000
 ## with one worker beside the web server (deliveries, deadlines, reminders); stopping one stops both.

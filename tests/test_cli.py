@@ -11,6 +11,7 @@ from sqlalchemy import update
 
 from workflow.cli import main
 from workflow.jobs import JOBS, enqueue
+from workflow.refusals import render
 from workflow.store.db import Database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,6 +131,8 @@ def test_jobs_list_shows_the_dead_job_and_jobs_retry_runs_it_again(run, tmp_path
     assert "周伟 (zhouwei)" in done.output
     again = run("jobs", "retry", str(job_id), "--as", "zhouwei")
     assert again.exit_code == 1 and "is pending, not dead" in again.output
+    said = render("job_not_dead", {"job_id": job_id, "kind": "deliver", "status": "pending"})
+    assert f"Error: {said}" in again.output  # the refusal catalogue's English sentence
     assert "job 999999 does not exist" in run("jobs", "retry", "999999", "--as", "zhouwei").output
 
     pending = run("jobs", "list", "--status", "pending", "--limit", "500").output

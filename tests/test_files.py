@@ -89,7 +89,7 @@ def test_an_empty_file_is_refused_clearly(tmp_path):
     store = FileStore(tmp_path)
     with pytest.raises(EmptyFile, match=r"the file 'blank\.pdf' is empty") as err:
         store.save(io.BytesIO(b""), "blank.pdf")
-    assert err.value.details == {"name": "blank.pdf"}
+    assert err.value.params == {"name": "blank.pdf"}
     assert leftovers(store) == []
 
 

@@ -323,7 +323,8 @@ def test_only_a_dead_job_is_retried_and_only_by_an_administrator(qdb: Database) 
         assert str(refused.value) == (
             f"job {job.id} (noop) is {job.status}, not dead: only a dead job can be retried"
         )
-        assert refused.value.details == {"job_id": job.id, "status": job.status}
+        assert refused.value.code == "job_not_dead"
+        assert refused.value.params == {"job_id": job.id, "kind": "noop", "status": job.status}
         assert _job(qdb, job.key) == job  # nothing changed
     with pytest.raises(NotFound, match="job 999999 does not exist"):
         retry(qdb, 999999, admin)

@@ -57,7 +57,7 @@ def test_the_quota_refuses_before_the_file_is_kept(setup):
     put(engine, store, me, b"x" * 60, quota_bytes=100)
     with pytest.raises(uploads.QuotaExceeded) as caught:
         put(engine, store, me, b"y" * 41, name="big.pdf", quota_bytes=100)
-    assert caught.value.details == {"name": "big.pdf", "quota": 100, "left": 40}
+    assert caught.value.params == {"name": "big.pdf", "quota": 100, "left": 40}
     assert len(left_in_store(store)) == 1 and list((store.root / "tmp").iterdir()) == []
     put(engine, store, me, b"z" * 40, quota_bytes=100)  # exactly what is left
     assert uploads.used(engine.db, me) == 100

@@ -46,8 +46,8 @@ def _administrators_only() -> Any:
         return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
     if not current_user.is_admin:
         if request.endpoint in ("admin.jobs", "admin.retry_job"):
-            raise Forbidden(_("Only administrators may see the system jobs."))
-        raise Forbidden(_("Only administrators may see this page."))
+            raise Forbidden("admin_only_jobs")
+        raise Forbidden("admin_only")
     return None
 
 
@@ -87,7 +87,7 @@ def retry_job(job_id: int) -> Any:
     try:
         job = retry(engine().db, job_id, current_user.id, engine().clock())
     except InvalidAction as exc:  # not dead (any more): retried by someone else, or a stale page
-        status = str(exc.details.get("status", ""))
+        status = str(exc.params.get("status", ""))
         flash(_("Job %(id)s is not failed (it is %(status)s); nothing was changed.",
                 id=job_id, status=STATUS_LABELS.get(status, status)))  # fmt: skip
         return redirect(url("admin.jobs"))

@@ -23,7 +23,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from web import engine, local_path
-from web.errors import STATUS, TITLES, detail, explain, field_message
+from web.errors import refusal_page, say, say_fields
 from web.inputs import as_id, as_ids, version_number
 from workflow import files, messages, uploads
 from workflow.engine import catalog
@@ -36,6 +36,7 @@ from workflow.errors import (
     PeopleInvalid,
 )
 from workflow.machine import mermaid
+from workflow.refusals import FieldError
 from workflow.urge import urge as urge_item
 
 bp = Blueprint("flows", __name__)
@@ -79,7 +80,7 @@ def start_form(key: str) -> Any:
         except FormInvalid as exc:
             errors = {**exc.errors, **errors}
         except InvalidAction as exc:  # the first forward: next step or people not acceptable
-            problem = explain(exc)
+            problem = say(exc)
     page = _start_page(compiled, options, values, errors, problem)
     return page, 400 if errors or problem else 200
 
@@ -94,7 +95,7 @@ def _start_page(compiled: Any, options: list, values: dict, errors: dict, proble
         "flows/start_form.html",
         spec=spec,
         values=values,
-        errors={k: field_message(m) for k, m in errors.items()},
+        errors=say_fields(errors),
         problem=problem,
         options=options,
         choose=catalog.needs_choice(options),
@@ -170,7 +171,7 @@ def _form_refused(exc: FormInvalid) -> Any:
     message next to the field and what the person wrote kept, so nothing they typed is lost."""
     refused = {
         "form": _ITEM_FORMS.get(request.endpoint or "", "withdraw"),
-        "errors": {k: field_message(m) for k, m in exc.errors.items()},
+        "errors": say_fields(exc.errors),
         "opinion": request.form.get("opinion", ""),
     }
     args = request.view_args or {}
@@ -181,10 +182,7 @@ def _form_refused(exc: FormInvalid) -> Any:
             return _flow_page(args["flow_id"], refused), 400
     except BanliError as other:  # the page cannot be shown to this person now: say why
         exc = other
-    status = STATUS.get(exc.kind, 400)
-    page = render_template("error.html", title=TITLES[status], message=explain(exc),
-                           detail=detail(exc), status=status)  # fmt: skip
-    return page, status
+    return refusal_page(exc)
 
 
 def _shown(item_id: int, form: str) -> bool:
@@ -220,7 +218,7 @@ def download(flow_id: int, sha256: str) -> Any:
     record = eng.history(flow_id, viewer_id=current_user.id)
     found = catalog.attachment(catalog.compiled(eng, record.definition_id), record.form, sha256)
     if found is None or not _store().exists(sha256):
-        raise NotFound(f"flow {flow_id} has no attachment {sha256}")
+        raise NotFound("flow_attachment_not_found", flow=flow_id, sha256=sha256)
     mine = catalog.open_item(record, current_user.id)
     if mine is not None and request.method == "GET":  # a HEAD is not a download
         eng.open(current_user.id, mine)
@@ -346,7 +344,7 @@ def _people() -> dict[str, Any]:
         ids, wrong = as_ids(request.form.getlist(f"{key}.{to}"))
         out[key], bad = ids or None, bad or wrong
     if bad:  # a value that is no person's id: say so, rather than let the default host stand in
-        raise PeopleInvalid(_("Some chosen people are not valid; choose them again."))
+        raise PeopleInvalid("people_choice_invalid")
     return out
 
 
@@ -370,7 +368,7 @@ def _store() -> files.FileStore:
     return files.FileStore(current_app.config["FILES_DIR"])
 
 
-def _uploads(key: str) -> tuple[list[dict[str, Any]], str | None]:
+def _uploads(key: str) -> tuple[list[dict[str, Any]], FieldError | None]:
     """Files kept from an earlier try (signed, so nobody attaches a file by guessing its hash)
     less those ticked for removal, plus the new uploads, streamed into the store."""
     removed = set(request.form.getlist(f"{key}.remove"))
@@ -389,14 +387,12 @@ def _uploads(key: str) -> tuple[list[dict[str, Any]], str | None]:
                 quota_bytes=current_app.config["UPLOAD_QUOTA"], now=engine().clock(),
             )  # fmt: skip
         except uploads.QuotaExceeded as exc:
-            problem = _("The file %(name)s would take you past your storage quota of %(quota)s "
-                        "(%(left)s left); it was not kept.", name=exc.details["name"],
-                        quota=filesize(exc.details["quota"]), left=filesize(exc.details["left"]))  # fmt: skip
+            problem = FieldError("field_upload_quota", **exc.params)
             continue
         except files.FileTooLarge:
             raise RequestEntityTooLarge() from None
         except files.EmptyFile as exc:
-            problem = _("The file %(name)s is empty.", name=exc.details["name"])
+            problem = FieldError("field_file_empty", **exc.params)
             continue
         out.setdefault(saved.sha256, saved.as_dict())
     return list(out.values()), problem

@@ -30,15 +30,15 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from web import engine
-from web.errors import TITLES, detail, explain, field_message
+from web.errors import refusal_page, say, say_fields
 from web.flows import _sign, _store, _uploads, attachment_response
 from web.inputs import as_ids, page_number, version_number
 from web.workbench import page_numbers
 from workflow import messages
 from workflow.channels import KINDS
 from workflow.engine import catalog
-from workflow.errors import FlowClosed, FormInvalid, InvalidAction, NotFound
-from workflow.urge import DingQuotaExceeded, dings_used_today
+from workflow.errors import FormInvalid, InvalidAction, NotFound
+from workflow.urge import dings_used_today
 
 bp = Blueprint("messages", __name__)
 PER_PAGE = 20
@@ -76,34 +76,6 @@ def _signed_in() -> Any:
     if not current_user.is_authenticated:
         return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
     return None
-
-
-@bp.errorhandler(DingQuotaExceeded)
-def _quota(exc: DingQuotaExceeded) -> Any:
-    page = render_template("error.html", title=TITLES[400], message=_quota_text(exc), status=400)
-    return page, 400
-
-
-def _quota_text(exc: DingQuotaExceeded) -> str:
-    return _("You have reached today's limit of DING messages (%(limit)s).",
-             limit=exc.details.get("limit", engine().settings.ding_limit))  # fmt: skip
-
-
-@bp.errorhandler(FlowClosed)
-def _revoked(exc: FlowClosed) -> Any:
-    # A message's flow is closed only by its sender's 撤回: say so in the message's words.
-    by, at = exc.details.get("by"), exc.details.get("at")
-    if by and at is not None:
-        text = _("This message was revoked by %(by)s at %(at)s. Nothing was changed.",
-                 by=by, at=engine().local(at))  # fmt: skip
-    else:
-        text = _("This message was revoked. Nothing was changed.")
-    page = render_template("error.html", title=TITLES[409], message=text, status=409)
-    return page, 409
-
-
-def _explain(exc: Any) -> str:
-    return _quota_text(exc) if isinstance(exc, DingQuotaExceeded) else explain(exc)
 
 
 @bp.app_context_processor
@@ -223,7 +195,7 @@ def compose() -> Any:
             if upload_problem:
                 errors["attachments"] = upload_problem
             elif values["bad_ids"]:
-                problem = _("Some chosen recipients are not valid; choose them again.")
+                problem = say(InvalidAction("recipients_choice_invalid"))
             else:
                 out = messages.send(
                     engine(), current_user.id, subject=values["subject"], body=values["body"],
@@ -236,13 +208,13 @@ def compose() -> Any:
                       _("The message was sent as a DING."))  # fmt: skip
                 return redirect(url("messages.message", flow_id=out.flow_id))
         except FormInvalid as exc:
-            errors = {k: field_message(m) for k, m in exc.errors.items()}
+            errors = exc.errors
         except (InvalidAction, NotFound) as exc:  # no recipient, too many, unknown, quota
-            problem = _explain(exc)
+            problem = say(exc)
     page = render_template(
         "messages/compose.html",
         values=values,
-        errors=errors,
+        errors=say_fields(errors),
         problem=problem,
         kept=[(_sign(f), f) for f in values.get("attachments") or []],
         labels=LABELS,
@@ -333,12 +305,10 @@ def _form_refused(exc: FormInvalid) -> Any:
     form = {"messages.reply": "reply", "messages.relay": "relay"}.get(request.endpoint or "")
     flow_id = (request.view_args or {}).get("flow_id")
     if form is None or flow_id is None:  # the compose form handles its own
-        page = render_template("error.html", title=TITLES[400], message=explain(exc),
-                               detail=detail(exc), status=400)  # fmt: skip
-        return page, 400
+        return refusal_page(exc)
     refused = {
         "form": form,
-        "errors": {k: field_message(m) for k, m in exc.errors.items()},
+        "errors": say_fields(exc.errors),
         "text": request.form.get("body" if form == "reply" else "note", ""),
     }
     return _message_page(flow_id, refused), 400
@@ -369,7 +339,7 @@ def _my_item(flow_id: int) -> int:
     """The signed-in person's own item as a recipient of the message."""
     view = messages.view(engine(), current_user.id, flow_id)
     if view.item_id is None:
-        raise InvalidAction("only a recipient of the message may reply to it or relay it")
+        raise InvalidAction("reply_not_recipient")
     return view.item_id
 
 
@@ -390,8 +360,8 @@ def reply(flow_id: int) -> Any:
     """Reply to the sender with a text and files."""
     item = _my_item(flow_id)
     files, problem = _uploads("reply_files")
-    if problem:
-        return _refused(problem)
+    if problem:  # the upload's own message, said as the refusal of the reply
+        raise InvalidAction(problem.code, **problem.params)
     out = messages.reply(engine(), current_user.id, item, body=request.form.get("body", ""),
                          attachments=files)  # fmt: skip
     flash(_("Your reply was sent."))
@@ -405,7 +375,7 @@ def relay(flow_id: int) -> Any:
     users, bad_users = _ids("to_users")
     units, bad_units = _ids("to_units")
     if bad_users or bad_units:
-        return _refused(_("Some chosen recipients are not valid; choose them again."))
+        raise InvalidAction("recipients_choice_invalid")
     out = messages.relay(engine(), current_user.id, item, to_users=users, to_units=units,
                          note=request.form.get("note", ""))  # fmt: skip
     flash(_("The message was relayed."))
@@ -431,7 +401,7 @@ def revoke(flow_id: int) -> Any:
     """撤回: the sender takes the message back, posting the version the page showed."""
     version = version_number(request.form.get("version"))
     if version is None:
-        return _refused(_("The flow changed since this page was loaded. Reload it and try again."))
+        raise InvalidAction("page_outdated")
     messages.revoke(engine(), current_user.id, flow_id, version=version)
     flash(_("The message was revoked."))
     return _back(flow_id)
@@ -442,10 +412,10 @@ def ding(flow_id: int) -> Any:
     """转为钉消息: DING the chosen recipients who have not confirmed, by a channel."""
     users, bad = _ids("user_ids")
     if bad or not users:
-        return _refused(_("Choose the people to DING."))
+        raise InvalidAction("ding_choose_people")
     channel = request.form.get("channel") or None
     if channel is not None and channel not in KINDS:
-        return _refused(_("Choose how the DING is sent."))
+        raise InvalidAction("ding_choose_channel")
     out = messages.ding(engine(), current_user.id, flow_id, user_ids=users, channel=channel)
     flash(_("DING sent to %(n)s people. %(used)s of %(limit)s DING messages used today.",
             n=len(out.user_ids), used=out.used, limit=engine().settings.ding_limit))  # fmt: skip
@@ -459,15 +429,10 @@ def download(flow_id: int, sha256: str) -> Any:
     view = messages.view(eng, uid, flow_id)
     found = next((f for f in view.attachments if f.get("sha256") == sha256), None)
     if found is None or not _store().exists(sha256):
-        raise NotFound(f"message {flow_id} has no attachment {sha256}")
+        raise NotFound("message_attachment_not_found", message=flow_id, sha256=sha256)
     if view.item_id and not view.revoked and request.method == "GET":  # a HEAD is no download
         messages.read(eng, uid, view.item_id)
     return attachment_response(sha256, found)
-
-
-def _refused(message: str) -> Any:
-    page = render_template("error.html", title=TITLES[400], message=message, status=400)
-    return page, 400
 
 
 # --- my settings -------------------------------------------------------------------------------

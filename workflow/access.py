@@ -23,7 +23,7 @@ checks and messages can all ask it without importing one another.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import select
 
@@ -41,9 +41,9 @@ ROLES = RoleMembership.__table__
 USERS = User.__table__
 ADMIN = "admin"
 
-# The refusals of printing a flow sheet (web/errors.py translates them).
-NOT_PRINTER = "only the initiator and administrators can print the flow sheet"
-NOT_CLOSED = "the flow sheet can be printed once the flow has ended"
+# The refusals of printing a flow sheet: catalogue codes (workflow/refusals.py).
+NOT_PRINTER = "sheet_not_yours"
+NOT_CLOSED = "sheet_not_ended"
 
 
 def is_admin(tx: Tx, user_id: int) -> bool:
@@ -57,16 +57,16 @@ def is_admin(tx: Tx, user_id: int) -> bool:
     return found is not None
 
 
-def require_admin(tx: Tx, actor_id: int, may: str) -> str:
-    """The name of ``actor_id`` if they are an administrator; else ``Forbidden``.
-
-    ``may`` completes the refusal: "only an active administrator may {may}; 王芳 is not one".
-    """
+def require_admin(tx: Tx, actor_id: int, to: Literal["retry", "unlock"]) -> str:
+    """The name of ``actor_id`` if they are an administrator; else ``Forbidden``, saying what
+    they may not do: ``retry`` a dead job, ``unlock`` a sign-in lock."""
     user = tx.execute(select(User.name, User.status).where(User.id == actor_id)).first()
     if user is None:
-        raise NotFound(f"no user with id {actor_id}")
+        raise NotFound("user_not_found", user=actor_id)
     if not is_admin(tx, actor_id):
-        raise Forbidden(f"only an active administrator may {may}; {user.name} is not one")
+        if to == "retry":
+            raise Forbidden("retry_not_admin", name=user.name)
+        raise Forbidden("unlock_not_admin", name=user.name)
     return user.name
 
 
@@ -91,11 +91,13 @@ def visible_flow(
 ) -> int:
     """The id of the flow ``user_id`` asks about (the flow, or the flow of work item ``item_id``)
     if they may see it; else ``Hidden``, the same whether the flow or item exists or not."""
-    what, wanted = ("work item", item_id) if item_id is not None else ("flow", flow_id)
+    asked = flow_id
     if item_id is not None:
         flow_id = tx.execute(select(ITEMS.c.flow_id).where(ITEMS.c.id == item_id)).scalar()
     if flow_id is None or not may_see(tx, user_id, flow_id):
-        raise Hidden(f"{what} {wanted} does not exist or you have no part in it")
+        if item_id is not None:
+            raise Hidden("item_hidden", item=item_id)
+        raise Hidden("flow_hidden", flow=asked)
     return flow_id
 
 
@@ -180,6 +182,8 @@ class Access:
             flow_id, viewer_id=None if admin else viewer_id
         )
         refusal = sheet_refusal(admin, viewer_id, record.initiator_id, record.state)
-        if refusal is not None:
-            raise Forbidden(refusal)
+        if refusal == NOT_PRINTER:
+            raise Forbidden("sheet_not_yours")
+        if refusal == NOT_CLOSED:
+            raise Forbidden("sheet_not_ended")
         return record

@@ -47,6 +47,4 @@ def as_busy() -> Iterator[None]:
         why = busy_reason(exc)
         if why is None:
             raise
-        raise Busy(
-            f"the database is {why}: nothing was changed, try again shortly", reason=why
-        ) from exc
+        raise Busy("database_locked" if why == "locked" else "database_read_only") from exc

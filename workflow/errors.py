@@ -1,6 +1,15 @@
-"""Domain errors: every refusal of the engine is one of these, with a message a person can act on."""
+"""Domain errors: every refusal of the engine is one of these, with a code and its params.
+
+The class says what kind of refusal it is (the web maps kinds to HTTP statuses); ``code`` names
+the sentence in the catalogue (``workflow/refusals.py``) and ``params`` carry what the sentence
+names. ``str(exc)`` is the English sentence.
+"""
 
 from __future__ import annotations
+
+from typing import Any
+
+from workflow.refusals import FieldError, Fields, render
 
 
 class BanliError(Exception):
@@ -10,13 +19,22 @@ class BanliError(Exception):
     #: ``busy`` → 503
     kind = "invalid"
 
-    def __init__(self, message: str, **details: object) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details
+    def __init__(self, code: str, /, **params: Any) -> None:
+        self.code = code
+        self.params = params
+        self.message = render(code, params)
+        super().__init__(self.message)
 
     def __str__(self) -> str:
         return self.message
+
+    @property
+    def details(self) -> dict[str, Any]:
+        """The params under their former name, for code written before the rename."""
+        return self.params
+
+    def __reduce__(self) -> Any:
+        return (_rebuild, (type(self), self.code, self.params))
 
 
 class NotFound(BanliError):
@@ -42,8 +60,13 @@ class NotYourItem(Forbidden):
     """The work item belongs to someone else."""
 
 
-class NotHost(Forbidden):
-    """Only the step's host may forward, end or return."""
+class RoleNotAllowed(Forbidden):
+    """The actor's part in the step does not allow this: only the host forwards, ends or returns,
+    only a handler finishes, only a co-signer signs."""
+
+
+#: The former name (it was raised for every role, not only for a missing host).
+NotHost = RoleNotAllowed
 
 
 class Conflict(BanliError):
@@ -73,12 +96,14 @@ class WaitingRuleUnmet(InvalidAction):
 
 
 class FormInvalid(BanliError):
-    """The form failed validation; ``errors`` maps each field key to its message."""
+    """The form failed validation; ``errors`` maps each field key to its :class:`FieldError`."""
 
-    def __init__(self, errors: dict[str, str]) -> None:
-        joined = "; ".join(f"{key}: {msg}" for key, msg in errors.items())
-        super().__init__(f"the form is not valid: {joined}", errors=errors)
+    def __init__(self, errors: dict[str, FieldError]) -> None:
+        super().__init__("form_invalid", fields=Fields(errors))
         self.errors = errors
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.errors,))
 
 
 class PeopleInvalid(InvalidAction):
@@ -89,8 +114,12 @@ class DefinitionError(BanliError):
     """A definition file is broken; ``problems`` lists every ``file:line: message``."""
 
     def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems), problems=problems)
+        super().__init__("definition_invalid", problems="\n".join(problems))
         self.problems = problems
+        self.message = self.params["problems"]  # the CLI and the loader's tests read file:line
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.problems,))
 
 
 class Busy(BanliError):
@@ -98,6 +127,10 @@ class Busy(BanliError):
 
     kind = "busy"
 
-    def __init__(self, message: str = "the database is busy (locked or read-only); nothing was "
-                 "changed, try again shortly", **details: object) -> None:  # fmt: skip
-        super().__init__(message, **details)
+    def __init__(self, code: str = "database_busy", /, **params: Any) -> None:
+        super().__init__(code, **params)
+
+
+def _rebuild(cls: type[BanliError], code: str, params: dict[str, Any]) -> BanliError:
+    """An error again from its code and params (pickling: a job's failure crosses processes)."""
+    return cls(code, **params)

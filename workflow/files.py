@@ -123,7 +123,7 @@ class FileStore:
                     size += len(chunk)
                     if limit is not None and size > limit:
                         raise FileTooLarge(
-                            f"the file '{shown}' is larger than the limit of {limit} bytes",
+                            "file_too_large",
                             name=shown,
                             limit=limit,
                         )
@@ -132,7 +132,7 @@ class FileStore:
                 out.flush()
                 os.fsync(out.fileno())
             if size == 0:
-                raise EmptyFile(f"the file '{shown}' is empty", name=shown)
+                raise EmptyFile("file_empty", name=shown)
             sha = digest.hexdigest()
             if before_placing is not None:
                 before_placing(StoredFile(shown, size, sha, guess_type(shown)))

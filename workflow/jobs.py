@@ -275,7 +275,7 @@ def retry(db: Database, job_id: int, actor_id: int, now: datetime | None = None)
     """
     now = now or _utcnow()
     with db.transaction() as conn:
-        name = require_admin(conn, actor_id, "retry a job")
+        name = require_admin(conn, actor_id, "retry")
         row = conn.execute(
             update(JOBS)
             .where(JOBS.c.id == job_id, JOBS.c.status == "dead")
@@ -287,11 +287,11 @@ def retry(db: Database, job_id: int, actor_id: int, now: datetime | None = None)
             found = conn.execute(select(JOBS.c.kind, JOBS.c.status).where(JOBS.c.id == job_id))
             job = found.first()
             if job is None:
-                raise NotFound(f"job {job_id} does not exist", job_id=job_id)
+                raise NotFound("job_not_found", job_id=job_id)
             raise InvalidAction(
-                f"job {job_id} ({job.kind}) is {job.status}, not dead: only a dead job can be "
-                "retried",
+                "job_not_dead",
                 job_id=job_id,
+                kind=job.kind,
                 status=job.status,
             )
         record = JobRecord.of(row[0])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from workflow.errors import FormInvalid
+from workflow.refusals import FieldError
 
 # --- what people write (characters, after stripping surrounding white space) ------------------
 #: an opinion on forward, end, finish, sign, return; a withdraw reason
@@ -56,14 +57,14 @@ def without_bidi(text: str) -> str:
     return BIDI_CONTROLS.sub("", text)
 
 
-def too_long(text: str, most: int) -> str | None:
+def too_long(text: str, most: int) -> FieldError | None:
     """The field message for a text longer than ``most`` characters, else None."""
     if len(text) > most:
-        return f"is {len(text)} characters long; at most {most} are allowed"
+        return FieldError("field_too_long", length=len(text), max=most)
     return None
 
 
-def opinion_problem(opinion: str | None) -> dict[str, str]:
+def opinion_problem(opinion: str | None) -> dict[str, FieldError]:
     """``{"opinion": message}`` for an opinion longer than :data:`OPINION_MAX`, else empty."""
     problem = too_long(opinion or "", OPINION_MAX)
     return {"opinion": problem} if problem else {}

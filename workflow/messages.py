@@ -45,6 +45,7 @@ from workflow.engine.records import DingState
 from workflow.engine.sql import FLOWS, ITEMS, UNITS, USERS, VISITS
 from workflow.errors import FlowClosed, Forbidden, FormInvalid, Hidden, InvalidAction, NotFound
 from workflow.limits import MESSAGE_BODY_MAX, NOTE_MAX, SUBJECT_MAX, too_long, without_bidi
+from workflow.refusals import Duration, quoted
 from workflow.store.models import Ding, RequestKey
 
 if TYPE_CHECKING:
@@ -213,7 +214,7 @@ def _claim_key(s: Any, user_id: int, key: str, now: datetime) -> Outcome | None:
     finds its row; SQLite: writers are serialised by BEGIN IMMEDIATE.
     """
     if not key or len(key) > 64:
-        raise InvalidAction("the form's one-time key must be 1 to 64 characters")
+        raise InvalidAction("request_key_invalid")
     conn = s if isinstance(s, Connection) else s.connection()
     # A form is sent within minutes of opening it: older keys of this sender can go.
     conn.execute(delete_(KEYS).where(KEYS.c.user_id == user_id, KEYS.c.created_at < now - KEY_KEPT))
@@ -231,7 +232,7 @@ def _claim_key(s: Any, user_id: int, key: str, now: datetime) -> Outcome | None:
     ).scalar()
     flow = conn.execute(select(FLOWS.c.state, FLOWS.c.version).where(FLOWS.c.id == flow_id)).first()
     if flow is None:  # cannot happen: the key and its flow are written in one transaction
-        raise InvalidAction("this form was sent before, but its message cannot be found")
+        raise InvalidAction("request_key_lost")
     return Outcome(flow_id, flow.state, flow.version)
 
 
@@ -281,10 +282,10 @@ def recipients(
         )
         missing = [u for u in users if u not in rows]
         if missing:
-            raise NotFound(f"no user with id {missing[0]}")
+            raise NotFound("user_not_found", user=missing[0])
         for u in users:
             if rows[u] != "active":
-                raise InvalidAction(f"user {u} is not active and cannot receive messages")
+                raise InvalidAction("recipient_inactive", user=u)
             found[u] = None
     if units:
         codes = dict(
@@ -292,7 +293,7 @@ def recipients(
         )
         missing = [u for u in units if u not in codes]
         if missing:
-            raise NotFound(f"no unit with id {missing[0]}")
+            raise NotFound("unit_not_found", unit=missing[0])
         for unit in units:
             tree = _subtree(conn, codes[unit])
             members = conn.execute(
@@ -303,15 +304,9 @@ def recipients(
             found.update(dict.fromkeys(members))
     found.pop(sender_id, None)
     if not found:
-        raise InvalidAction(
-            "the message has no recipient: choose people or units with active members "
-            "other than yourself"
-        )
+        raise InvalidAction("message_no_recipient")
     if len(found) > MAX_RECIPIENTS:
-        raise InvalidAction(
-            f"a message may reach at most {MAX_RECIPIENTS} people; this one would reach "
-            f"{len(found)}"
-        )
+        raise InvalidAction("message_too_many_recipients", max=MAX_RECIPIENTS, count=len(found))
     return list(found)
 
 
@@ -361,7 +356,7 @@ def reply(
     """Reply to the sender (one transaction): a new message to them, linked by ``reply_to``;
     the recipient's item is handled (replied) if it was still open."""
     if not (body or "").strip() and not attachments:
-        raise InvalidAction("a reply needs a text or a file")
+        raise InvalidAction("reply_empty")
     with engine.db.transaction() as s:
         a = _own_message_item(engine, s, user_id, item_id)
         original, sender = a.flow, a.flow["initiator_id"]
@@ -443,7 +438,7 @@ def delete_sent(engine: Engine, sender_id: int, flow_id: int) -> Outcome:
             .limit(1)
         )  # fmt: skip
     if item is None:
-        raise NotFound(f"message {flow_id} does not exist or was not sent by you")
+        raise NotFound("message_not_sent_by_you", message=flow_id)
     return delete(engine, sender_id, item)
 
 
@@ -453,7 +448,7 @@ def _own_message_item(engine: Engine, s: Any, user_id: int, item_id: int) -> Act
     _require_message(a)
     assert a.item is not None
     if a.item["role"] != "recipient":
-        raise InvalidAction("only a recipient of the message may reply to it or relay it")
+        raise InvalidAction("reply_not_recipient")
     if a.flow["state"] == "withdrawn":
         raise a._moved_on()
     return a
@@ -478,7 +473,7 @@ def _prefixed(prefix: str, subject: str) -> str:
 
 def _require_message(a: Action) -> None:
     if a.compiled is None or a.compiled.spec.kind != MESSAGE:
-        raise InvalidAction(f"flow {a.flow['id']} is not a message")
+        raise InvalidAction("not_a_message", flow=a.flow["id"])
 
 
 def _hidden(conn: Connection, item_id: int) -> bool:
@@ -508,7 +503,7 @@ def _senders_action(
     a.load_flow(flow_id)
     _require_message(a)
     if a.flow["initiator_id"] != sender_id:
-        raise Forbidden(f"only the sender may {verb} a message")
+        raise Forbidden("revoke_not_sender" if verb == "revoke" else "ding_not_sender")
     if a.flow["state"] == "withdrawn":
         raise a._moved_on()
     a.require_open(version)
@@ -529,12 +524,12 @@ def revoke_allowed(a: Action) -> bool:
     until = revoke_until(a.engine, a.c, a.flow)
     if until is None or a.now > until:
         step = a.compiled.step(a.visit["step"])  # type: ignore[union-attr]
+        if until is None:
+            raise RevokeExpired("revoke_closed")
         raise RevokeExpired(
-            f"the message can no longer be revoked: a message may be revoked for "
-            f"{step.revoke_within} after it is sent, until {a.engine.local(until)}"
-            if until
-            else "the message can no longer be revoked",
-            until=until,
+            "revoke_expired",
+            within=Duration(step.revoke_within),
+            until=until.astimezone(a.engine.tz),
         )
     return True
 
@@ -571,7 +566,7 @@ def ding(
 
 def _fire_ding(a: Action, user_ids: Sequence[int] | None, channel: str | None) -> None:
     if channel is not None and channel not in KINDS:
-        raise InvalidAction(f"unknown channel {channel!r}; expected one of {', '.join(KINDS)}")
+        raise InvalidAction("channel_unknown", value=quoted(channel), allowed=list(KINDS))
     a.params = {"user_ids": user_ids, "channel": channel}
     a.fire("ding")
     a.bump = False
@@ -596,11 +591,11 @@ def ding_allowed(a: Action) -> bool:
         known = {r.user_id for r in rows}
         strangers = [u for u in wanted if u not in known]
         if strangers:
-            raise InvalidAction(f"user {strangers[0]} is not a recipient of this message")
+            raise InvalidAction("ding_not_recipient", user=strangers[0])
         rows = [r for r in rows if r.user_id in set(wanted)]
     targets = [r for r in rows if r.confirmed_at is None]
     if not targets:
-        raise NobodyToDing("everyone has already confirmed this message: nobody to DING")
+        raise NobodyToDing("nobody_to_ding")
     a.params["ding_targets"] = [
         (r.id, r.user_id, a.params.get("channel") or r.ding_channel or "sms") for r in targets
     ]
@@ -728,7 +723,7 @@ def _sent_at(conn: Connection, flow_id: int) -> datetime:
         .limit(1)
     ).scalar()
     if at is None:
-        raise NotFound(f"message {flow_id} was never sent")
+        raise NotFound("message_never_sent", message=flow_id)
     return at
 
 
@@ -898,9 +893,9 @@ def view(engine: Engine, viewer_id: int, flow_id: int) -> MessageView:
             .where(FLOWS.c.id == flow_id)
         ).mappings().first()  # fmt: skip
         if flow is None or not engine.may_see(s, viewer_id, flow_id):
-            raise Hidden(f"message {flow_id} does not exist or you have no part in it")
+            raise Hidden("message_hidden", message=flow_id)
         if flow["kind"] != MESSAGE:
-            raise NotFound(f"message {flow_id} does not exist")
+            raise NotFound("message_not_found", message=flow_id)
         item = c.execute(
             select(ITEMS.c.id, ITEMS.c.status, ITEMS.c.confirmed_at, ITEMS.c.action,
                    _pending_ding().label("ding_pending"))
@@ -962,11 +957,11 @@ def receipts(engine: Engine, viewer_id: int, flow_id: int) -> list[Receipt]:
             select(FLOWS.c.initiator_id, FLOWS.c.kind, FLOWS.c.state).where(FLOWS.c.id == flow_id)
         ).first()
         if flow is None or not engine.may_see(s, viewer_id, flow_id):
-            raise Hidden(f"message {flow_id} does not exist or you have no part in it")
+            raise Hidden("message_hidden", message=flow_id)
         if flow.kind != MESSAGE:
-            raise NotFound(f"message {flow_id} does not exist")
+            raise NotFound("message_not_found", message=flow_id)
         if not may_see_receipts(c, viewer_id, flow.initiator_id):
-            raise Forbidden("only the sender sees who received and read a message")
+            raise Forbidden("receipts_not_sender")
         rows = c.execute(
             select(ITEMS.c.id, ITEMS.c.user_id, ITEMS.c.status, ITEMS.c.delivered_at,
                    ITEMS.c.confirmed_at, ITEMS.c.handled_at, ITEMS.c.action, ITEMS.c.failure,
@@ -1064,7 +1059,7 @@ def ding_channel(engine: Engine, user_id: int) -> str:
     with engine.db.read() as s:
         found = s.execute(select(USERS.c.ding_channel).where(USERS.c.id == user_id)).scalar()
     if found is None:
-        raise NotFound(f"no user with id {user_id}")
+        raise NotFound("user_not_found", user=user_id)
     return found if found in KINDS else "sms"
 
 
@@ -1074,11 +1069,11 @@ def set_ding_channel(engine: Engine, user_id: int, channel: str) -> str:
     Raises InvalidAction (unknown channel), NotFound (no such person).
     """
     if channel not in KINDS:
-        raise InvalidAction(f"unknown channel {channel!r}; expected one of {', '.join(KINDS)}")
+        raise InvalidAction("channel_unknown", value=quoted(channel), allowed=list(KINDS))
     with engine.db.transaction() as conn:
         changed = conn.execute(
             update(USERS).where(USERS.c.id == user_id).values(ding_channel=channel)
         ).rowcount
     if not changed:
-        raise NotFound(f"no user with id {user_id}")
+        raise NotFound("user_not_found", user=user_id)
     return channel

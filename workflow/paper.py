@@ -79,7 +79,7 @@ def check_paper(s: Session, flow_id: int, head: str) -> PaperCheck:
     """
     stored = s.execute(select(Flow.audit_seq, Flow.audit_head).where(Flow.id == flow_id)).first()
     if stored is None:
-        raise NotFound(f"flow {flow_id} does not exist")
+        raise NotFound("flow_not_found", flow=flow_id)
     chain = f"flow:{flow_id}"
     events = list(
         s.scalars(select(AuditEvent).where(AuditEvent.chain == chain).order_by(AuditEvent.seq))

@@ -23,6 +23,7 @@ from workflow.access import require_admin
 from workflow.audit import append_admin
 from workflow.errors import NotFound
 from workflow.passwords import verify_password
+from workflow.refusals import Term
 from workflow.store.db import Database, Tx
 from workflow.store.models import SignInAttempt, SignInThrottle, User
 
@@ -302,16 +303,15 @@ def lift(db: Database, scope: str, key: str, actor_id: int, now: datetime) -> Co
         NotFound: no failures are counted for that account or address (nothing to lift).
     """
     if scope not in SCOPES or "\x00" in key:
-        raise NotFound(f"no failed sign-ins are counted for {scope} {key!r}", scope=scope, key=key)
+        raise NotFound("signin_nothing_counted", scope=Term(scope), key=repr(key))
     with db.transaction() as conn:
-        name = require_admin(conn, actor_id, "lift a sign-in lock")
+        name = require_admin(conn, actor_id, "unlock")
         row = conn.execute(
             delete(THROTTLES).where(THROTTLES.c.scope == scope, THROTTLES.c.key == key)
             .returning(*THROTTLES.c)
         ).first()  # fmt: skip
         if row is None:
-            raise NotFound(f"no failed sign-ins are counted for {scope} {key!r}",
-                           scope=scope, key=key)  # fmt: skip
+            raise NotFound("signin_nothing_counted", scope=Term(scope), key=repr(key))
         until, locked = RULES[scope].until(row.failures, row.last_at)
         lifted = Counter(scope, key, row.failures, row.last_at, until or now, locked)
         data = {"scope": scope, "key": key, "failures": row.failures,

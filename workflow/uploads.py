@@ -20,6 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from workflow.files import FileStore, FileTooLarge, StoredFile, UploadError
 from workflow.jobs import JobRecord, Worker, enqueue
 from workflow.limits import UNREFERENCED_KEPT_HOURS, UPLOAD_QUOTA
+from workflow.refusals import Size
 from workflow.store.db import Database
 from workflow.store.models import Flow, Upload
 
@@ -73,11 +74,10 @@ def save(
     except FileTooLarge as exc:
         if limit is not None and limit <= left:
             raise  # the upload limit, not the quota, refused it
-        shown = exc.details.get("name", name or "")
+        shown = exc.params.get("name", name or "")
         raise QuotaExceeded(
-            f"the file '{shown}' would take you past your storage quota of {most} bytes "
-            f"({left} bytes left)", name=shown, quota=most, left=left,
-        ) from None  # fmt: skip
+            "upload_quota_exceeded", name=shown, quota=Size(most), left=Size(left)
+        ) from None
     return saved
 
 

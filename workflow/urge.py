@@ -20,6 +20,7 @@ from workflow.delivery import enqueue_delivery
 from workflow.engine import sql
 from workflow.engine.context import Action
 from workflow.errors import Forbidden, InvalidAction, NotFound
+from workflow.refusals import quoted
 from workflow.store.models import Ding, DingCount
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ def take_ding(conn: Connection, sender_id: int, day: date, limit: int) -> int:
         .returning(DINGS.c.count)
     ).first()
     if taken is None:
-        raise DingQuotaExceeded(f"you have reached today's limit of {limit} DINGs", limit=limit)
+        raise DingQuotaExceeded("ding_quota_exceeded", limit=limit)
     return int(taken[0])
 
 
@@ -76,13 +77,13 @@ def urge(
         unknown channel), AlreadyHandled / FlowClosed (the item is not open), DingQuotaExceeded.
     """
     if channel not in KINDS:
-        raise InvalidAction(f"unknown channel {channel!r}; expected one of {', '.join(KINDS)}")
+        raise InvalidAction("channel_unknown", value=quoted(channel), allowed=list(KINDS))
     with engine.db.transaction() as conn:
         flow_id = conn.execute(
             select(sql.ITEMS.c.flow_id).where(sql.ITEMS.c.id == item_id)
         ).scalar()
         if flow_id is None:
-            raise NotFound(f"work item {item_id} does not exist")
+            raise NotFound("item_not_found", item=item_id)
         a = Action(engine, conn, actor_id, engine.clock())
         a.load_flow(flow_id)  # locks the flow: urges of one flow queue behind each other
         row = conn.execute(sql.LOAD_ITEM, {"b_item": item_id}).mappings().one()
@@ -90,7 +91,7 @@ def urge(
         a.visit = {"id": row["visit_id"], **{k: row[k] for k in sql.VISIT_KEYS}}
         _require_may_urge(a, row["visit_id"])
         if row["user_id"] == actor_id:
-            raise InvalidAction("you cannot urge yourself: this work item is your own")
+            raise InvalidAction("urge_self")
         a.require_open(None)
 
         used = take_ding(
@@ -139,7 +140,7 @@ def _require_may_urge(a: Action, visit_id: int) -> None:
         )
     ).first()
     if host is None:
-        raise Forbidden("only the host of this step or the flow's initiator may urge it")
+        raise Forbidden("urge_not_allowed")
 
 
 def _urges_of(conn: Connection, flow_id: int, item_id: int) -> int:

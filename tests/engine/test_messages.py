@@ -207,7 +207,7 @@ def test_revoke_within_the_time_then_recipients_see_it_revoked(engine, people, c
     assert statuses(engine, people, out.flow_id) == {"王芳": "read", "黄勇": "revoked"}
     with engine.db.read() as s:
         assert s.get(Flow, out.flow_id).outcome == "revoked"
-    with pytest.raises(FlowClosed, match="withdrawn by 李明"):
+    with pytest.raises(FlowClosed, match="this message was already revoked by 李明"):
         m.revoke(engine, people["liming"], out.flow_id)
     with pytest.raises(FlowClosed):
         m.reply(engine, people["huangyong"], row.item_id, body="?")

@@ -42,8 +42,8 @@ from workflow.errors import (
     FormInvalid,
     InvalidAction,
     NotFound,
-    NotHost,
     NotYourItem,
+    RoleNotAllowed,
     StaleVersion,
     WaitingRuleUnmet,
 )
@@ -597,7 +597,7 @@ class EngineMachine(RuleBasedStateMachine):
             calls[name],
             expect_ok=False,
             flow_id=flow.id,
-            refusal=(InvalidAction, StaleVersion, NotHost),
+            refusal=(InvalidAction, StaleVersion, RoleNotAllowed),
         )
 
     @precondition(lambda self: bool(self.flows))

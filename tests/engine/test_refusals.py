@@ -12,9 +12,9 @@ from workflow.errors import (
     Forbidden,
     FormInvalid,
     InvalidAction,
-    NotHost,
     NotYourItem,
     PeopleInvalid,
+    RoleNotAllowed,
     StaleVersion,
 )
 
@@ -97,11 +97,11 @@ def test_someone_elses_item(engine, people, item_of):
 def test_a_co_signer_is_not_the_host_and_the_host_not_a_co_signer(engine, people, item_of):
     fid = at_countersign(engine, people, item_of, signed=("linxiaoyan",))
     mine, host = item_of("yangfan", fid), item_of("liming", fid)
-    refused(engine, people, fid, NotHost, "only the host of this step may do this; you are a co-signer",
+    refused(engine, people, fid, RoleNotAllowed, "only the host of this step may do this; you are a co-signer",
             lambda: engine.forward(people["yangfan"], mine, host=people["chenzhiqiang"]))  # fmt: skip
-    refused(engine, people, fid, NotHost, "only a co-signer of this step may do this; you are the host",
+    refused(engine, people, fid, RoleNotAllowed, "only a co-signer of this step may do this; you are the host",
             lambda: engine.sign(people["liming"], host))  # fmt: skip
-    refused(engine, people, fid, NotHost, "only a handler of this step may do this; you are a co-signer",
+    refused(engine, people, fid, RoleNotAllowed, "only a handler of this step may do this; you are a co-signer",
             lambda: engine.finish(people["yangfan"], mine))  # fmt: skip
 
 
@@ -112,7 +112,7 @@ def test_a_second_forward_of_the_same_item(engine, people, item_of):
     err = refused(engine, people, fid, AlreadyHandled,
                   f"this work item was already handled by 钱学军 at {handled_at(engine, fid, '钱学军')}",
                   lambda: engine.forward(people["qianxuejun"], item))  # fmt: skip
-    assert err.details["by"] == "钱学军"
+    assert err.params["by"] == "钱学军"
 
 
 def test_a_co_signer_acts_after_the_host_returned_the_step(engine, people, item_of):

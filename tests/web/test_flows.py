@@ -170,7 +170,7 @@ def test_start_form_has_an_input_for_every_field_type(signed_in, every_field):
         ("owner", "999999", "names no active person"),
         ("helpers", ["999999"], "names no active person"),
         ("unit", "atlantis", "names no unit"),
-        ("docs", (io.BytesIO(b""), "empty.pdf"), "The file empty.pdf is empty."),
+        ("docs", (io.BytesIO(b""), "empty.pdf"), "Documents: the file empty.pdf is empty"),
     ],
 )
 def test_a_bad_value_is_named_next_to_its_field_and_the_rest_is_kept(
@@ -196,7 +196,7 @@ def test_a_bad_value_is_named_next_to_its_field_and_the_rest_is_kept(
 def test_a_missing_required_field_says_so(signed_in, every_field):
     response = signed_in("huangyong").upload("/start/every_field", {**GOOD, "title": ""})
     assert response.status_code == 400
-    assert "This field is required." in field_block(response.text, "title")
+    assert "Title: is required" in field_block(response.text, "title")
 
 
 def test_uploaded_files_survive_a_failed_try_and_can_be_removed(
@@ -238,7 +238,7 @@ def test_the_initiator_chooses_the_first_step_and_its_host(signed_in, engine, pe
     huang = signed_in("huangyong")
     response = huang.upload("/start/every_field", {**GOOD, "to": "review"})
     assert response.status_code == 400
-    assert "choose the host of step &#39;review&#39; among: 陈志强, 刘海涛" in response.text
+    assert "Choose the host of step &#39;review&#39; among: 陈志强, 刘海涛." in response.text
     assert 'value="Good"' in response.text
 
     response = huang.upload("/start/every_field", {
@@ -437,8 +437,8 @@ def test_a_double_click_on_forward_is_refused_with_who_and_when(signed_in, engin
     again = qian.post(f"/items/{item}/forward", data)
     assert again.status_code == 409
     handled = part(engine, fid, "钱学军", "dept_review").handled_at
-    assert (f"This was already handled by 钱学军 at {engine.local(handled)}. "
-            "Nothing was changed.") in again.text  # fmt: skip
+    assert (f"This work item was already handled by 钱学军 at {engine.local(handled)}; "
+            "nothing was changed.") in again.text  # fmt: skip
     assert "Traceback" not in again.text
     assert engine.history(fid).version == state.version
 
@@ -455,7 +455,7 @@ def test_a_stale_page_is_refused(signed_in, engine, people, item_of):
     response = liming.post(f"/items/{item}/forward", {
         "to": "leader_review", "host.leader_review": people["chenzhiqiang"], "version": shown})  # fmt: skip
     assert response.status_code == 409
-    assert "The flow changed since this page was loaded." in response.text
+    assert "changed since your page was loaded" in response.text
     assert engine.history(fid).state == "countersign"
 
 

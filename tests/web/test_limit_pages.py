@@ -89,7 +89,7 @@ def test_an_upload_past_the_quota_is_refused_next_to_the_field(client, auth, app
     response = _start_with_file(auth, b"b" * 2048, "二.pdf")
     assert response.status_code == 400
     assert field_error(response.text, "text") == (
-        "合同文本: 文件 二.pdf 会使您超出 3.0 KB 的存储配额（尚余 1.0 KB），未予保存。"
+        "合同文本: 文件 二.pdf 会使您超出 3.0 KB 的存储配额（尚余 1.0 KB），未予保存"
     )
     store = Path(app.config["FILES_DIR"])
     assert len(list(store.glob("??/*"))) == 1  # the refused file never entered the store
@@ -98,8 +98,8 @@ def test_an_upload_past_the_quota_is_refused_next_to_the_field(client, auth, app
     auth.post("/lang", {"lang": "en", "next": "/"})
     response = _start_with_file(auth, b"c" * 2048, "three.pdf")
     assert field_error(response.text, "text") == (
-        "Contract text: The file three.pdf would take you past your storage quota of 3.0 KB "
-        "(1.0 KB left); it was not kept."
+        "Contract text: the file three.pdf would take you past your storage quota of 3.0 KB "
+        "(1.0 KB left); it was not kept"
     )
 
 

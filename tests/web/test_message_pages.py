@@ -251,11 +251,11 @@ def test_past_the_daily_limit_a_ding_is_refused_in_chinese(app, engine, people, 
     refused = post(li, f"/messages/{second}/ding", {"user_ids": [people["sunli"]]},
                    page=f"/messages/{second}")  # fmt: skip
     assert refused.status_code == 400
-    assert "今日钉消息已达上限（1条）" in refused.text
+    assert "今日钉消息已达上限（1 条）" in refused.text
     # composing as a DING is refused too, and nothing is sent
     before = message_count(engine)
     again = send(li, to_users=[str(people["sunli"])], ding="1")
-    assert again.status_code == 400 and "今日钉消息已达上限（1条）" in again.text
+    assert again.status_code == 400 and "今日钉消息已达上限（1 条）" in again.text
     assert message_count(engine) == before
     with engine.db.read() as s:
         assert s.execute(select(func.count()).select_from(Ding)).scalar_one() == 1
@@ -387,7 +387,7 @@ def test_bad_input_is_explained_and_nothing_is_sent(app, engine, people):
     wang = str(people["wangfang"])
 
     empty = send(li, subject="  ", to_users=[wang])
-    assert empty.status_code == 400 and "主题: 此项为必填项。" in empty.text
+    assert empty.status_code == 400 and "主题: 此项为必填项" in empty.text
     assert 'id="form-errors"' in empty.text and BODY in empty.text  # what was typed is kept
 
     nobody = send(li)
@@ -397,13 +397,13 @@ def test_bad_input_is_explained_and_nothing_is_sent(app, engine, people):
     assert only_me.status_code == 400 and "消息没有接收人" in only_me.text
 
     stranger = send(li, to_users=["99999"])
-    assert stranger.status_code == 400 and "不存在 id 为 99999 的人员" in stranger.text
+    assert stranger.status_code == 400 and "不存在编号为 99999 的人员" in stranger.text
 
     garbage = send(li, to_users=["abc"])
     assert garbage.status_code == 400 and "所选接收人有误" in garbage.text
 
     no_unit = send(li, to_units=["999"])
-    assert no_unit.status_code == 400 and "不存在 id 为 999 的部门" in no_unit.text
+    assert no_unit.status_code == 400 and "不存在编号为 999 的部门" in no_unit.text
 
     blank_file = send(li, to_users=[wang], attachments=(io.BytesIO(b""), "空.txt"))
     assert blank_file.status_code == 400 and "文件 空.txt 是空文件" in blank_file.text

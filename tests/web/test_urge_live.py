@@ -102,7 +102,7 @@ def test_past_the_daily_limit_the_urge_is_refused(app, engine, people, item_of, 
     assert "已催办，今日已用 1/1 次 DING" in li.get(f"/flows/{fid}").text
     again = li.post(f"/items/{late}/urge", data={"csrf_token": token, "channel": "voice"})
     assert again.status_code == 400
-    assert "今日 DING 次数已达上限 1 次" in again.text
+    assert "今日钉消息已达上限（1 条）" in again.text
     assert len(urge_jobs(engine)) == 1
     li.post("/lang", data={"csrf_token": token, "lang": "en", "next": "/"})
     english = li.post(f"/items/{late}/urge", data={"csrf_token": token})

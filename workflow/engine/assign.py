@@ -12,6 +12,7 @@ from workflow.engine.people import Candidates, resolve
 from workflow.engine.sql import ITEMS, USERS, VISITS
 from workflow.errors import InvalidAction, PeopleInvalid
 from workflow.limits import TITLE_MAX, without_bidi
+from workflow.refusals import Step, Term
 from workflow.spec.model import Definition
 
 if TYPE_CHECKING:
@@ -45,10 +46,8 @@ def only_next(a: Action) -> str:
     if len(options) == 1:
         return options[0]
     if not options:
-        raise InvalidAction(
-            f"step '{a.visit['step']}' has no next step for this form; it can only end the flow"
-        )
-    raise InvalidAction(f"choose the next step: {', '.join(options)}", options=options)
+        raise InvalidAction("next_step_none", step=_step(a, a.visit["step"]))
+    raise InvalidAction("next_step_choose", options=options)
 
 
 def previous_step(a: Action) -> str:
@@ -65,31 +64,38 @@ def previous_step(a: Action) -> str:
     ):
         if step in ancestors:
             return step
-    raise InvalidAction("this is the first step: there is nothing to return to")
+    raise InvalidAction("return_first_step")
 
 
-def _names(a: Action, ids: list[int] | tuple[int, ...]) -> str:
+def _names(a: Action, ids: list[int] | tuple[int, ...]) -> list[str]:
+    """People by name as shown (a refusal's param: each door joins them its own way)."""
     rows = a.s.execute(select(USERS.c.id, USERS.c.name).where(USERS.c.id.in_(ids))).all()
     names = dict(rows)
-    return ", ".join(names.get(i, str(i)) for i in ids)
+    return [names.get(i, str(i)) for i in ids]
+
+
+def _step(a: Action, step_id: str) -> Step:
+    """The step as a refusal names it: its id (Chinese readers read its name)."""
+    return Step(step_id, a.compiled.step(step_id).name.zh)  # type: ignore[union-attr]
+
+
+def _candidates(a: Action, ids: list[int] | tuple[int, ...]) -> list[str] | Term:
+    return _names(a, ids) or Term("nobody")
 
 
 def _pick_one(a: Action, step: str, cands: Candidates, chosen: int | None) -> int:
     if chosen is not None:
         if chosen not in cands.ids:
             raise PeopleInvalid(
-                f"{_names(a, [chosen])} may not host step '{step}'; the "
-                f"candidates are: {_names(a, cands.ids) or 'nobody'}"
-            )
+                "host_not_candidate", names=_names(a, [chosen]), step=_step(a, step),
+                candidates=_candidates(a, cands.ids),
+            )  # fmt: skip
         return chosen
     if len(cands.ids) == 1:
         return cands.ids[0]
     if not cands.ids:
-        raise PeopleInvalid(f"nobody can host step '{step}': no active person matches {cands.rule}")
-    raise PeopleInvalid(
-        f"choose the host of step '{step}' among: {_names(a, cands.ids)}",
-        candidates=list(cands.ids),
-    )
+        raise PeopleInvalid("host_nobody", step=_step(a, step), rule=cands.rule)
+    raise PeopleInvalid("host_choose", step=_step(a, step), candidates=_names(a, cands.ids))
 
 
 def _pick_many(
@@ -98,26 +104,30 @@ def _pick_many(
     if not cands.choose:
         if chosen is not None and sorted(set(chosen)) != sorted(cands.ids):
             raise PeopleInvalid(
-                f"the {what} of step '{step}' are set by the definition "
-                f"({cands.rule}); they cannot be chosen"
+                "people_set_by_definition", what=Term(what), step=_step(a, step), rule=cands.rule
             )
         if cands.rule != "nobody" and not cands.ids:
             raise PeopleInvalid(
-                f"step '{step}' needs {what} but no active person matches {cands.rule}"
+                "people_nobody_matches", step=_step(a, step), what=Term(what), rule=cands.rule
             )
         return list(cands.ids)
     picked = list(dict.fromkeys(chosen or []))
     outside = [p for p in picked if p not in cands.ids]
     if outside:
         raise PeopleInvalid(
-            f"{_names(a, outside)} may not be {what} of step '{step}'; the "
-            f"candidates are: {_names(a, cands.ids) or 'nobody'}"
-        )
+            "people_not_candidates", names=_names(a, outside), what=Term(what), step=_step(a, step),
+            candidates=_candidates(a, cands.ids),
+        )  # fmt: skip
     if len(picked) < cands.min or (cands.max is not None and len(picked) > cands.max):
-        most = f" and at most {cands.max}" if cands.max else ""
-        raise PeopleInvalid(
-            f"choose at least {cands.min}{most} {what} for step '{step}' ({len(picked)} chosen)"
-        )
+        counts = {
+            "min": cands.min,
+            "what": Term(what),
+            "step": _step(a, step),
+            "chosen": len(picked),
+        }
+        if cands.max:
+            raise PeopleInvalid("people_count_range", max=cands.max, **counts)
+        raise PeopleInvalid("people_count_min", **counts)
     return picked
 
 

@@ -12,6 +12,7 @@ from workflow.engine.people import Candidates, resolve
 from workflow.engine.records import FlowRecord
 from workflow.errors import Forbidden, NotFound
 from workflow.machine import CompiledDefinition
+from workflow.refusals import Label
 from workflow.spec.model import CLOSED_STATES, Names
 from workflow.store.models import DefinitionVersion, Unit, User
 
@@ -66,9 +67,9 @@ def for_start(engine: Engine, user_id: int, key: str) -> CompiledDefinition:
         compiled = engine.registry.latest(s, key)
         spec = compiled.spec
         if spec.kind != "approval":
-            raise NotFound(f"'{key}' is not an approval type")
+            raise NotFound("approval_type_unknown", key=key)
         if spec.starters is not None and user_id not in resolve(s, spec.starters, user_id).ids:
-            raise Forbidden(f"you may not start '{spec.name.zh}' ({spec.name.en})")
+            raise Forbidden("start_forbidden", name=Label(zh=spec.name.zh, en=spec.name.en))
         return compiled
 
 

@@ -17,12 +17,13 @@ from workflow.errors import (
     FlowClosed,
     InvalidAction,
     NotFound,
-    NotHost,
     NotYourItem,
+    RoleNotAllowed,
     StaleVersion,
     WaitingRuleUnmet,
 )
 from workflow.machine import CompiledDefinition, FlowModel, Hooks
+from workflow.refusals import Either, Term
 from workflow.spec.model import CLOSED_STATES
 from workflow.store.db import Tx
 
@@ -94,12 +95,12 @@ class Action:
             self.c.execute(sql.LOCK_FLOW_OF_ITEM, {"b_item": item_id})
         row = self.c.execute(sql.LOAD_ITEM, {"b_item": item_id}).mappings().first()
         if row is None:
-            raise NotFound(f"work item {item_id} does not exist")
+            raise NotFound("item_not_found", item=item_id)
         self.flow = {c.name: row[c.name] for c in sql.FLOW_COLS}
         self.item = {"id": item_id, **{k: row[k] for k in sql.ITEM_KEYS}}
         self.visit = {"id": row["visit_id"], **{k: row[k] for k in sql.VISIT_KEYS}}
         if row["user_id"] != self.actor_id:
-            raise NotYourItem(f"work item {item_id} belongs to {row['user_name']}, not to you")
+            raise NotYourItem("item_not_yours", item=item_id, owner=row["user_name"])
         self.actor_name = row["user_name"]
         self.compiled = self.engine.registry.get(self.s, self.flow["definition_id"])
 
@@ -109,7 +110,7 @@ class Action:
             self.c.execute(sql.LOCK_FLOW, {"b_flow": flow_id})
         row = self.c.execute(sql.LOAD_FLOW, {"b_flow": flow_id}).mappings().first()
         if row is None:
-            raise NotFound(f"flow {flow_id} does not exist")
+            raise NotFound("flow_not_found", flow=flow_id)
         self.flow = dict(row)
         v = self.c.execute(sql.LOAD_VISIT, {"b_visit": row["current_visit_id"]}).mappings().first()
         self.visit = dict(v) if v else {}
@@ -119,7 +120,7 @@ class Action:
     def load_actor(self) -> None:
         row = self.c.execute(sql.LOAD_USER, {"b_user": self.actor_id}).first()
         if row is None or row.status != "active":
-            raise NotFound(f"user {self.actor_id} does not exist or is not active")
+            raise NotFound("actor_not_active", user=self.actor_id)
         self.actor_name = row.name
 
     # --- checks --------------------------------------------------------------------------------
@@ -129,10 +130,9 @@ class Action:
         item = self.item
         if item is not None and item["status"] == "done":
             raise AlreadyHandled(
-                f"this work item was already handled by {item['user_name']} at "
-                f"{self.engine.local(item['handled_at'])}",
+                "item_already_handled",
                 by=item["user_name"],
-                at=item["handled_at"],
+                at=item["handled_at"].astimezone(self.engine.tz),
             )
         if (item is not None and item["status"] == "cancelled") or self.flow[
             "state"
@@ -140,8 +140,7 @@ class Action:
             raise self._moved_on()
         if version is not None and version != self.flow["version"]:
             raise StaleVersion(
-                f"flow {self.flow['id']} changed since your page was loaded (version {version}, "
-                f"now {self.flow['version']}): reload it and try again"
+                "stale_version", flow=self.flow["id"], seen=version, now=self.flow["version"]
             )
 
     def _moved_on(self) -> AlreadyHandled | FlowClosed:
@@ -151,12 +150,15 @@ class Action:
             by, at = item["closed_by"], item["closed_at"]
         else:
             by, at = self.visit.get("left_by"), self.visit.get("left_at")
-        name = self.c.execute(sql.USER_NAME, {"b_user": by}).scalar() if by else "the system"
-        when = self.engine.local(at) if at else "an unknown time"
+        name = self.c.execute(sql.USER_NAME, {"b_user": by}).scalar() if by else Term("the system")
+        when = at.astimezone(self.engine.tz) if at else Term("an unknown time")
         if self.flow["state"] in CLOSED_STATES:
-            verb = "ended" if self.flow["state"] == "ended" else "withdrawn"
-            return FlowClosed(f"this flow was already {verb} by {name} at {when}", by=name, at=at)
-        return AlreadyHandled(f"this step was already handled by {name} at {when}", by=name, at=at)
+            if self.flow["state"] == "ended":
+                return FlowClosed("flow_ended", by=name, at=when)
+            if self.compiled is not None and self.compiled.spec.kind == "message":  # its 撤回
+                return FlowClosed("message_revoked", by=name, at=when)
+            return FlowClosed("flow_withdrawn", by=name, at=when)
+        return AlreadyHandled("step_already_handled", by=name, at=when)
 
     def require_role(self, *roles: str) -> None:
         assert self.item is not None
@@ -166,9 +168,10 @@ class Action:
                      "reader": "a reader"}  # fmt: skip
             if self.compiled is not None and self.compiled.spec.kind == "message":
                 words.update(host="the sender", handler="a recipient")
-            raise NotHost(
-                f"only {' or '.join(words[r] for r in roles)} of this step may do this; "
-                f"you are {words.get(role, role)}"
+            raise RoleNotAllowed(
+                "role_not_allowed",
+                allowed=Either(Term(words[r]) for r in roles),
+                role=Term(words.get(role, role)),
             )
 
     # --- the machine ---------------------------------------------------------------------------
@@ -265,8 +268,7 @@ class Action:
         if self.visit.get("rejected") and self.params.get("outcome") == "rejected":
             return True
         raise InvalidAction(
-            f"step '{step.name.zh}' ({self.visit['step']}) cannot end the flow; only a vetoed "
-            "countersign may be ended here, as rejected"
+            "step_cannot_end_unless_vetoed", step=step.name.zh, step_id=self.visit["step"]
         )
 
     def waiting_met(self, trigger: str) -> bool:
@@ -275,10 +277,7 @@ class Action:
         if trigger == "end" and self.params.get("outcome") == "rejected":
             return True
         if self.visit.get("rejected"):
-            raise WaitingRuleUnmet(
-                "the countersign of this step was vetoed: end the flow as rejected or return it",
-                vetoed=True,
-            )
+            raise WaitingRuleUnmet("countersign_vetoed")
         if step.handlers is None and step.co_signers is None:
             return True
         rows = self.c.execute(sql.WAITING, {"b_visit": self.visit["id"]}).all()
@@ -291,10 +290,12 @@ class Action:
         late = [r.user_id for r in rows if r.status != "done"]
         names = dict(self.c.execute(sql.NAMES, {"b_ids": late}).all())
         raise WaitingRuleUnmet(
-            f"step '{step.name.zh}' waits for {need} of {total} handlers and co-signers "
-            f"({done} done); still waiting for: {', '.join(names[u] for u in late)}",
+            "waiting_rule_unmet",
+            step=step.name.zh,
             need=need,
+            total=total,
             done=done,
+            waiting=[names[u] for u in late],
         )
 
     def write_flow(self, **closing: Any) -> Outcome:
@@ -319,7 +320,7 @@ class Action:
         else:
             result = self.c.execute(sql.UPDATE_FLOW, params)
         if result.rowcount != 1:
-            raise StaleVersion(f"flow {flow['id']} was changed by someone else at the same time")
+            raise StaleVersion("stale_concurrent", flow=flow["id"])
         flow.update(version=version, audit_seq=seq, audit_head=head)
         return Outcome(
             flow["id"],

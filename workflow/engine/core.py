@@ -20,6 +20,7 @@ from workflow.engine.registry import Registry
 from workflow.engine.sql import FLOWS, ITEMS, USERS, VISITS
 from workflow.errors import Forbidden, FormInvalid, InvalidAction, NotFound, PeopleInvalid
 from workflow.limits import check_opinion, opinion_problem
+from workflow.refusals import Label, Step, Term, quoted
 from workflow.settings import Settings
 from workflow.store.db import Database
 
@@ -104,7 +105,7 @@ class Engine(Lists, History, Available, Access):
             spec.starters is not None
             and actor_id not in assign.resolve(a.s, spec.starters, actor_id).ids
         ):
-            raise Forbidden(f"you may not start '{spec.name.zh}' ({spec.name.en})")
+            raise Forbidden("start_forbidden", name=Label(zh=spec.name.zh, en=spec.name.en))
         clean = validate_form(a.s, spec, form)
         first = spec.first_step
         a.flow = {
@@ -172,7 +173,7 @@ class Engine(Lists, History, Available, Access):
                 omitted where the definition names them without a choice.
             version: the flow version the actor's page showed; a different one is refused.
         Raises:
-            NotYourItem, NotHost, AlreadyHandled, FlowClosed, StaleVersion, WaitingRuleUnmet,
+            NotYourItem, RoleNotAllowed, AlreadyHandled, FlowClosed, StaleVersion, WaitingRuleUnmet,
             InvalidAction (not a next step, condition false), PeopleInvalid.
         """
         return self._item_action(
@@ -197,7 +198,7 @@ class Engine(Lists, History, Available, Access):
     ) -> Outcome:
         """The host ends the flow at a step that may end it, approved (waits) or rejected (does not)."""
         if outcome not in ("approved", "rejected"):
-            raise InvalidAction(f"outcome must be approved or rejected, not {outcome!r}")
+            raise InvalidAction("outcome_unknown", value=quoted(outcome))
         return self._item_action(
             "end", "host", actor_id, item_id, version, opinion, outcome=outcome
         )
@@ -231,7 +232,7 @@ class Engine(Lists, History, Available, Access):
     ) -> Outcome:
         """A co-signer signs their countersign opinion: approve or reject."""
         if decision not in ("approve", "reject"):
-            raise InvalidAction(f"decision must be approve or reject, not {decision!r}")
+            raise InvalidAction("decision_unknown", value=quoted(decision))
         return self._item_action(
             "sign", "co_signer", actor_id, item_id, version, opinion, decision=decision
         )
@@ -244,7 +245,7 @@ class Engine(Lists, History, Available, Access):
             a = Action(self, s, actor_id, self.clock())
             a.load_flow(flow_id)
             if a.flow["initiator_id"] != actor_id:
-                raise Forbidden("only the initiator may withdraw a flow")
+                raise Forbidden("withdraw_not_initiator")
             a.require_open(version)
             check_opinion(reason)  # after who and when: a stranger learns nothing from it
             a.params = {"opinion": reason}
@@ -363,8 +364,7 @@ class Engine(Lists, History, Available, Access):
         ).first()
         if row is not None:
             raise InvalidAction(
-                f"the flow can no longer be withdrawn: {row.name} opened it at "
-                f"{self.local(row.confirmed_at)}"
+                "withdraw_too_late", name=row.name, at=row.confirmed_at.astimezone(self.tz)
             )
         return True
 
@@ -375,27 +375,25 @@ class Engine(Lists, History, Available, Access):
         to = kwargs.get("to")
         if trigger == "forward":
             if to not in [n.to for n in step.next]:
-                allowed = ", ".join(n.to for n in step.next) or "none (it can only end the flow)"
+                allowed = [n.to for n in step.next] or Term("none (it can only end the flow)")
                 return InvalidAction(
-                    f"'{to}' is not a next step of '{step_id}'; the next steps are: {allowed}"
+                    "not_a_next_step", to=to, step=Step(step_id, step.name.zh), allowed=allowed
                 )
             cond = next(n.when for n in step.next if n.to == to)
-            return InvalidAction(
-                f"the flow cannot go to '{to}': its condition {cond!r} does not hold for this form"
-            )
+            return InvalidAction("condition_false", to=to, condition=repr(cond))
         if trigger == "end":
-            return InvalidAction(f"step '{step.name.zh}' ({step_id}) cannot end the flow")
+            return InvalidAction("step_cannot_end", step=step.name.zh, step_id=step_id)
         if trigger == "return_":
-            return InvalidAction(
-                f"the flow can only be returned to an earlier step it visited, not to '{to}'"
-            )
-        return InvalidAction(f"'{trigger}' is not possible at step '{step_id}'")
+            return InvalidAction("return_not_visited", to=to)
+        return InvalidAction(
+            "trigger_not_possible", trigger=trigger, step=Step(step_id, step.name.zh)
+        )
 
     def get_flow_id(self, item_id: int) -> int:
         with self.db.read() as s:
             fid = s.scalar(select(ITEMS.c.flow_id).where(ITEMS.c.id == item_id))
         if fid is None:
-            raise NotFound(f"work item {item_id} does not exist")
+            raise NotFound("item_not_found", item=item_id)
         return fid
 
     def kind_of(self, flow_id: int) -> str:
@@ -403,7 +401,7 @@ class Engine(Lists, History, Available, Access):
         with self.db.read() as s:
             kind = s.scalar(select(FLOWS.c.kind).where(FLOWS.c.id == flow_id))
         if kind is None:
-            raise NotFound(f"flow {flow_id} does not exist")
+            raise NotFound("flow_not_found", flow=flow_id)
         return str(kind)
 
 

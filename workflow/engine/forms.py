@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import select
 
 from workflow.errors import FormInvalid
-from workflow.limits import TEXT_MAX, TEXTAREA_MAX, too_long, without_bidi
+from workflow.limits import TEXT_MAX, TEXTAREA_MAX, without_bidi
+from workflow.refusals import FieldError, quoted
 from workflow.spec.model import Definition, FormField
 from workflow.store.db import Tx
 from workflow.store.models import Unit, User
@@ -30,26 +31,30 @@ SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 class Bad(ValueError):
-    """One field's problem."""
+    """One field's problem: a code of the catalogue (``workflow/refusals.py``) and its params."""
+
+    def __init__(self, code: str, /, **params: Any) -> None:
+        self.error = FieldError(code, **params)
+        super().__init__(self.error)
 
 
 def validate_form(session: Tx, spec: Definition, values: dict[str, Any]) -> dict[str, Any]:
     """The cleaned form (JSON-ready), or ``FormInvalid`` naming every bad field at once."""
-    errors: dict[str, str] = {}
+    errors: dict[str, FieldError] = {}
     clean: dict[str, Any] = {}
     for key in values:
         if spec.field(key) is None:
-            errors[key] = "is not a field of this form"
+            errors[key] = FieldError("field_unknown")
     for field in spec.form:
         raw = values.get(field.key)
         if _blank(raw):
             if field.required:
-                errors[field.key] = "is required"
+                errors[field.key] = FieldError("field_required")
             continue
         try:
             clean[field.key] = CHECKS[field.type](session, field, raw)
         except Bad as exc:
-            errors[field.key] = str(exc)
+            errors[field.key] = exc.error
     if errors:
         raise FormInvalid(errors)
     return clean
@@ -66,13 +71,13 @@ def _blank(value: Any) -> bool:
 def _text(limit: int) -> Callable[[Tx, FormField, Any], str]:
     def check(_s: Tx, field: FormField, raw: Any) -> str:
         if not isinstance(raw, str):
-            raise Bad(f"must be text, not {type(raw).__name__}")
+            raise Bad("field_not_text", type=type(raw).__name__)
         value = raw.strip()
         if "\x00" in value:
-            raise Bad("must not contain NUL characters")
-        problem = too_long(value, min(field.max_length or limit, limit))
-        if problem:
-            raise Bad(problem)
+            raise Bad("field_nul")
+        most = min(field.max_length or limit, limit)
+        if len(value) > most:
+            raise Bad("field_too_long", length=len(value), max=most)
         return value
 
     return check
@@ -80,47 +85,46 @@ def _text(limit: int) -> Callable[[Tx, FormField, Any], str]:
 
 def _bounds(field: FormField, value: Decimal | int) -> None:
     if field.min is not None and value < Decimal(str(field.min)):
-        raise Bad(f"must be at least {field.min:g}")
+        raise Bad("field_below_min", min=f"{field.min:g}")
     if field.max is not None and value > Decimal(str(field.max)):
-        raise Bad(f"must be at most {field.max:g}")
+        raise Bad("field_above_max", max=f"{field.max:g}")
 
 
 def _integer(_s: Tx, field: FormField, raw: Any) -> int:
     if isinstance(raw, bool) or not isinstance(raw, int | str):
-        raise Bad(f"must be a whole number, not {_shown(raw)}")
+        raise Bad("field_not_whole", value=_shown(raw))
     if isinstance(raw, str) and not _WHOLE.fullmatch(raw.strip()):
-        raise Bad(f"must be a whole number, not {_shown(raw)}")
+        raise Bad("field_not_whole", value=_shown(raw))
     value = int(raw.strip()) if isinstance(raw, str) else raw
     if abs(value) > INTEGER_MAX:
-        raise Bad("is too large")
+        raise Bad("field_too_large")
     _bounds(field, value)
     return value
 
 
 def _shown(raw: Any) -> str:
     """A refused value as a message quotes it: never a page of digits."""
-    text = repr(raw)
-    return text if len(text) <= 40 else f"{text[:37]}..."
+    return quoted(raw)
 
 
 def _money(_s: Tx, field: FormField, raw: Any) -> str:
     if isinstance(raw, bool) or not isinstance(raw, int | str | Decimal | float):
-        raise Bad(f"must be an amount such as 1234.50, not {_shown(raw)}")
+        raise Bad("field_not_amount", example="1234.50", value=_shown(raw))
     text = str(raw).replace(",", "").strip()
     # Plain digits only: Decimal also reads 1e999999, NaN, Infinity and 10^6 digits, whose
     # rounding below would raise (a 500) or take long; none of them is an amount anyway.
     if not _AMOUNT.fullmatch(text):
-        raise Bad(f"must be an amount such as 1234.50, not {_shown(raw)}")
+        raise Bad("field_not_amount", example="1234.50", value=_shown(raw))
     try:
         value = Decimal(text)
     except InvalidOperation:
-        raise Bad(f"must be an amount such as 1234.50, not {_shown(raw)}") from None
+        raise Bad("field_not_amount", example="1234.50", value=_shown(raw)) from None
     if abs(value) > MONEY_MAX:
-        raise Bad("is too large")
+        raise Bad("field_too_large")
     if value != value.quantize(Decimal("0.01")):
-        raise Bad(f"must be an amount with at most two decimals, not {_shown(raw)}")
+        raise Bad("field_amount_decimals", value=_shown(raw))
     if value < 0 and (field.min is None or field.min >= 0):
-        raise Bad("must not be negative")
+        raise Bad("field_negative")
     _bounds(field, value)
     return str(value.quantize(Decimal("0.01")) + 0)  # + 0: -0 is stored as 0.00
 
@@ -131,34 +135,34 @@ def _date(_s: Tx, _field: FormField, raw: Any) -> str:
     try:
         return date.fromisoformat(str(raw).strip()).isoformat()
     except ValueError:
-        raise Bad(f"must be a date such as 2026-03-01, not {raw!r}") from None
+        raise Bad("field_not_date", example="2026-03-01", value=quoted(raw)) from None
 
 
 def _choice(_s: Tx, field: FormField, raw: Any) -> str:
     allowed = [c.value for c in field.choices or ()]
     if raw not in allowed:
-        raise Bad(f"must be one of {', '.join(allowed)}, not {raw!r}")
+        raise Bad("field_not_choice", allowed=allowed, value=quoted(raw))
     return raw
 
 
 def _user(session: Tx, _field: FormField, raw: Any) -> int:
     key = _id_of(raw)
     if key is None and not isinstance(raw, str):
-        raise Bad(f"names no active person: {_shown(raw)}")
+        raise Bad("field_no_person", value=_shown(raw))
     col = User.id if key is not None else User.login
     if col is User.login and _DIGITS.fullmatch(raw):
-        raise Bad(f"names no active person: {_shown(raw)}")  # digits, but no id: too large
+        raise Bad("field_no_person", value=_shown(raw))  # digits, but no id: too large
     uid = session.scalar(
         select(User.id).where(col == (key if key is not None else raw), User.status == "active")
     )
     if uid is None:
-        raise Bad(f"names no active person: {raw!r}")
+        raise Bad("field_no_person", value=quoted(raw))
     return uid
 
 
 def _users(session: Tx, field: FormField, raw: Any) -> list[int]:
     if not isinstance(raw, list | tuple):
-        raise Bad("must be a list of people")
+        raise Bad("field_not_people")
     ids = [_user(session, field, r) for r in raw]
     return list(dict.fromkeys(ids))
 
@@ -174,32 +178,32 @@ def _id_of(raw: Any) -> int | None:
 
 def _unit(session: Tx, _field: FormField, raw: Any) -> int:
     if isinstance(raw, int) and _id_of(raw) is None:
-        raise Bad(f"names no unit: {_shown(raw)}")
+        raise Bad("field_no_unit", value=_shown(raw))
     col = Unit.id if isinstance(raw, int) and not isinstance(raw, bool) else Unit.code
     if not isinstance(raw, int | str):
-        raise Bad(f"names no unit: {_shown(raw)}")
+        raise Bad("field_no_unit", value=_shown(raw))
     uid = session.scalar(select(Unit.id).where(col == raw))
     if uid is None:
-        raise Bad(f"names no unit: {raw!r}")
+        raise Bad("field_no_unit", value=quoted(raw))
     return uid
 
 
 def _files(_s: Tx, _field: FormField, raw: Any) -> list[dict[str, Any]]:
     if not isinstance(raw, list | tuple):
-        raise Bad("must be a list of attachments")
+        raise Bad("field_not_files")
     out = []
     for i, f in enumerate(raw, 1):
         if not isinstance(f, dict) or set(f) - {"name", "size", "sha256", "content_type"}:
-            raise Bad(f"attachment {i} must give name, size and sha256")
+            raise Bad("attachment_incomplete", n=i)
         name, size, digest = f.get("name"), f.get("size"), f.get("sha256")
         if isinstance(name, str):  # a right-to-left override would disguise the extension
             name = without_bidi(name)
         if not isinstance(name, str) or not name.strip() or "/" in name or "\\" in name:
-            raise Bad(f"attachment {i} has no valid file name")
+            raise Bad("attachment_no_name", n=i)
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-            raise Bad(f"attachment {i} ({name}) has no valid size")
+            raise Bad("attachment_no_size", n=i, name=name)
         if not isinstance(digest, str) or not SHA256.match(digest):
-            raise Bad(f"attachment {i} ({name}) has no valid sha256")
+            raise Bad("attachment_no_sha256", n=i, name=name)
         kept = {k: f[k] for k in ("size", "sha256", "content_type") if k in f}
         out.append({"name": name, **kept})
     return out

@@ -52,7 +52,7 @@ class History:
                 .first()
             )
             if f is None:
-                raise NotFound(f"flow {flow_id} does not exist")
+                raise NotFound("flow_not_found", flow=flow_id)
             spec = self.registry.get(s, f["definition_id"]).spec
             timed_out = timeouts.marks(s, flow_id)
             visits: dict[int, VisitRecord] = {}

@@ -200,4 +200,4 @@ class Lists:
 
 def _check_tab(tab: str) -> None:
     if tab not in worklist.TABS:
-        raise InvalidAction(f"tab must be one of {', '.join(worklist.TABS)}, not {tab!r}")
+        raise InvalidAction("tab_unknown", allowed=list(worklist.TABS), value=repr(tab))

@@ -36,7 +36,7 @@ class Registry:
             select(DEFS.c.source, DEFS.c.filename).where(DEFS.c.id == version_id)
         ).first()
         if row is None:
-            raise NotFound(f"definition version {version_id} does not exist")
+            raise NotFound("definition_version_not_found", version=version_id)
         with self._lock:
             found = self._compiled.get(version_id)
             if found is None:
@@ -50,7 +50,7 @@ class Registry:
             select(func.max(DEFS.c.id)).where(DEFS.c.key == key, DEFS.c.active.is_(True))
         )
         if vid is None:
-            raise NotFound(f"there is no approval type '{key}'")
+            raise NotFound("approval_type_unknown", key=key)
         return self.get(session, vid)
 
     def __len__(self) -> int:

@@ -228,10 +228,7 @@ def _forward_target(a: SystemAction, step: Step, to: str | None) -> str | None:
     try:
         target = to or assign.only_next(a)
         if target not in a.compiled.next_steps(a.visit["step"], a.form):  # type: ignore[union-attr]
-            raise InvalidAction(
-                f"the flow cannot go to '{target}': it is not a next step of "
-                f"'{a.visit['step']}' whose condition holds for this form"
-            )
+            raise InvalidAction("timeout_target_invalid", to=target, step=a.visit["step"])
         assign.assign(a, target, None, None, None)  # raises where the host would have to choose
         a.waiting_met("forward")
     except BanliError as exc:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, aliased
 from workflow import calendar
 from workflow.engine.sql import APPROVAL, FLOWS, ITEMS, OPEN, USERS, VISITS, WORK_ONLY
 from workflow.errors import InvalidAction
+from workflow.refusals import quoted
 from workflow.spec.model import CLOSED_STATES, Names
 from workflow.store.models import DefinitionVersion, UtcDateTime
 
@@ -107,11 +108,11 @@ class Search:
     ) -> Search:
         """Blank values mean "any"; an unknown state is refused."""
         if state and state not in STATES:
-            raise InvalidAction(f"state must be one of {', '.join(STATES)}, not {state!r}")
+            raise InvalidAction("state_unknown", allowed=list(STATES), value=quoted(state))
         for day in (since, until):
             if day is not None and not FIRST_DAY <= _as_date(day) <= LAST_DAY:
                 raise InvalidAction(
-                    f"a day searched must lie between {FIRST_DAY} and {LAST_DAY}, not {day}",
+                    "day_out_of_range",
                     first=FIRST_DAY,
                     last=LAST_DAY,
                     day=day,

@@ -79,7 +79,7 @@ class Condition:
             return bool(evaluator.eval(self.source, previously_parsed=self.tree))
         except (InvalidExpression, TypeError, ValueError, ArithmeticError) as err:
             raise ConditionError(
-                f"condition {self.source!r} could not be evaluated: {err}"
+                "condition_failed", condition=repr(self.source), error=str(err)
             ) from err
         finally:
             evaluator.names = {}
@@ -90,20 +90,20 @@ def parse(source: str) -> Condition:
     """Parse and vet a condition; raises ConditionError naming what is wrong."""
     text = source.strip()
     if not text:
-        raise ConditionError(f"condition {source!r} is empty")
+        raise ConditionError("condition_empty", condition=repr(source))
     if len(text) > MAX_SOURCE_LENGTH:
-        raise ConditionError(f"condition is longer than {MAX_SOURCE_LENGTH} characters")
+        raise ConditionError("condition_too_long", max=MAX_SOURCE_LENGTH)
     try:
         tree = ast.parse(text, mode="eval")  # parsing only: nothing here ever runs Python
     except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
         reason = getattr(err, "msg", None) or type(err).__name__
         if SINGLE_EQUALS.search(text):
             reason += " (compare with ==, not =)"
-        raise ConditionError(f"condition {text!r} is not a valid expression: {reason}") from err
+        raise ConditionError("condition_invalid", condition=repr(text), reason=reason) from err
     for node in ast.walk(tree):
         refusal = _refusal(node)
         if refusal:
-            raise ConditionError(f"condition {text!r} {refusal}")
+            raise ConditionError("condition_refused", condition=repr(text), refusal=refusal)
     body = _Decimals().visit(tree).body
     called = {id(n.func) for n in ast.walk(body) if isinstance(n, ast.Call)}
     names = frozenset(
@@ -181,9 +181,9 @@ def _value(key: str, raw: Any, field: FormField | None) -> Any:
             raise InvalidOperation
         number = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(str(raw))
     except InvalidOperation as err:
-        raise ConditionError(f"field {key!r} is not a number: {raw!r}") from err
+        raise ConditionError("condition_not_number", field=repr(key), value=repr(raw)) from err
     if not number.is_finite():
-        raise ConditionError(f"field {key!r} is not a number: {raw!r}")
+        raise ConditionError("condition_not_number", field=repr(key), value=repr(raw))
     return number
 
 
