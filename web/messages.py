@@ -31,8 +31,8 @@ from flask_login import current_user
 
 from web import engine
 from web.errors import refusal_page, say, say_fields
-from web.flows import _sign, _store, _uploads, attachment_response
 from web.inputs import as_ids, page_number, version_number
+from web.uploads import attachment_response, file_store, posted_files, sign_kept
 from web.workbench import page_numbers
 from workflow import messages
 from workflow.channels import KINDS
@@ -189,7 +189,7 @@ def compose() -> Any:
         if earlier is not None:  # the same form sent again (double click, Back and resend)
             flash(_("This message was already sent; it was not sent again."))
             return redirect(url("messages.message", flow_id=earlier))
-        files, upload_problem = _uploads("attachments")
+        files, upload_problem = posted_files("attachments")
         values["attachments"] = files
         try:
             if upload_problem:
@@ -216,7 +216,7 @@ def compose() -> Any:
         values=values,
         errors=say_fields(errors),
         problem=problem,
-        kept=[(_sign(f), f) for f in values.get("attachments") or []],
+        kept=[(sign_kept(f), f) for f in values.get("attachments") or []],
         labels=LABELS,
         limit=engine().settings.ding_limit,
         **_choices(),
@@ -359,7 +359,7 @@ def confirm(flow_id: int) -> Any:
 def reply(flow_id: int) -> Any:
     """Reply to the sender with a text and files."""
     item = _my_item(flow_id)
-    files, problem = _uploads("reply_files")
+    files, problem = posted_files("reply_files")
     if problem:  # the upload's own message, said as the refusal of the reply
         raise InvalidAction(problem.code, **problem.params)
     out = messages.reply(engine(), current_user.id, item, body=request.form.get("body", ""),
@@ -428,7 +428,7 @@ def download(flow_id: int, sha256: str) -> Any:
     eng, uid = engine(), current_user.id
     view = messages.view(eng, uid, flow_id)
     found = next((f for f in view.attachments if f.get("sha256") == sha256), None)
-    if found is None or not _store().exists(sha256):
+    if found is None or not file_store().exists(sha256):
         raise NotFound("message_attachment_not_found", message=flow_id, sha256=sha256)
     if view.item_id and not view.revoked and request.method == "GET":  # a HEAD is no download
         messages.read(eng, uid, view.item_id)
