@@ -20,7 +20,7 @@ from workflow.access import require_admin
 from workflow.audit import append_admin
 from workflow.errors import InvalidAction, NotFound
 from workflow.lease import DEFAULT_BATCH, DEFAULT_LEASE
-from workflow.store.db import Database, Tx
+from workflow.store.db import ConnectionOrSession, Database
 from workflow.store.models import Job
 
 if TYPE_CHECKING:
@@ -62,13 +62,13 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _dialect(tx: Tx) -> str:
+def _dialect(tx: ConnectionOrSession) -> str:
     bind = tx.get_bind() if isinstance(tx, Session) else tx
     return bind.dialect.name
 
 
 def enqueue(
-    tx: Tx,
+    tx: ConnectionOrSession,
     kind: str,
     key: str,
     payload: dict[str, Any],
