@@ -100,6 +100,8 @@ def create_app(
         flows,
         inputs,
         messages,
+        messages_compose,  # noqa: F401  (views on messages.bp: imported before it is registered)
+        messages_live,  # noqa: F401  (the same)
         sheet,
         verify,
         visibility,

@@ -13,19 +13,17 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
 )
 from flask import url_for as url
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
-from itsdangerous import BadSignature, URLSafeSerializer
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from web import engine, local_path
 from web.errors import refusal_page, say, say_fields
 from web.inputs import as_id, as_ids, version_number
-from workflow import files, messages, uploads
+from web.uploads import attachment_response, file_store, posted_files, sign_kept
+from workflow import messages
 from workflow.engine import catalog
 from workflow.engine.records import FlowRecord
 from workflow.errors import (
@@ -36,7 +34,6 @@ from workflow.errors import (
     PeopleInvalid,
 )
 from workflow.machine import mermaid
-from workflow.refusals import FieldError
 from workflow.urge import urge as urge_item
 
 bp = Blueprint("flows", __name__)
@@ -89,7 +86,9 @@ def _start_page(compiled: Any, options: list, values: dict, errors: dict, proble
     eng, spec = engine(), compiled.spec
     needs = {f.type for f in spec.form}
     kept = {
-        k: [(_sign(f), f) for f in v] for k, v in values.items() if spec.field(k).type == "files"
+        k: [(sign_kept(f), f) for f in v]
+        for k, v in values.items()
+        if spec.field(k).type == "files"
     }
     return render_template(
         "flows/start_form.html",
@@ -217,26 +216,12 @@ def download(flow_id: int, sha256: str) -> Any:
         return redirect(url("messages.download", flow_id=flow_id, sha256=sha256))
     record = eng.history(flow_id, viewer_id=current_user.id)
     found = catalog.attachment(catalog.compiled(eng, record.definition_id), record.form, sha256)
-    if found is None or not _store().exists(sha256):
+    if found is None or not file_store().exists(sha256):
         raise NotFound("flow_attachment_not_found", flow=flow_id, sha256=sha256)
     mine = catalog.open_item(record, current_user.id)
     if mine is not None and request.method == "GET":  # a HEAD is not a download
         eng.open(current_user.id, mine)
     return attachment_response(sha256, found)
-
-
-def attachment_response(sha256: str, found: dict[str, Any]) -> Any:
-    """A stored file as a download that no browser renders in the site's origin."""
-    response = send_file(
-        _store().path(sha256),
-        mimetype=found.get("content_type") or "application/octet-stream",
-        as_attachment=True,
-        download_name=found["name"],
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-cache"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
 
 
 # --- acting: each posts the flow version its page showed --------------------------------------
@@ -356,62 +341,12 @@ def _form_values(compiled: Any) -> tuple[dict[str, Any], dict[str, str]]:
         if field.type == "users":
             values[field.key] = request.form.getlist(field.key)
         elif field.type == "files":
-            values[field.key], problem = _uploads(field.key)
+            values[field.key], problem = posted_files(field.key)
             if problem:
                 errors[field.key] = problem
         else:
             values[field.key] = request.form.get(field.key, "")
     return values, errors
-
-
-def _store() -> files.FileStore:
-    return files.FileStore(current_app.config["FILES_DIR"])
-
-
-def _uploads(key: str) -> tuple[list[dict[str, Any]], FieldError | None]:
-    """Files kept from an earlier try (signed, so nobody attaches a file by guessing its hash)
-    less those ticked for removal, plus the new uploads, streamed into the store."""
-    removed = set(request.form.getlist(f"{key}.remove"))
-    kept = [f for f in map(_unsign, request.form.getlist(f"{key}.kept")) if f]
-    out = {
-        f["sha256"]: f for f in kept if f["sha256"] not in removed and _store().exists(f["sha256"])
-    }
-    problem = None
-    for upload in request.files.getlist(key):
-        if not upload.filename:
-            continue  # the browser sends an empty part when no file was chosen
-        try:
-            saved = uploads.save(
-                engine().db, _store(), current_user.id, upload.stream, upload.filename,
-                limit=current_app.config["MAX_CONTENT_LENGTH"],
-                quota_bytes=current_app.config["UPLOAD_QUOTA"], now=engine().clock(),
-            )  # fmt: skip
-        except uploads.QuotaExceeded as exc:
-            problem = FieldError("field_upload_quota", **exc.params)
-            continue
-        except files.FileTooLarge:
-            raise RequestEntityTooLarge() from None
-        except files.EmptyFile as exc:
-            problem = FieldError("field_file_empty", **exc.params)
-            continue
-        out.setdefault(saved.sha256, saved.as_dict())
-    return list(out.values()), problem
-
-
-def _signer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.secret_key, salt="banli.flows.upload")
-
-
-def _sign(f: dict[str, Any]) -> str:
-    return _signer().dumps([current_user.id, f])
-
-
-def _unsign(token: str) -> dict[str, Any] | None:
-    try:
-        uid, f = _signer().loads(token)
-    except (BadSignature, ValueError, TypeError):
-        return None
-    return f if uid == current_user.id and isinstance(f, dict) else None
 
 
 # --- how values read ---------------------------------------------------------------------------

@@ -6,11 +6,14 @@ renders. Lists and receipts stay live by polling small JSON endpoints that carry
 server-rendered rows as the page (``web/static/messages.js``; no inline script under the CSP).
 Every page and poll that fetches the person's messages or their unread count records the
 delivery effect (``mark_delivered``).
+
+The blueprint's views live in three modules: this one (the lists, one message and what one does
+with it, my settings), ``web/messages_compose.py`` (composing) and ``web/messages_live.py`` (the
+JSON endpoints the pages poll); ``web.create_app`` imports all three before registering ``bp``.
 """
 
 from __future__ import annotations
 
-import secrets
 from itertools import groupby
 from typing import Any
 
@@ -18,11 +21,9 @@ from flask import (
     Blueprint,
     current_app,
     flash,
-    jsonify,
     redirect,
     render_template,
     request,
-    session,
 )
 from flask import url_for as url
 from flask_babel import gettext as _
@@ -30,9 +31,9 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from web import engine
-from web.errors import refusal_page, say, say_fields
-from web.flows import _sign, _store, _uploads, attachment_response
+from web.errors import refusal_page, say_fields
 from web.inputs import as_ids, page_number, version_number
+from web.uploads import attachment_response, file_store, posted_files
 from web.workbench import page_numbers
 from workflow import messages
 from workflow.channels import KINDS
@@ -68,7 +69,6 @@ DING_STATUSES = {
 }
 LABELS = {"boxes": BOXES, "categories": CATEGORIES, "channels": CHANNELS, "statuses": STATUSES,
           "ding_statuses": DING_STATUSES}  # fmt: skip
-ONCE_KEPT = 20  # compose tokens remembered per browser session, against sending twice
 
 
 @bp.before_request
@@ -117,27 +117,6 @@ def index(box: str) -> Any:
     )
 
 
-@bp.get("/messages/live.json")
-def live() -> Any:
-    """The list page's rows and the unread count, for the page to poll (no reload needed)."""
-    box = request.args.get("box") if request.args.get("box") in BOXES else "received"
-    search = _search(box)
-    listing = _listing(box, search)
-    rows = render_template("messages/_rows.html", box=box, listing=listing, labels=LABELS,
-                           searching=bool(search["query"] or search["unread"]))  # fmt: skip
-    return _no_store({
-        "unread": messages.unread_count(engine(), current_user.id),
-        "total": listing.total,
-        "rows": rows,
-    })  # fmt: skip
-
-
-@bp.get("/messages/unread.json")
-def unread() -> Any:
-    """The unread count for the navigation badge every signed-in page polls."""
-    return _no_store({"unread": _unread()})
-
-
 def _search(box: str) -> dict[str, Any]:
     received = box == "received"
     return {
@@ -168,92 +147,9 @@ def _link(box: str, search: dict[str, Any]) -> str:
     return url("messages.index", box=box, **_query(search))
 
 
-def _no_store(body: dict[str, Any]) -> Any:
-    response = jsonify(body)
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-# --- composing ---------------------------------------------------------------------------------
-
-
-@bp.route("/messages/new", methods=["GET", "POST"])
-def compose() -> Any:
-    """Write a message to people and units, with files; optionally as a DING at once."""
-    values: dict[str, Any] = {"once": secrets.token_urlsafe(16)}
-    errors: dict[str, str] = {}
-    problem = None
-    if request.method == "POST":
-        values = _compose_values()
-        earlier = _sent_with(values["once"])
-        if earlier is not None:  # the same form sent again (double click, Back and resend)
-            flash(_("This message was already sent; it was not sent again."))
-            return redirect(url("messages.message", flow_id=earlier))
-        files, upload_problem = _uploads("attachments")
-        values["attachments"] = files
-        try:
-            if upload_problem:
-                errors["attachments"] = upload_problem
-            elif values["bad_ids"]:
-                problem = say(InvalidAction("recipients_choice_invalid"))
-            else:
-                out = messages.send(
-                    engine(), current_user.id, subject=values["subject"], body=values["body"],
-                    to_users=values["to_users"], to_units=values["to_units"], attachments=files,
-                    category=values["category"], ding=values["ding"], channel=values["channel"],
-                    request_key=values["once"],
-                )  # fmt: skip
-                _remember(values["once"], out.flow_id)
-                flash(_("The message was sent.") if not values["ding"] else
-                      _("The message was sent as a DING."))  # fmt: skip
-                return redirect(url("messages.message", flow_id=out.flow_id))
-        except FormInvalid as exc:
-            errors = exc.errors
-        except (InvalidAction, NotFound) as exc:  # no recipient, too many, unknown, quota
-            problem = say(exc)
-    page = render_template(
-        "messages/compose.html",
-        values=values,
-        errors=say_fields(errors),
-        problem=problem,
-        kept=[(_sign(f), f) for f in values.get("attachments") or []],
-        labels=LABELS,
-        limit=engine().settings.ding_limit,
-        **_choices(),
-    )
-    return page, 400 if errors or problem else 200
-
-
-def _compose_values() -> dict[str, Any]:
-    users, bad_users = _ids("to_users")
-    units, bad_units = _ids("to_units")
-    category = request.form.get("category") or None
-    channel = request.form.get("channel") or None
-    return {
-        "once": (request.form.get("once") or "")[:64] or secrets.token_urlsafe(16),
-        "subject": request.form.get("subject", "").strip(),
-        "body": request.form.get("body", ""),
-        "to_users": users,
-        "to_units": units,
-        "bad_ids": bad_users or bad_units,
-        "category": category,
-        "ding": request.form.get("ding") == "1",
-        "channel": channel,
-    }
-
-
 def _ids(name: str, form: Any = None) -> tuple[list[int], bool]:
     """The ids a multi-select posted, and whether any of them was no id."""
     return as_ids((form or request.form).getlist(name))
-
-
-def _sent_with(once: str) -> int | None:
-    return dict(session.get("messages_once") or []).get(once)
-
-
-def _remember(once: str, flow_id: int) -> None:
-    kept = [pair for pair in session.get("messages_once") or [] if pair[0] != once]
-    session["messages_once"] = [*kept, [once, flow_id]][-ONCE_KEPT:]
 
 
 def _choices() -> dict[str, Any]:
@@ -314,23 +210,6 @@ def _form_refused(exc: FormInvalid) -> Any:
     return _message_page(flow_id, refused), 400
 
 
-@bp.get("/messages/<id:flow_id>/receipts.json")
-def receipts_json(flow_id: int) -> Any:
-    """The receipts table and counts, for the sender's page to poll."""
-    eng, uid = engine(), current_user.id
-    view = messages.view(eng, uid, flow_id)
-    receipts = messages.receipts(eng, uid, flow_id)
-    html = render_template("messages/_receipts.html", view=view, receipts=receipts,
-                           labels=LABELS)  # fmt: skip
-    read = sum(1 for r in receipts if r.confirmed_at is not None)
-    return _no_store({
-        "html": html,
-        "recipients": len(receipts),
-        "read": read,
-        "summary": _("%(read)s/%(n)s read", read=read, n=len(receipts)),
-    })  # fmt: skip
-
-
 def _dings_used() -> int:
     return dings_used_today(engine(), current_user.id)
 
@@ -359,7 +238,7 @@ def confirm(flow_id: int) -> Any:
 def reply(flow_id: int) -> Any:
     """Reply to the sender with a text and files."""
     item = _my_item(flow_id)
-    files, problem = _uploads("reply_files")
+    files, problem = posted_files("reply_files")
     if problem:  # the upload's own message, said as the refusal of the reply
         raise InvalidAction(problem.code, **problem.params)
     out = messages.reply(engine(), current_user.id, item, body=request.form.get("body", ""),
@@ -428,7 +307,7 @@ def download(flow_id: int, sha256: str) -> Any:
     eng, uid = engine(), current_user.id
     view = messages.view(eng, uid, flow_id)
     found = next((f for f in view.attachments if f.get("sha256") == sha256), None)
-    if found is None or not _store().exists(sha256):
+    if found is None or not file_store().exists(sha256):
         raise NotFound("message_attachment_not_found", message=flow_id, sha256=sha256)
     if view.item_id and not view.revoked and request.method == "GET":  # a HEAD is no download
         messages.read(eng, uid, view.item_id)

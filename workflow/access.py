@@ -29,7 +29,7 @@ from sqlalchemy import select
 
 from workflow.errors import Forbidden, Hidden, NotFound
 from workflow.spec.model import CLOSED_STATES
-from workflow.store.db import Tx
+from workflow.store.db import ConnectionOrSession
 from workflow.store.models import Flow, RoleMembership, User, WorkItem
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ NOT_PRINTER = "sheet_not_yours"
 NOT_CLOSED = "sheet_not_ended"
 
 
-def is_admin(tx: Tx, user_id: int) -> bool:
+def is_admin(tx: ConnectionOrSession, user_id: int) -> bool:
     """Whether ``user_id`` is an administrator: an active person with the role ``admin``."""
     found = tx.execute(
         select(ROLES.c.id)
@@ -57,7 +57,7 @@ def is_admin(tx: Tx, user_id: int) -> bool:
     return found is not None
 
 
-def require_admin(tx: Tx, actor_id: int, to: Literal["retry", "unlock"]) -> str:
+def require_admin(tx: ConnectionOrSession, actor_id: int, to: Literal["retry", "unlock"]) -> str:
     """The name of ``actor_id`` if they are an administrator; else ``Forbidden``, saying what
     they may not do: ``retry`` a dead job, ``unlock`` a sign-in lock."""
     user = tx.execute(select(User.name, User.status).where(User.id == actor_id)).first()
@@ -70,7 +70,7 @@ def require_admin(tx: Tx, actor_id: int, to: Literal["retry", "unlock"]) -> str:
     return user.name
 
 
-def may_see(tx: Tx, user_id: int, flow_id: int) -> bool:
+def may_see(tx: ConnectionOrSession, user_id: int, flow_id: int) -> bool:
     """Whether ``user_id`` may see flow ``flow_id``: its initiator, a participant, an admin."""
     if tx.execute(
         select(FLOWS.c.id).where(FLOWS.c.id == flow_id, FLOWS.c.initiator_id == user_id)
@@ -87,7 +87,7 @@ def may_see(tx: Tx, user_id: int, flow_id: int) -> bool:
 
 
 def visible_flow(
-    tx: Tx, user_id: int, *, flow_id: int | None = None, item_id: int | None = None
+    tx: ConnectionOrSession, user_id: int, *, flow_id: int | None = None, item_id: int | None = None
 ) -> int:
     """The id of the flow ``user_id`` asks about (the flow, or the flow of work item ``item_id``)
     if they may see it; else ``Hidden``, the same whether the flow or item exists or not."""
@@ -101,7 +101,7 @@ def visible_flow(
     return flow_id
 
 
-def may_see_receipts(tx: Tx, user_id: int, sender_id: int) -> bool:
+def may_see_receipts(tx: ConnectionOrSession, user_id: int, sender_id: int) -> bool:
     """Who received and read a message: its sender and administrators."""
     return user_id == sender_id or is_admin(tx, user_id)
 

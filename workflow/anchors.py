@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from workflow.audit import GENESIS, canonical, iso
 from workflow.delivery import enqueue_mail_to
 from workflow.jobs import Handler, JobRecord, enqueue
-from workflow.store.db import Database, Tx
+from workflow.store.db import ConnectionOrSession, Database
 from workflow.store.models import AuditAnchor, AuditAnchorHead, AuditHead, Flow
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ def anchor_root(prev: str, seq: int, at: datetime, day: date, heads: Iterable[He
     return hashlib.sha256(prev.encode() + canonical(body)).hexdigest()
 
 
-def current_heads(s: Tx) -> dict[str, tuple[int, str]]:
+def current_heads(s: ConnectionOrSession) -> dict[str, tuple[int, str]]:
     """Every chain's recorded head: flows carry theirs, the other chains are in audit_heads."""
     heads = {
         f"flow:{fid}": (seq, head)
@@ -127,7 +127,7 @@ def current_heads(s: Tx) -> dict[str, tuple[int, str]]:
     return heads
 
 
-def last_anchored(s: Tx) -> dict[str, tuple[int, str]]:
+def last_anchored(s: ConnectionOrSession) -> dict[str, tuple[int, str]]:
     """Each chain's head as the latest anchor that recorded the chain has it."""
     latest = (
         select(ANCHOR_HEADS.c.chain, func.max(ANCHOR_HEADS.c.anchor_seq).label("a"))
@@ -257,7 +257,7 @@ def next_run(now: datetime, tz: tzinfo) -> tuple[date, datetime]:
     return run.date(), run.astimezone(UTC)
 
 
-def schedule_next(tx: Tx, now: datetime, tz: tzinfo) -> bool:
+def schedule_next(tx: ConnectionOrSession, now: datetime, tz: tzinfo) -> bool:
     """Queue the next daily anchor (``anchor:<date>``); False if it is queued already."""
     day, due = next_run(now, tz)
     return enqueue(tx, KIND, f"{KIND}:{day.isoformat()}", {"day": day.isoformat()}, due, now=now)

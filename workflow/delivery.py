@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from workflow.channels import KINDS, Channel, ChannelError, Outgoing, PermanentFailure, Receipt
 from workflow.jobs import GiveUp, Handler, JobRecord, enqueue
-from workflow.store.db import Database, Tx
+from workflow.store.db import ConnectionOrSession, Database
 from workflow.store.models import User
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ ADDRESS = {"sms": "mobile", "voice": "mobile", "email": "email"}
 
 
 def enqueue_delivery(
-    tx: Tx,
+    tx: ConnectionOrSession,
     user_id: int,
     kind: str,
     subject: str,
@@ -58,7 +58,7 @@ def enqueue_delivery(
 
 
 def enqueue_mail_to(
-    tx: Tx,
+    tx: ConnectionOrSession,
     address: str,
     name: str,
     subject: str,

@@ -24,7 +24,7 @@ from workflow.audit import append_admin
 from workflow.errors import NotFound
 from workflow.passwords import verify_password
 from workflow.refusals import Term
-from workflow.store.db import Database, Tx
+from workflow.store.db import ConnectionOrSession, Database
 from workflow.store.models import SignInAttempt, SignInThrottle, User
 
 ATTEMPTS = SignInAttempt.__table__
@@ -173,7 +173,7 @@ def sign_in(
     return Outcome(refused="wrong", wait=_longest(_wait(s, row, now) for s, row in rows.items()))
 
 
-def _user(conn: Tx, login: str) -> Any:
+def _user(conn: ConnectionOrSession, login: str) -> Any:
     if "\x00" in login or len(login) > LOGIN_KEPT:  # no such login can exist (nor be asked for)
         return None
     return conn.execute(
@@ -181,7 +181,7 @@ def _user(conn: Tx, login: str) -> Any:
     ).first()
 
 
-def _locked_row(conn: Tx, scope: str, key: str, now: datetime) -> Any:
+def _locked_row(conn: ConnectionOrSession, scope: str, key: str, now: datetime) -> Any:
     """The counter row, created empty if missing, and locked for this transaction.
 
     Creating it first gives PostgreSQL a row to lock even for a first failure, so parallel
@@ -197,7 +197,7 @@ def _locked_row(conn: Tx, scope: str, key: str, now: datetime) -> Any:
     return _row(conn, scope, key, lock=True)
 
 
-def _row(conn: Tx, scope: str, key: str, lock: bool = False) -> Any:
+def _row(conn: ConnectionOrSession, scope: str, key: str, lock: bool = False) -> Any:
     query = select(THROTTLES).where(THROTTLES.c.scope == scope, THROTTLES.c.key == key)
     return conn.execute(query.with_for_update() if lock else query).first()
 
@@ -223,7 +223,7 @@ def _longest(waits: Any) -> Wait | None:
     return max(found, key=lambda w: (w.until, w.scope == ACCOUNT)) if found else None
 
 
-def _charge(conn: Tx, scope: str, key: str, row: Any, now: datetime) -> Any:
+def _charge(conn: ConnectionOrSession, scope: str, key: str, row: Any, now: datetime) -> Any:
     """Count one failure in advance; returns the live row as it was (None: a fresh window)."""
     where = (THROTTLES.c.scope == scope, THROTTLES.c.key == key)
     if _live(scope, row, now) is None:  # a new window
@@ -234,7 +234,9 @@ def _charge(conn: Tx, scope: str, key: str, row: Any, now: datetime) -> Any:
     return row
 
 
-def _refund(conn: Tx, keys: dict[str, str], before: dict[str, Any], now: datetime) -> None:
+def _refund(
+    conn: ConnectionOrSession, keys: dict[str, str], before: dict[str, Any], now: datetime
+) -> None:
     """A success: the account starts afresh; the address gives back only this attempt's charge
     (a success must not wipe other people's failures from the same address)."""
     conn.execute(delete(THROTTLES).where(THROTTLES.c.scope == ACCOUNT,
@@ -250,7 +252,7 @@ def _refund(conn: Tx, keys: dict[str, str], before: dict[str, Any], now: datetim
 
 
 def _record(
-    conn: Tx, seen: dict[str, Any], user_id: int | None, reason: str, now: datetime
+    conn: ConnectionOrSession, seen: dict[str, Any], user_id: int | None, reason: str, now: datetime
 ) -> None:
     conn.execute(ATTEMPTS.insert().values(at=now, user_id=user_id, reason=reason, **seen))
 

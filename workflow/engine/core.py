@@ -1,4 +1,8 @@
-"""The engine's actions: start, open, forward, finish, sign, end, return, withdraw — one transaction each."""
+"""The engine's actions: start, open, forward, finish, sign, end, return, withdraw — one transaction each.
+
+Starting a flow (``start``, and ``begin`` that a message's reply reuses) is in
+:mod:`workflow.engine.starting`, a part of :class:`Engine` like the query mixins.
+"""
 
 from __future__ import annotations
 
@@ -13,14 +17,14 @@ from workflow.access import Access
 from workflow.engine import assign, sql
 from workflow.engine.available import Available
 from workflow.engine.context import Action, Outcome
-from workflow.engine.forms import validate_form
 from workflow.engine.history import History
 from workflow.engine.lists import Lists
 from workflow.engine.registry import Registry
 from workflow.engine.sql import FLOWS, ITEMS, USERS, VISITS
-from workflow.errors import Forbidden, FormInvalid, InvalidAction, NotFound, PeopleInvalid
-from workflow.limits import check_opinion, opinion_problem
-from workflow.refusals import Label, Step, Term, quoted
+from workflow.engine.starting import Starting
+from workflow.errors import Forbidden, InvalidAction, NotFound, PeopleInvalid
+from workflow.limits import check_opinion
+from workflow.refusals import Step, Term, quoted
 from workflow.settings import Settings
 from workflow.store.db import Database
 
@@ -29,7 +33,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class Engine(Lists, History, Available, Access):
+class Engine(Starting, Lists, History, Available, Access):
     """Banli's engine: one database, a registry of compiled definitions, a clock, the settings."""
 
     def __init__(
@@ -55,88 +59,6 @@ class Engine(Lists, History, Available, Access):
         return at.astimezone(self.tz).strftime("%Y-%m-%d %H:%M:%S")
 
     # --- actions -------------------------------------------------------------------------------
-
-    def start(
-        self,
-        actor_id: int,
-        definition: str,
-        form: dict[str, Any],
-        *,
-        submit: bool = True,
-        to: str | None = None,
-        host: int | None = None,
-        handlers: list[int] | None = None,
-        co_signers: list[int] | None = None,
-        opinion: str | None = None,
-    ) -> Outcome:
-        """Start a flow of ``definition`` as ``actor_id`` and, unless ``submit`` is False, forward it.
-
-        Args:
-            form: the values of the definition's form fields, validated field by field.
-            submit: forward from the first step at once (else the draft waits in the inbox).
-            to, host, handlers, co_signers, opinion: as for :meth:`forward`.
-        Returns:
-            The new flow's id, state and version, and the work items delivered.
-        Raises:
-            NotFound, Forbidden (not among the starters), FormInvalid, InvalidAction, PeopleInvalid.
-        """
-        too_long = opinion_problem(opinion)
-        with self.db.transaction() as s:
-            a = Action(self, s, actor_id, self.clock())
-            try:
-                self.begin(a, definition, form)
-            except FormInvalid as exc:  # every field's problem at once, the opinion's too
-                raise FormInvalid({**exc.errors, **too_long}) from None
-            if too_long:
-                raise FormInvalid(too_long)
-            if submit:
-                a.params = {"people": (host, handlers, co_signers), "opinion": opinion}
-                a.fire("forward", to=to or assign.only_next(a))
-            return a.write_flow()
-
-    def begin(self, a: Action, definition: str, form: dict[str, Any]) -> None:
-        """Create a flow of ``definition`` started by ``a``'s actor, at its first step, in ``a``'s
-        transaction: the part of :meth:`start` that other actions (a message's reply) reuse."""
-        actor_id = a.actor_id
-        a.load_actor()
-        a.compiled = compiled = self.registry.latest(a.s, definition)
-        spec = compiled.spec
-        if (
-            spec.starters is not None
-            and actor_id not in assign.resolve(a.s, spec.starters, actor_id).ids
-        ):
-            raise Forbidden("start_forbidden", name=Label(zh=spec.name.zh, en=spec.name.en))
-        clean = validate_form(a.s, spec, form)
-        first = spec.first_step
-        a.flow = {
-            "id": None,
-            "definition_id": compiled.version_id,
-            "state": first,
-            "version": 1,
-            "form": clean,
-            "initiator_id": actor_id,
-            "current_visit_id": None,
-            "audit_seq": 0,
-            "audit_head": "",
-            "title": assign.title(spec, clean),
-        }
-        a.flow["id"] = a.c.execute(sql.INSERT_FLOW, {
-            "definition_id": compiled.version_id, "title": a.flow["title"], "form": clean,
-            "initiator_id": actor_id, "state": first, "started_at": a.now, "version": 1,
-            "audit_seq": 0, "audit_head": "", "kind": spec.kind}).scalar_one()  # fmt: skip
-        # title and kind too: the replay (workflow.replay) derives the whole flow row from here
-        a.event("start", definition=spec.id, version=compiled.version_id, form=clean,
-                title=a.flow["title"], flow_kind=spec.kind)  # fmt: skip
-        a.enter(first, "start", assign.Assignment(actor_id), confirmed=True)
-        a.item = {
-            "id": a.delivered[0],
-            "user_id": actor_id,
-            "role": "sender" if spec.kind == "message" else "host",
-            "delivered_at": a.now,
-            "confirmed_at": a.now,
-            "user_name": a.actor_name,
-        }
-        a.delivered.clear()
 
     def open(self, actor_id: int, item_id: int) -> Outcome:
         """Record the confirmation effect of the actor's first look at their work item (idempotent)."""

@@ -14,7 +14,7 @@ from workflow.errors import FormInvalid
 from workflow.limits import TEXT_MAX, TEXTAREA_MAX, without_bidi
 from workflow.refusals import FieldError, quoted
 from workflow.spec.model import Definition, FormField
-from workflow.store.db import Tx
+from workflow.store.db import ConnectionOrSession
 from workflow.store.models import Unit, User
 
 MONEY_MAX = Decimal("999999999999.99")
@@ -38,7 +38,9 @@ class Bad(ValueError):
         super().__init__(self.error)
 
 
-def validate_form(session: Tx, spec: Definition, values: dict[str, Any]) -> dict[str, Any]:
+def validate_form(
+    session: ConnectionOrSession, spec: Definition, values: dict[str, Any]
+) -> dict[str, Any]:
     """The cleaned form (JSON-ready), or ``FormInvalid`` naming every bad field at once."""
     errors: dict[str, FieldError] = {}
     clean: dict[str, Any] = {}
@@ -68,8 +70,8 @@ def _blank(value: Any) -> bool:
     )
 
 
-def _text(limit: int) -> Callable[[Tx, FormField, Any], str]:
-    def check(_s: Tx, field: FormField, raw: Any) -> str:
+def _text(limit: int) -> Callable[[ConnectionOrSession, FormField, Any], str]:
+    def check(_s: ConnectionOrSession, field: FormField, raw: Any) -> str:
         if not isinstance(raw, str):
             raise Bad("field_not_text", type=type(raw).__name__)
         value = raw.strip()
@@ -90,7 +92,7 @@ def _bounds(field: FormField, value: Decimal | int) -> None:
         raise Bad("field_above_max", max=f"{field.max:g}")
 
 
-def _integer(_s: Tx, field: FormField, raw: Any) -> int:
+def _integer(_s: ConnectionOrSession, field: FormField, raw: Any) -> int:
     if isinstance(raw, bool) or not isinstance(raw, int | str):
         raise Bad("field_not_whole", value=_shown(raw))
     if isinstance(raw, str) and not _WHOLE.fullmatch(raw.strip()):
@@ -107,7 +109,7 @@ def _shown(raw: Any) -> str:
     return quoted(raw)
 
 
-def _money(_s: Tx, field: FormField, raw: Any) -> str:
+def _money(_s: ConnectionOrSession, field: FormField, raw: Any) -> str:
     if isinstance(raw, bool) or not isinstance(raw, int | str | Decimal | float):
         raise Bad("field_not_amount", example="1234.50", value=_shown(raw))
     text = str(raw).replace(",", "").strip()
@@ -129,7 +131,7 @@ def _money(_s: Tx, field: FormField, raw: Any) -> str:
     return str(value.quantize(Decimal("0.01")) + 0)  # + 0: -0 is stored as 0.00
 
 
-def _date(_s: Tx, _field: FormField, raw: Any) -> str:
+def _date(_s: ConnectionOrSession, _field: FormField, raw: Any) -> str:
     if isinstance(raw, date):
         return raw.isoformat()
     try:
@@ -138,14 +140,14 @@ def _date(_s: Tx, _field: FormField, raw: Any) -> str:
         raise Bad("field_not_date", example="2026-03-01", value=quoted(raw)) from None
 
 
-def _choice(_s: Tx, field: FormField, raw: Any) -> str:
+def _choice(_s: ConnectionOrSession, field: FormField, raw: Any) -> str:
     allowed = [c.value for c in field.choices or ()]
     if raw not in allowed:
         raise Bad("field_not_choice", allowed=allowed, value=quoted(raw))
     return raw
 
 
-def _user(session: Tx, _field: FormField, raw: Any) -> int:
+def _user(session: ConnectionOrSession, _field: FormField, raw: Any) -> int:
     key = _id_of(raw)
     if key is None and not isinstance(raw, str):
         raise Bad("field_no_person", value=_shown(raw))
@@ -160,7 +162,7 @@ def _user(session: Tx, _field: FormField, raw: Any) -> int:
     return uid
 
 
-def _users(session: Tx, field: FormField, raw: Any) -> list[int]:
+def _users(session: ConnectionOrSession, field: FormField, raw: Any) -> list[int]:
     if not isinstance(raw, list | tuple):
         raise Bad("field_not_people")
     ids = [_user(session, field, r) for r in raw]
@@ -176,7 +178,7 @@ def _id_of(raw: Any) -> int | None:
     return raw if isinstance(raw, int) and 0 < raw <= ID_MAX else None
 
 
-def _unit(session: Tx, _field: FormField, raw: Any) -> int:
+def _unit(session: ConnectionOrSession, _field: FormField, raw: Any) -> int:
     if isinstance(raw, int) and _id_of(raw) is None:
         raise Bad("field_no_unit", value=_shown(raw))
     col = Unit.id if isinstance(raw, int) and not isinstance(raw, bool) else Unit.code
@@ -188,7 +190,7 @@ def _unit(session: Tx, _field: FormField, raw: Any) -> int:
     return uid
 
 
-def _files(_s: Tx, _field: FormField, raw: Any) -> list[dict[str, Any]]:
+def _files(_s: ConnectionOrSession, _field: FormField, raw: Any) -> list[dict[str, Any]]:
     if not isinstance(raw, list | tuple):
         raise Bad("field_not_files")
     out = []
@@ -209,7 +211,7 @@ def _files(_s: Tx, _field: FormField, raw: Any) -> list[dict[str, Any]]:
     return out
 
 
-CHECKS: dict[str, Callable[[Tx, FormField, Any], Any]] = {
+CHECKS: dict[str, Callable[[ConnectionOrSession, FormField, Any], Any]] = {
     "text": _text(TEXT_MAX),
     "textarea": _text(TEXTAREA_MAX),
     "integer": _integer,

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from workflow.engine import sql
 from workflow.spec.model import ChooseFrom, RoleRef, UnitRef, UserRef, Who
-from workflow.store.db import Tx
+from workflow.store.db import ConnectionOrSession
 from workflow.store.models import RoleMembership, Unit, User
 
 ACTIVE = "active"
@@ -26,7 +26,7 @@ class Candidates:
     rule: str = ""
 
 
-def resolve(session: Tx, who: Who | None, initiator_id: int) -> Candidates:
+def resolve(session: ConnectionOrSession, who: Who | None, initiator_id: int) -> Candidates:
     """Resolve a rule to active user ids, in a stable order (by id)."""
     if who is None:
         return Candidates((), False, 0, 0, "nobody")
@@ -36,14 +36,14 @@ def resolve(session: Tx, who: Who | None, initiator_id: int) -> Candidates:
     return Candidates(_union(session, [who], initiator_id), False, 1, None, describe(who))
 
 
-def _union(session: Tx, rules: list[Who], initiator_id: int) -> tuple[int, ...]:
+def _union(session: ConnectionOrSession, rules: list[Who], initiator_id: int) -> tuple[int, ...]:
     found: set[int] = set()
     for rule in rules:
         found.update(_one(session, rule, initiator_id))
     return tuple(sorted(found))
 
 
-def _one(session: Tx, rule: Who, initiator_id: int) -> list[int]:
+def _one(session: ConnectionOrSession, rule: Who, initiator_id: int) -> list[int]:
     active = User.status == ACTIVE
     if rule == "initiator":
         return list(session.scalars(select(User.id).where(User.id == initiator_id, active)))
@@ -62,7 +62,7 @@ def _one(session: Tx, rule: Who, initiator_id: int) -> list[int]:
     raise TypeError(f"unknown candidate rule {rule!r}")
 
 
-def _role_holders(session: Tx, rule: RoleRef, initiator_id: int) -> list[int]:
+def _role_holders(session: ConnectionOrSession, rule: RoleRef, initiator_id: int) -> list[int]:
     stmt = (
         select(RoleMembership.user_id, RoleMembership.unit_id)
         .join(User, User.id == RoleMembership.user_id)
@@ -87,7 +87,7 @@ def _role_holders(session: Tx, rule: RoleRef, initiator_id: int) -> list[int]:
     return [r.user_id for r in rows if r.depth == nearest]
 
 
-def _subtree(session: Tx, code: str) -> list[int]:
+def _subtree(session: ConnectionOrSession, code: str) -> list[int]:
     rows = session.execute(select(Unit.id, Unit.parent_id, Unit.code)).all()
     root = next((r.id for r in rows if r.code == code), None)
     if root is None:

@@ -15,7 +15,7 @@ from workflow.engine.context import HOOKS
 from workflow.errors import NotFound
 from workflow.machine import CompiledDefinition, compile_definition
 from workflow.spec.loader import load_text, read_definition
-from workflow.store.db import Database, Tx
+from workflow.store.db import ConnectionOrSession, Database
 from workflow.store.models import DefinitionVersion
 
 DEFS = DefinitionVersion.__table__
@@ -28,7 +28,7 @@ class Registry:
         self._compiled: dict[int, CompiledDefinition] = {}
         self._lock = Lock()
 
-    def get(self, session: Tx, version_id: int) -> CompiledDefinition:
+    def get(self, session: ConnectionOrSession, version_id: int) -> CompiledDefinition:
         found = self._compiled.get(version_id)
         if found is not None:
             return found
@@ -44,7 +44,7 @@ class Registry:
                 found = self._compiled[version_id] = compile_definition(version_id, spec, HOOKS)
         return found
 
-    def latest(self, session: Tx, key: str) -> CompiledDefinition:
+    def latest(self, session: ConnectionOrSession, key: str) -> CompiledDefinition:
         """The newest active version of an approval type: where new flows start."""
         vid = session.scalar(
             select(func.max(DEFS.c.id)).where(DEFS.c.key == key, DEFS.c.active.is_(True))
@@ -66,7 +66,7 @@ class Loaded:
 
 
 def store_definition(
-    session: Tx,
+    session: ConnectionOrSession,
     path: Path,
     now: datetime,
     actor: tuple[int | None, str | None] = (None, "banli"),

@@ -1,4 +1,9 @@
-"""The hot path's statements, built once: building a statement costs more than running it on SQLite."""
+"""The hot path's statements, built once: building a statement costs more than running it on SQLite.
+
+Their parameters are named ``b_…`` (``b_item``, ``b_at``: *bound* values, passed at execution):
+SQLAlchemy refuses a ``bindparam`` named like a column in an INSERT or UPDATE ("reserved for
+automatic usage in the VALUES or SET clause"), so the prefix keeps every name clear of every column.
+"""
 
 from __future__ import annotations
 

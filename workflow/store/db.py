@@ -21,8 +21,11 @@ from workflow.busy import as_busy
 
 DEFAULT_URL = "sqlite:///instance/banli.db"
 #: What the engine's functions run their statements on: a Core connection (the actions' hot
-#: path) or an ORM session (scripts, tests); both are inside one transaction.
-Tx = Connection | Session
+#: path) or an ORM session (scripts, tests); either way inside one open transaction, which the
+#: caller (``Database.transaction`` / ``Database.read``) commits or rolls back.
+ConnectionOrSession = Connection | Session
+#: The former, shorter name, kept for the modules that still use it.
+Tx = ConnectionOrSession
 _READ = "banli_read"
 #: seconds the worker and the command line wait for a lock (SQLite busy_timeout, PostgreSQL
 #: lock_timeout); the ``lock_timeout`` setting

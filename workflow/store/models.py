@@ -1,4 +1,12 @@
-"""The tables: organisation, definitions with versions, flows, step visits, work items, audit events."""
+"""The tables: organisation, definitions with versions, flows, step visits, work items, audit events.
+
+Long because: this is the schema, and it reads best whole. Every table, its indexes and the
+foreign keys between them sit on one page, in the order the Alembic migrations added them
+(tests/store/test_migrations.py compares the two); a module per table group would scatter the
+one picture a newcomer needs and send each schema change to a different file. It holds only
+column declarations — no queries, no behaviour — so its length is the schema's, not a mix of
+concepts.
+"""
 
 from __future__ import annotations
 
