@@ -40,6 +40,7 @@ from workflow.delivery import enqueue_delivery
 from workflow.engine import sql
 from workflow.engine.context import Action, Outcome
 from workflow.engine.history import dings_of
+from workflow.engine.hooks import Trigger, register_trigger
 from workflow.engine.people import _subtree
 from workflow.engine.records import DingState
 from workflow.engine.sql import FLOWS, ITEMS, UNITS, USERS, VISITS
@@ -47,6 +48,7 @@ from workflow.errors import FlowClosed, Forbidden, FormInvalid, Hidden, InvalidA
 from workflow.limits import MESSAGE_BODY_MAX, NOTE_MAX, SUBJECT_MAX, too_long, without_bidi
 from workflow.refusals import Duration, quoted
 from workflow.store.models import Ding, RequestKey
+from workflow.urge import take_ding
 
 if TYPE_CHECKING:
     from workflow.engine.core import Engine
@@ -574,8 +576,6 @@ def _fire_ding(a: Action, user_ids: Sequence[int] | None, channel: str | None) -
 
 def ding_allowed(a: Action) -> bool:
     """Guard of ``ding``: someone is left to DING, and the sender has a DING left today."""
-    from workflow.urge import take_ding
-
     rows = a.c.execute(
         select(ITEMS.c.id, ITEMS.c.user_id, ITEMS.c.confirmed_at, USERS.c.ding_channel)
         .join(USERS, USERS.c.id == ITEMS.c.user_id)
@@ -1077,3 +1077,14 @@ def set_ding_channel(engine: Engine, user_id: int, channel: str) -> str:
     if not changed:
         raise NotFound("user_not_found", user=user_id)
     return channel
+
+
+# --- the message machine's triggers (see workflow.engine.hooks) --------------------------------
+
+register_trigger(
+    "message",
+    Trigger("revoke", where=lambda step: step.revoke_within is not None,
+            guard=revoke_allowed, dest="withdrawn"),
+)  # fmt: skip
+register_trigger("message", Trigger("ding", where=lambda step: step.ding, guard=ding_allowed,
+                                    after=dinged))  # fmt: skip

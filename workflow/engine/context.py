@@ -8,10 +8,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
-from transitions import EventData, MachineError
+from transitions import MachineError
 
 from workflow.audit import GENESIS, PendingEvent, chain_rows
 from workflow.engine import sql
+from workflow.engine.hooks import entered
 from workflow.errors import (
     AlreadyHandled,
     FlowClosed,
@@ -22,7 +23,7 @@ from workflow.errors import (
     StaleVersion,
     WaitingRuleUnmet,
 )
-from workflow.machine import CompiledDefinition, FlowModel, Hooks
+from workflow.machine import CompiledDefinition, FlowModel
 from workflow.refusals import Either, Term
 from workflow.spec.model import CLOSED_STATES
 from workflow.store.db import Tx
@@ -256,9 +257,9 @@ class Action:
         # via: the visit's start | forward | return, so the replay can rebuild the visit row
         self.event("send" if message and via != "start" else "deliver", step=step, visit=seq,
                    via=via, items=[[i, u, r] for i, (u, r) in zip(ids, rows, strict=True)])  # fmt: skip
-        from workflow.engine import timeouts  # builds on this module: imported here
-
-        timeouts.schedule(self, vid, step)
+        entered(
+            self, vid, step
+        )  # the features' on-enter hooks (deadlines: workflow.engine.timeouts)
 
     def end_allowed(self) -> bool:
         """A step with can_end ends once the waiting rule allows; a vetoed one only as rejected."""
@@ -329,27 +330,3 @@ class Action:
             self.item["id"] if self.item else None,
             self.delivered,
         )
-
-
-def _ctx(event: EventData) -> Action:
-    return event.model.ctx
-
-
-def _messages() -> Any:
-    from workflow import messages  # the message hooks use this module: imported when first used
-
-    return messages
-
-
-HOOKS = Hooks(
-    enter_step=lambda e: _ctx(e).engine.on_enter(_ctx(e), e),
-    close_flow=lambda e: _ctx(e).engine.on_close(_ctx(e), e),
-    waiting_met=lambda e: _ctx(e).waiting_met(e.event.name),
-    end_allowed=lambda e: _ctx(e).end_allowed(),
-    visited=lambda e: _ctx(e).engine.visited(_ctx(e), e.transition.dest),
-    nobody_opened=lambda e: _ctx(e).engine.nobody_opened(_ctx(e)),
-    part_done=lambda e: _ctx(e).engine.on_part_done(_ctx(e), e),
-    revoke_allowed=lambda e: _messages().revoke_allowed(_ctx(e)),
-    ding_allowed=lambda e: _messages().ding_allowed(_ctx(e)),
-    dinged=lambda e: _messages().dinged(_ctx(e)),
-)

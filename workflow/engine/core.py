@@ -279,7 +279,7 @@ class Engine(Lists, History, Available, Access):
             closing = {"ended_at": a.now, "outcome": params["outcome"]} if trigger == "end" else {}
             return a.write_flow(**closing)
 
-    # --- hooks the machine calls (see workflow.engine.context.HOOKS) ---------------------------
+    # --- hooks the machine calls (see workflow.engine.hooks) ---------------------------
 
     def on_enter(self, a: Action, e: EventData) -> None:
         """Forward or return: the host's item handled, the visit left, the next step entered."""

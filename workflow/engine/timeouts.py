@@ -28,6 +28,7 @@ from workflow.calendar import before, due_at
 from workflow.delivery import enqueue_delivery
 from workflow.engine import assign, sql
 from workflow.engine.context import Action
+from workflow.engine.hooks import register_on_enter
 from workflow.errors import BanliError, InvalidAction, NotFound
 from workflow.jobs import GiveUp, JobRecord, Worker, enqueue
 from workflow.spec.model import CLOSED_STATES, Step
@@ -80,6 +81,9 @@ def schedule(a: Action, visit_id: int, step_id: str) -> None:
             enqueue(a.c, REMIND, f"{REMIND}:{visit_id}", payload, at, now=a.now)
     if step.on_timeout is not None:
         enqueue(a.c, TIMEOUT, f"{TIMEOUT}:{visit_id}", payload, due, now=a.now)
+
+
+register_on_enter(schedule)
 
 
 # --- the system as actor -------------------------------------------------------------------------
