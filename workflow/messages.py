@@ -15,7 +15,7 @@ three legal effects of Art. 6:
 
 The sender may :func:`revoke` (撤回) within the step's ``revoke_within``; recipients then see
 "已撤回" instead of the text. :func:`ding` fires the step's ``ding`` transition, whose guard
-takes one of the sender's daily DINGs in the database (``workflow.urge.take_ding``) and whose
+takes one of the sender's daily DINGs in the database (``workflow.dings``, shared with urging) and whose
 callback queues one channel delivery per recipient. Every change appends to the flow's audit
 chain, in the same transaction as the change.
 """
@@ -28,15 +28,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Integer, and_, bindparam, exists, func, insert, select, update
+from sqlalchemy import Connection, Integer, and_, bindparam, exists, func, select, update
 from sqlalchemy import delete as delete_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from workflow import calendar
+from workflow import calendar, dings
 from workflow.access import may_see_receipts
 from workflow.channels import KINDS
-from workflow.delivery import enqueue_delivery
 from workflow.engine import sql
 from workflow.engine.context import Action, Outcome
 from workflow.engine.history import dings_of
@@ -48,7 +47,6 @@ from workflow.errors import FlowClosed, Forbidden, FormInvalid, Hidden, InvalidA
 from workflow.limits import MESSAGE_BODY_MAX, NOTE_MAX, SUBJECT_MAX, too_long, without_bidi
 from workflow.refusals import Duration, quoted
 from workflow.store.models import Ding, RequestKey
-from workflow.urge import take_ding
 
 if TYPE_CHECKING:
     from workflow.engine.core import Engine
@@ -599,9 +597,7 @@ def ding_allowed(a: Action) -> bool:
     a.params["ding_targets"] = [
         (r.id, r.user_id, a.params.get("channel") or r.ding_channel or "sms") for r in targets
     ]
-    a.params["ding_used"] = take_ding(
-        a.c, a.actor_id, a.now.astimezone(a.engine.tz).date(), a.engine.settings.ding_limit
-    )
+    a.params["ding_used"] = dings.take(a)
     return True
 
 
@@ -611,15 +607,9 @@ def dinged(a: Action) -> None:
     body = f"{a.actor_name}给您发了一条钉消息：「{title}」。请打开 Banli 查看，并点击“确认收到”。"
     sent = []
     for item_id, user_id, channel in a.params["ding_targets"]:
-        ding_id = a.c.execute(
-            insert(DINGS).returning(DINGS.c.id),
-            {"flow_id": a.flow["id"], "item_id": item_id, "sender_id": a.actor_id,
-             "user_id": user_id, "channel": channel, "sent_at": a.now, "status": "sent"},
-        ).scalar_one()  # fmt: skip
-        enqueue_delivery(
-            a.c, user_id, channel, f"【DING】{title}", body, f"ding:{ding_id}", a.now,
-            now=a.now, extra={"ding_id": ding_id},
-        )  # fmt: skip
+        ding_id = dings.record(
+            a, item_id, user_id, channel, f"【DING】{title}", body, "ding:{ding}"
+        )
         sent.append([item_id, user_id, channel, ding_id])
     a.event("ding", step=a.visit["step"], to=sent, used=a.params["ding_used"])
 
