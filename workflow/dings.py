@@ -11,6 +11,8 @@ processes can never together exceed the limit.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -34,6 +36,32 @@ DING_ROWS = Ding.__table__
 
 class DingQuotaExceeded(InvalidAction):
     """The sender has sent today's allowed number of DINGs (Art. 20)."""
+
+
+@dataclass
+class DingRequest:
+    """A DING asked for: what the ``ding`` trigger's guard and callback read and find.
+
+    The DINGing action carries it as ``a.feature`` (see workflow.engine.context.Action).
+    """
+
+    #: the people asked for (None: every recipient who has not confirmed)
+    user_ids: Sequence[int] | None = None
+    #: sms, voice or email (None: each person's own setting)
+    channel: str | None = None
+    #: an urge's note to the late person
+    note: str | None = None
+    #: found by the guard: (work item, person, channel) for each person DINGed
+    targets: list[tuple[int, int, str]] = field(default_factory=list)
+    #: set by the guard: the sender's DINGs used today, this one included
+    used: int = 0
+
+
+def request_of(a: Action) -> DingRequest:
+    """The DING request of the action firing ``ding``."""
+    if not isinstance(a.feature, DingRequest):
+        raise TypeError("ding fired without a DingRequest on the action")
+    return a.feature
 
 
 def take_ding(conn: Connection, sender_id: int, day: date, limit: int) -> int:

@@ -58,24 +58,28 @@ def urge(
         if row["user_id"] == actor_id:
             raise InvalidAction("urge_self")
         a.require_open(None)
-        a.params = {"ding_targets": [(item_id, row["user_id"], channel)], "note": note}
+        req = a.feature = dings.DingRequest(
+            user_ids=[row["user_id"]], channel=channel, note=note,
+            targets=[(item_id, row["user_id"], channel)],
+        )  # fmt: skip
         a.fire("ding")
         a.bump = False
         a.write_flow()
-        return a.params["ding_used"]
+        return req.used
 
 
 def urge_allowed(a: Action) -> bool:
     """Guard of an approval step's ``ding``: the urger has a DING left today (raises if not)."""
-    a.params["ding_used"] = dings.take(a)
+    dings.request_of(a).used = dings.take(a)
     return True
 
 
 def urged(a: Action) -> None:
     """After an approval step's ``ding``: the DING recorded and queued, the ``urge`` event."""
     assert a.item is not None
-    ((item_id, user_id, channel),) = a.params["ding_targets"]
-    step_id, note = a.visit["step"], a.params.get("note")
+    req = dings.request_of(a)
+    ((item_id, user_id, channel),) = req.targets
+    step_id, note = a.visit["step"], req.note
     step = a.compiled.step(step_id).name.zh  # type: ignore[union-attr]
     title = a.flow["title"]
     body = f"{a.actor_name}催您尽快办理「{title}」的“{step}”步骤。"

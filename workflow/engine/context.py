@@ -61,6 +61,27 @@ class Assignment:
         )
 
 
+#: the people an actor chose for the next step: host, handlers, co-signers (None: the rule's own)
+People = tuple[int | None, list[int] | None, list[int] | None]
+
+
+@dataclass
+class ActionInput:
+    """What the actor asked for: what the machine's guards and callbacks read of the request."""
+
+    opinion: str | None = None
+    #: forward (and start): the people chosen for the next step
+    people: People = (None, None, None)
+    #: forward / return: the step chosen
+    to: str | None = None
+    #: end: approved | rejected
+    outcome: str | None = None
+    #: sign: approve | reject
+    decision: str | None = None
+    #: a message recipient's part (reply, relay, delete), recorded instead of the trigger's name
+    action: str | None = None
+
+
 class Action:
     """The state of one engine action inside its transaction."""
 
@@ -74,7 +95,9 @@ class Action:
         self.item: dict[str, Any] | None = None
         self.compiled: CompiledDefinition | None = None
         self.events: list[PendingEvent] = []
-        self.params: dict[str, Any] = {}
+        self.input = ActionInput()
+        #: a feature's own typed request, read by its hooks (e.g. workflow.dings.DingRequest)
+        self.feature: object | None = None
         self.delivered: list[int] = []
         self.bump = True
 
@@ -201,7 +224,7 @@ class Action:
         assert item is not None
         at = max([self.now, *(t for t in (item["delivered_at"], item["confirmed_at"]) if t)])
         params = {"b_item": item["id"], "b_at": at, "b_actor": self.actor_id,
-                  "b_action": action, "b_opinion": self.params.get("opinion")}  # fmt: skip
+                  "b_action": action, "b_opinion": self.input.opinion}  # fmt: skip
         if decision is None:
             self.c.execute(sql.HANDLE, params)
         else:
@@ -266,7 +289,7 @@ class Action:
         step = self.compiled.step(self.visit["step"])  # type: ignore[union-attr]
         if step.can_end:
             return self.waiting_met("end")
-        if self.visit.get("rejected") and self.params.get("outcome") == "rejected":
+        if self.visit.get("rejected") and self.input.outcome == "rejected":
             return True
         raise InvalidAction(
             "step_cannot_end_unless_vetoed", step=step.name.zh, step_id=self.visit["step"]
@@ -275,7 +298,7 @@ class Action:
     def waiting_met(self, trigger: str) -> bool:
         """Whether the host has waited enough for handlers and co-signers (raises if not)."""
         step = self.compiled.step(self.visit["step"])  # type: ignore[union-attr]
-        if trigger == "end" and self.params.get("outcome") == "rejected":
+        if trigger == "end" and self.input.outcome == "rejected":
             return True
         if self.visit.get("rejected"):
             raise WaitingRuleUnmet("countersign_vetoed")

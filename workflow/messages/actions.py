@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, and_, select, update
 
+from workflow import dings
 from workflow.channels import KINDS
 from workflow.engine import sql
-from workflow.engine.context import Action, Outcome
+from workflow.engine.context import Action, ActionInput, Outcome
 from workflow.engine.sql import ITEMS
 from workflow.errors import Forbidden, InvalidAction, NotFound
 from workflow.messages.common import DINGS, require_message
@@ -61,7 +62,7 @@ def delete(engine: Engine, user_id: int, item_id: int) -> Outcome:
         require_message(a)
         assert a.item is not None
         if a.item["role"] == "recipient" and a.item["status"] == "open":
-            a.params = {"action": "delete"}
+            a.input = ActionInput(action="delete")
             a.fire("finish")
         elif _hidden(a.c, item_id):
             return Outcome(a.flow["id"], a.flow["state"], a.flow["version"], item_id)
@@ -150,12 +151,13 @@ def ding(
         a = _senders_action(engine, s, sender_id, flow_id, "DING", None)
         fire_ding(a, user_ids, channel)
         a.write_flow()
-        return DingResult([t[1] for t in a.params["ding_targets"]], a.params["ding_used"])
+        req = dings.request_of(a)
+        return DingResult([t[1] for t in req.targets], req.used)
 
 
 def fire_ding(a: Action, user_ids: Sequence[int] | None, channel: str | None) -> None:
     if channel is not None and channel not in KINDS:
         raise InvalidAction("channel_unknown", value=quoted(channel), allowed=list(KINDS))
-    a.params = {"user_ids": user_ids, "channel": channel}
+    a.feature = dings.DingRequest(user_ids=user_ids, channel=channel)
     a.fire("ding")
     a.bump = False

@@ -55,7 +55,8 @@ def ding_allowed(a: Action) -> bool:
         )
         .order_by(ITEMS.c.id)
     ).all()
-    wanted = a.params.get("user_ids")
+    req = dings.request_of(a)
+    wanted = req.user_ids
     if wanted is not None:
         known = {r.user_id for r in rows}
         strangers = [u for u in wanted if u not in known]
@@ -65,10 +66,8 @@ def ding_allowed(a: Action) -> bool:
     targets = [r for r in rows if r.confirmed_at is None]
     if not targets:
         raise NobodyToDing("nobody_to_ding")
-    a.params["ding_targets"] = [
-        (r.id, r.user_id, a.params.get("channel") or r.ding_channel or "sms") for r in targets
-    ]
-    a.params["ding_used"] = dings.take(a)
+    req.targets = [(r.id, r.user_id, req.channel or r.ding_channel or "sms") for r in targets]
+    req.used = dings.take(a)
     return True
 
 
@@ -77,12 +76,13 @@ def dinged(a: Action) -> None:
     title = a.flow["title"]
     body = f"{a.actor_name}给您发了一条钉消息：「{title}」。请打开 Banli 查看，并点击“确认收到”。"
     sent = []
-    for item_id, user_id, channel in a.params["ding_targets"]:
+    req = dings.request_of(a)
+    for item_id, user_id, channel in req.targets:
         ding_id = dings.record(
             a, item_id, user_id, channel, f"【DING】{title}", body, "ding:{ding}"
         )
         sent.append([item_id, user_id, channel, ding_id])
-    a.event("ding", step=a.visit["step"], to=sent, used=a.params["ding_used"])
+    a.event("ding", step=a.visit["step"], to=sent, used=req.used)
 
 
 register_trigger(

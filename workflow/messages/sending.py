@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, select, update
 
 from workflow.engine import sql
-from workflow.engine.context import Action, Outcome
+from workflow.engine.context import Action, ActionInput, Outcome
 from workflow.engine.people import _subtree
 from workflow.engine.sql import UNITS, USERS
 from workflow.errors import FormInvalid, InvalidAction, NotFound
@@ -98,7 +98,7 @@ def _start(
     a = Action(engine, s, sender_id, engine.clock())
     engine.begin(a, MESSAGE, form)
     ids = recipients(a.c, sender_id, to_users, to_units)
-    a.params = {"people": (None, ids, None)}
+    a.input = ActionInput(people=(None, ids, None))
     a.fire("forward", to=SENT)
     return a
 
@@ -217,7 +217,7 @@ def _handle(a: Action, action: str) -> None:
     """The recipient's handling effect, once: a second reply or relay leaves the item as it is."""
     assert a.item is not None
     if a.item["status"] == "open":
-        a.params = {"action": action}
+        a.input = ActionInput(action=action)
         a.fire("finish")
     else:
         a.event(action, item=a.item["id"])
