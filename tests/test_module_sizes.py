@@ -12,9 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MODULES = sorted([*(ROOT / "workflow").rglob("*.py"), *(ROOT / "web").rglob("*.py")])
 MAX_LINES = 400
 #: Over the limit for now, each with the work that ends it.
-TEMPORARY = {
-    "workflow/messages.py",  # split by the hooks work (House item 2)
-}
+TEMPORARY: set[str] = set()
 
 
 def _rel(path: Path) -> str:

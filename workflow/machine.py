@@ -29,6 +29,18 @@ class FlowModel:
         self.ctx = ctx
 
 
+@dataclass(frozen=True)
+class FeatureTrigger:
+    """A trigger a feature adds on the steps ``where`` picks, with its guard and callback."""
+
+    trigger: str
+    where: Callable[[Step], bool]
+    #: a closed state (the core's close_flow runs after the feature's callback) or None (internal)
+    dest: str | None
+    guard: Callable[[EventData], bool]
+    after: Callable[[EventData], None] | None
+
+
 @dataclass
 class Hooks:
     """The engine's bookkeeping, called by the machine: guards and after-transition callbacks."""
@@ -40,11 +52,8 @@ class Hooks:
     visited: Callable[[EventData], bool]
     nobody_opened: Callable[[EventData], bool]
     part_done: Callable[[EventData], None]
-    #: revoke (撤回) by the initiator: allowed within the step's revoke_within
-    revoke_allowed: Callable[[EventData], bool]
-    #: DING escalation: the guard takes one of the sender's daily DINGs (raises when none is left)
-    ding_allowed: Callable[[EventData], bool]
-    dinged: Callable[[EventData], None]
+    #: the triggers features add (revoke, ding…): see workflow.engine.hooks
+    features: tuple[FeatureTrigger, ...] = ()
 
 
 @dataclass
@@ -206,27 +215,16 @@ def _transitions(spec: Definition, conds: dict[tuple[str, str], Condition], h: H
                     "after": h.close_flow,
                 }
             )
-        if step.revoke_within is not None:
+        for ft in h.features:
+            if not ft.where(step):
+                continue
+            after = [ft.after] if ft.after else []
+            if ft.dest is not None:
+                after.append(h.close_flow)
             out.append(
-                {
-                    "trigger": "revoke",
-                    "source": sid,
-                    "dest": "withdrawn",
-                    "conditions": h.revoke_allowed,
-                    "after": h.close_flow,
-                }
-            )
-        if step.ding:
-            # An internal transition: the flow stays at the step; the guard is the daily quota.
-            out.append(
-                {
-                    "trigger": "ding",
-                    "source": sid,
-                    "dest": None,
-                    "conditions": h.ding_allowed,
-                    "after": h.dinged,
-                }
-            )
+                {"trigger": ft.trigger, "source": sid, "dest": ft.dest, "conditions": ft.guard,
+                 "after": after}
+            )  # fmt: skip
         if step.handlers is not None:
             out.append({"trigger": "finish", "source": sid, "dest": None, "after": h.part_done})
         if step.co_signers is not None:
@@ -249,8 +247,11 @@ def compile_definition(version_id: int, spec: Definition, hooks: Hooks) -> Compi
     """Build the one machine for this definition version.
 
     States are the steps plus ``ended`` and ``withdrawn``; triggers are the engine's actions;
-    guards are the definition's conditions and waiting rules; callbacks are ``hooks``.
+    guards are the definition's conditions and waiting rules; callbacks are ``hooks``. A step
+    that asks for a feature (``revoke_within``, ``ding``) whose trigger no feature registered for
+    the definition's kind is refused here, not found missing at the first revoke.
     """
+    _require_features(spec, hooks)
     global MACHINES_BUILT
     conditions = compiled_conditions(spec)
     machine = Machine(
@@ -265,6 +266,21 @@ def compile_definition(version_id: int, spec: Definition, hooks: Hooks) -> Compi
     with _count_lock:
         MACHINES_BUILT += 1
     return CompiledDefinition(version_id, spec, conditions, machine, hooks)
+
+
+#: step fields that only work with a feature's trigger
+_NEEDS = {"revoke": lambda step: step.revoke_within is not None, "ding": lambda step: step.ding}
+
+
+def _require_features(spec: Definition, hooks: Hooks) -> None:
+    have = {ft.trigger for ft in hooks.features}
+    for trigger, needs in _NEEDS.items():
+        step = next((sid for sid, st in spec.steps.items() if needs(st)), None)
+        if step is not None and trigger not in have:
+            raise RuntimeError(
+                f"{spec.id}: step {step} needs the {trigger!r} trigger, which no feature "
+                f"registered for kind {spec.kind!r} (is workflow.features imported?)"
+            )
 
 
 def mermaid(compiled: CompiledDefinition, current: str | None = None) -> str:

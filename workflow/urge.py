@@ -1,66 +1,31 @@
 """Urging (催办): the host or the initiator DINGs a late person on an open step, within the daily quota.
 
-A DING is counted per sender per local day (the organisation's time zone) in ``ding_counts``,
-atomically in the database (Art. 20: at most 60 a day, the ``ding_limit`` setting), so two processes can
-never together exceed the limit. An urge takes one DING, queues a ``deliver`` job to the late
-person and appends an ``urge`` event to the flow's audit chain, all in one transaction.
+An urge is a DING on an approval flow: :func:`urge` fires the step's ``ding`` trigger, which this
+module registers for every step of an approval definition (``workflow.engine.hooks``). Its guard
+takes one of the urger's DINGs for today (``workflow.dings``, shared with a message's DING), its
+callback records the DING, queues its ``deliver`` job and appends an ``urge`` event to the flow's
+audit chain, all in the urging action's one transaction, without bumping the flow's version.
 """
 
 from __future__ import annotations
 
-from datetime import date
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, select
 
+from workflow import dings
 from workflow.channels import KINDS
-from workflow.delivery import enqueue_delivery
+from workflow.dings import DingQuotaExceeded, dings_used, dings_used_today, take_ding
 from workflow.engine import sql
 from workflow.engine.context import Action
+from workflow.engine.hooks import Trigger, register_trigger
 from workflow.errors import Forbidden, InvalidAction, NotFound
 from workflow.refusals import quoted
-from workflow.store.models import Ding, DingCount
 
 if TYPE_CHECKING:
     from workflow.engine.core import Engine
 
-DINGS = DingCount.__table__
-DING_ROWS = Ding.__table__
-
-
-class DingQuotaExceeded(InvalidAction):
-    """The sender has sent today's allowed number of DINGs (Art. 20)."""
-
-
-def take_ding(conn: Connection, sender_id: int, day: date, limit: int) -> int:
-    """Take one of ``sender_id``'s DINGs for ``day``; the count after taking it.
-
-    Atomic in the database: the row is created if missing, then incremented only while below
-    ``limit`` (the engine's ``settings.ding_limit``). Raises DingQuotaExceeded when none is left.
-    """
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    conn.execute(
-        insert(DINGS)
-        .values(sender_id=sender_id, day=day, count=0)
-        .on_conflict_do_nothing(index_elements=["sender_id", "day"])
-    )
-    taken = conn.execute(
-        update(DINGS)
-        .where(DINGS.c.sender_id == sender_id, DINGS.c.day == day, DINGS.c.count < limit)
-        .values(count=DINGS.c.count + 1)
-        .returning(DINGS.c.count)
-    ).first()
-    if taken is None:
-        raise DingQuotaExceeded("ding_quota_exceeded", limit=limit)
-    return int(taken[0])
-
-
-def dings_used(conn: Connection, sender_id: int, day: date) -> int:
-    """How many DINGs ``sender_id`` has sent on ``day``."""
-    stmt = select(DINGS.c.count).where(DINGS.c.sender_id == sender_id, DINGS.c.day == day)
-    return int(conn.execute(stmt).scalar() or 0)
+__all__ = ["DingQuotaExceeded", "dings_used", "dings_used_today", "take_ding", "urge"]
 
 
 def urge(
@@ -93,39 +58,41 @@ def urge(
         if row["user_id"] == actor_id:
             raise InvalidAction("urge_self")
         a.require_open(None)
-
-        used = take_ding(
-            conn, actor_id, a.now.astimezone(engine.tz).date(), engine.settings.ding_limit
-        )
-        n = _urges_of(conn, flow_id, item_id) + 1
-        step = a.compiled.step(row["step"]).name.zh  # type: ignore[union-attr]
-        title = a.flow["title"]
-        body = f"{a.actor_name}催您尽快办理「{title}」的“{step}”步骤。"
-        if note:
-            body += f"附言：{note}"
-        # An urge is a DING: recorded like a message's, so the late person confirms it with a
-        # click and the host sees whether the channel delivered it (workflow.messages).
-        ding_id = conn.execute(
-            insert(DING_ROWS).returning(DING_ROWS.c.id),
-            {"flow_id": flow_id, "item_id": item_id, "sender_id": actor_id,
-             "user_id": row["user_id"], "channel": channel, "sent_at": a.now, "status": "sent"},
-        ).scalar_one()  # fmt: skip
-        enqueue_delivery(
-            conn,
-            row["user_id"],
-            channel,
-            f"【催办】{title}",
-            body,
-            f"urge:{item_id}:{n}",
-            a.now,
-            now=a.now,
-            extra={"ding_id": ding_id},
-        )
-        a.event("urge", item=item_id, to=row["user_id"], channel=channel, step=row["step"],
-                note=note, ding=ding_id)  # fmt: skip
+        req = a.feature = dings.DingRequest(
+            user_ids=[row["user_id"]], channel=channel, note=note,
+            targets=[(item_id, row["user_id"], channel)],
+        )  # fmt: skip
+        a.fire("ding")
         a.bump = False
         a.write_flow()
-        return used
+        return req.used
+
+
+def urge_allowed(a: Action) -> bool:
+    """Guard of an approval step's ``ding``: the urger has a DING left today (raises if not)."""
+    dings.request_of(a).used = dings.take(a)
+    return True
+
+
+def urged(a: Action) -> None:
+    """After an approval step's ``ding``: the DING recorded and queued, the ``urge`` event."""
+    assert a.item is not None
+    req = dings.request_of(a)
+    ((item_id, user_id, channel),) = req.targets
+    step_id, note = a.visit["step"], req.note
+    step = a.compiled.step(step_id).name.zh  # type: ignore[union-attr]
+    title = a.flow["title"]
+    body = f"{a.actor_name}催您尽快办理「{title}」的“{step}”步骤。"
+    if note:
+        body += f"附言：{note}"
+    n = _urges_of(a.c, a.flow["id"], item_id) + 1
+    # An urge is a DING: recorded like a message's, so the late person confirms it with a
+    # click and the host sees whether the channel delivered it (workflow.messages).
+    ding_id = dings.record(
+        a, item_id, user_id, channel, f"【催办】{title}", body, f"urge:{item_id}:{n}"
+    )
+    a.event("urge", item=item_id, to=user_id, channel=channel, step=step_id,
+            note=note, ding=ding_id)  # fmt: skip
 
 
 def _require_may_urge(a: Action, visit_id: int) -> None:
@@ -151,7 +118,7 @@ def _urges_of(conn: Connection, flow_id: int, item_id: int) -> int:
     return sum(1 for (data,) in conn.execute(stmt) if data.get("item") == item_id)
 
 
-def dings_used_today(engine: Engine, sender_id: int) -> int:
-    """How many DINGs ``sender_id`` has sent today, in the organisation's time zone."""
-    with engine.db.read() as s:
-        return dings_used(s.connection(), sender_id, engine.clock().astimezone(engine.tz).date())
+# Every open step of an approval may be urged: a ``ding`` on each, the flow staying where it is.
+register_trigger(
+    "approval", Trigger("ding", where=lambda step: True, guard=urge_allowed, after=urged)
+)

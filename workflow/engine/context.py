@@ -8,10 +8,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
-from transitions import EventData, MachineError
+from transitions import MachineError
 
 from workflow.audit import GENESIS, PendingEvent, chain_rows
 from workflow.engine import sql
+from workflow.engine.hooks import entered
 from workflow.errors import (
     AlreadyHandled,
     FlowClosed,
@@ -22,7 +23,7 @@ from workflow.errors import (
     StaleVersion,
     WaitingRuleUnmet,
 )
-from workflow.machine import CompiledDefinition, FlowModel, Hooks
+from workflow.machine import CompiledDefinition, FlowModel
 from workflow.refusals import Either, Term
 from workflow.spec.model import CLOSED_STATES
 from workflow.store.db import Tx
@@ -60,6 +61,27 @@ class Assignment:
         )
 
 
+#: the people an actor chose for the next step: host, handlers, co-signers (None: the rule's own)
+People = tuple[int | None, list[int] | None, list[int] | None]
+
+
+@dataclass
+class ActionInput:
+    """What the actor asked for: what the machine's guards and callbacks read of the request."""
+
+    opinion: str | None = None
+    #: forward (and start): the people chosen for the next step
+    people: People = (None, None, None)
+    #: forward / return: the step chosen
+    to: str | None = None
+    #: end: approved | rejected
+    outcome: str | None = None
+    #: sign: approve | reject
+    decision: str | None = None
+    #: a message recipient's part (reply, relay, delete), recorded instead of the trigger's name
+    action: str | None = None
+
+
 class Action:
     """The state of one engine action inside its transaction."""
 
@@ -73,7 +95,9 @@ class Action:
         self.item: dict[str, Any] | None = None
         self.compiled: CompiledDefinition | None = None
         self.events: list[PendingEvent] = []
-        self.params: dict[str, Any] = {}
+        self.input = ActionInput()
+        #: a feature's own typed request, read by its hooks (e.g. workflow.dings.DingRequest)
+        self.feature: object | None = None
         self.delivered: list[int] = []
         self.bump = True
 
@@ -200,7 +224,7 @@ class Action:
         assert item is not None
         at = max([self.now, *(t for t in (item["delivered_at"], item["confirmed_at"]) if t)])
         params = {"b_item": item["id"], "b_at": at, "b_actor": self.actor_id,
-                  "b_action": action, "b_opinion": self.params.get("opinion")}  # fmt: skip
+                  "b_action": action, "b_opinion": self.input.opinion}  # fmt: skip
         if decision is None:
             self.c.execute(sql.HANDLE, params)
         else:
@@ -256,16 +280,16 @@ class Action:
         # via: the visit's start | forward | return, so the replay can rebuild the visit row
         self.event("send" if message and via != "start" else "deliver", step=step, visit=seq,
                    via=via, items=[[i, u, r] for i, (u, r) in zip(ids, rows, strict=True)])  # fmt: skip
-        from workflow.engine import timeouts  # builds on this module: imported here
-
-        timeouts.schedule(self, vid, step)
+        entered(
+            self, vid, step
+        )  # the features' on-enter hooks (deadlines: workflow.engine.timeouts)
 
     def end_allowed(self) -> bool:
         """A step with can_end ends once the waiting rule allows; a vetoed one only as rejected."""
         step = self.compiled.step(self.visit["step"])  # type: ignore[union-attr]
         if step.can_end:
             return self.waiting_met("end")
-        if self.visit.get("rejected") and self.params.get("outcome") == "rejected":
+        if self.visit.get("rejected") and self.input.outcome == "rejected":
             return True
         raise InvalidAction(
             "step_cannot_end_unless_vetoed", step=step.name.zh, step_id=self.visit["step"]
@@ -274,7 +298,7 @@ class Action:
     def waiting_met(self, trigger: str) -> bool:
         """Whether the host has waited enough for handlers and co-signers (raises if not)."""
         step = self.compiled.step(self.visit["step"])  # type: ignore[union-attr]
-        if trigger == "end" and self.params.get("outcome") == "rejected":
+        if trigger == "end" and self.input.outcome == "rejected":
             return True
         if self.visit.get("rejected"):
             raise WaitingRuleUnmet("countersign_vetoed")
@@ -329,27 +353,3 @@ class Action:
             self.item["id"] if self.item else None,
             self.delivered,
         )
-
-
-def _ctx(event: EventData) -> Action:
-    return event.model.ctx
-
-
-def _messages() -> Any:
-    from workflow import messages  # the message hooks use this module: imported when first used
-
-    return messages
-
-
-HOOKS = Hooks(
-    enter_step=lambda e: _ctx(e).engine.on_enter(_ctx(e), e),
-    close_flow=lambda e: _ctx(e).engine.on_close(_ctx(e), e),
-    waiting_met=lambda e: _ctx(e).waiting_met(e.event.name),
-    end_allowed=lambda e: _ctx(e).end_allowed(),
-    visited=lambda e: _ctx(e).engine.visited(_ctx(e), e.transition.dest),
-    nobody_opened=lambda e: _ctx(e).engine.nobody_opened(_ctx(e)),
-    part_done=lambda e: _ctx(e).engine.on_part_done(_ctx(e), e),
-    revoke_allowed=lambda e: _messages().revoke_allowed(_ctx(e)),
-    ding_allowed=lambda e: _messages().ding_allowed(_ctx(e)),
-    dinged=lambda e: _messages().dinged(_ctx(e)),
-)

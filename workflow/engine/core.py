@@ -16,7 +16,7 @@ from transitions import EventData
 from workflow.access import Access
 from workflow.engine import assign, sql
 from workflow.engine.available import Available
-from workflow.engine.context import Action, Outcome
+from workflow.engine.context import Action, ActionInput, Outcome
 from workflow.engine.history import History
 from workflow.engine.lists import Lists
 from workflow.engine.registry import Registry
@@ -170,7 +170,7 @@ class Engine(Starting, Lists, History, Available, Access):
                 raise Forbidden("withdraw_not_initiator")
             a.require_open(version)
             check_opinion(reason)  # after who and when: a stranger learns nothing from it
-            a.params = {"opinion": reason}
+            a.input = ActionInput(opinion=reason)
             a.fire("withdraw")
             return a.write_flow(ended_at=a.now)
 
@@ -191,23 +191,23 @@ class Engine(Starting, Lists, History, Available, Access):
             a.require_open(version)
             a.require_role(role)
             check_opinion(opinion)  # after who and when: a stranger learns nothing from it
-            a.params = {"opinion": opinion, **params}
+            a.input = ActionInput(opinion=opinion, **params)
             kwargs: dict[str, Any] = {}
             if trigger == "forward":
-                kwargs["to"] = params.get("to") or assign.only_next(a)
+                kwargs["to"] = a.input.to or assign.only_next(a)
             elif trigger == "return_":
-                kwargs["to"] = params.get("to") or assign.previous_step(a)
+                kwargs["to"] = a.input.to or assign.previous_step(a)
             a.fire(trigger, **kwargs)
-            closing = {"ended_at": a.now, "outcome": params["outcome"]} if trigger == "end" else {}
+            closing = {"ended_at": a.now, "outcome": a.input.outcome} if trigger == "end" else {}
             return a.write_flow(**closing)
 
-    # --- hooks the machine calls (see workflow.engine.context.HOOKS) ---------------------------
+    # --- hooks the machine calls (see workflow.engine.hooks) ---------------------------
 
     def on_enter(self, a: Action, e: EventData) -> None:
         """Forward or return: the host's item handled, the visit left, the next step entered."""
         dest, kind = e.transition.dest, ("forward" if e.event.name == "forward" else "return")
         people = (
-            assign.assign(a, dest, *a.params.get("people", (None, None, None)))
+            assign.assign(a, dest, *a.input.people)
             if kind == "forward"
             else assign.people_of_last_visit(a, dest)
         )
@@ -219,7 +219,7 @@ class Engine(Starting, Lists, History, Available, Access):
             item=a.item["id"],
             step=from_step,
             to=dest,
-            opinion=a.params.get("opinion"),
+            opinion=a.input.opinion,
             cancelled=cancelled,
         )
         a.enter(dest, kind, people)
@@ -235,17 +235,17 @@ class Engine(Starting, Lists, History, Available, Access):
             kind,
             item=a.item["id"] if a.item else None,
             step=step,
-            opinion=a.params.get("opinion"),
-            outcome=a.params.get("outcome"),
+            opinion=a.input.opinion,
+            outcome=a.input.outcome,
             cancelled=cancelled,
         )
 
     def on_part_done(self, a: Action, e: EventData) -> None:
         """A handler finished or a co-signer signed; a veto marks the step rejected."""
-        decision = a.params.get("decision")
+        decision = a.input.decision
         extra = {"decision": decision} if decision else {}
         # a message recipient's part is done by replying, relaying or deleting
-        kind = a.params.get("action") or e.event.name
+        kind = a.input.action or e.event.name
         a.handle_item(kind, decision)
         step = a.compiled.step(a.visit["step"])  # type: ignore[union-attr]
         vetoed = decision == "reject" and step.on_reject == "veto"
@@ -258,7 +258,7 @@ class Engine(Starting, Lists, History, Available, Access):
             item=a.item["id"],
             step=a.visit["step"],
             **extra,
-            opinion=a.params.get("opinion"),
+            opinion=a.input.opinion,
             vetoed=vetoed,
             cancelled=cancelled,
         )

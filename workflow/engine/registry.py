@@ -11,7 +11,7 @@ from threading import Lock
 from sqlalchemy import func, insert, select
 
 from workflow.audit import append_admin
-from workflow.engine.context import HOOKS
+from workflow.engine.hooks import machine_hooks
 from workflow.errors import NotFound
 from workflow.machine import CompiledDefinition, compile_definition
 from workflow.spec.loader import load_text, read_definition
@@ -41,7 +41,9 @@ class Registry:
             found = self._compiled.get(version_id)
             if found is None:
                 spec = load_text(row.source, row.filename)
-                found = self._compiled[version_id] = compile_definition(version_id, spec, HOOKS)
+                found = self._compiled[version_id] = compile_definition(
+                    version_id, spec, machine_hooks(spec.kind)
+                )
         return found
 
     def latest(self, session: ConnectionOrSession, key: str) -> CompiledDefinition:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from workflow.engine import assign, sql
-from workflow.engine.context import Action, Outcome
+from workflow.engine.context import Action, ActionInput, Outcome
 from workflow.engine.forms import validate_form
 from workflow.errors import Forbidden, FormInvalid
 from workflow.limits import opinion_problem
@@ -55,7 +55,7 @@ class Starting:
             if too_long:
                 raise FormInvalid(too_long)
             if submit:
-                a.params = {"people": (host, handlers, co_signers), "opinion": opinion}
+                a.input = ActionInput(opinion=opinion, people=(host, handlers, co_signers))
                 a.fire("forward", to=to or assign.only_next(a))
             return a.write_flow()
 

@@ -27,7 +27,8 @@ from sqlalchemy.orm import Session
 from workflow.calendar import before, due_at
 from workflow.delivery import enqueue_delivery
 from workflow.engine import assign, sql
-from workflow.engine.context import Action
+from workflow.engine.context import Action, ActionInput
+from workflow.engine.hooks import register_on_enter
 from workflow.errors import BanliError, InvalidAction, NotFound
 from workflow.jobs import GiveUp, JobRecord, Worker, enqueue
 from workflow.spec.model import CLOSED_STATES, Step
@@ -80,6 +81,9 @@ def schedule(a: Action, visit_id: int, step_id: str) -> None:
             enqueue(a.c, REMIND, f"{REMIND}:{visit_id}", payload, at, now=a.now)
     if step.on_timeout is not None:
         enqueue(a.c, TIMEOUT, f"{TIMEOUT}:{visit_id}", payload, due, now=a.now)
+
+
+register_on_enter(schedule)
 
 
 # --- the system as actor -------------------------------------------------------------------------
@@ -191,12 +195,12 @@ def timeout(engine: Engine, job: JobRecord) -> str | None:
         if rule.action == "forward":
             to = _forward_target(a, step, rule.to)
             if to is not None:
-                a.params = {"people": (None, None, None), "opinion": None}
+                a.input = ActionInput()
                 a.fire("forward", to=to)
                 a.write_flow()
                 return "forward"
         elif rule.action == "end" and _may_end(a, step):
-            a.params = {"outcome": "approved", "opinion": None}
+            a.input = ActionInput(outcome="approved")
             a.fire("end")
             a.write_flow(ended_at=a.now, outcome="approved")
             return "end"
@@ -241,7 +245,7 @@ def _may_end(a: SystemAction, step: Step) -> bool:
     if not step.can_end:
         a.reason = f"cannot end: step '{step.name.zh}' cannot end the flow"
         return False
-    a.params = {"outcome": "approved"}
+    a.input = ActionInput(outcome="approved")
     try:
         return a.waiting_met("end")
     except BanliError as exc:
