@@ -94,7 +94,7 @@ def take_ding(conn: Connection, sender_id: int, day: date, limit: int) -> int:
 def take(a: Action) -> int:
     """The guards' part: take one of the actor's DINGs for today; the count after taking it."""
     day = a.now.astimezone(a.engine.tz).date()
-    return take_ding(a.c, a.actor_id, day, a.engine.settings.ding_limit)
+    return take_ding(a.conn, a.actor_id, day, a.engine.settings.ding_limit)
 
 
 def record(
@@ -104,13 +104,13 @@ def record(
 
     ``key``: the delivery job's key; ``{ding}`` in it is replaced by the new DING's id.
     """
-    ding_id = a.c.execute(
+    ding_id = a.conn.execute(
         insert(DING_ROWS).returning(DING_ROWS.c.id),
         {"flow_id": a.flow["id"], "item_id": item_id, "sender_id": a.actor_id,
          "user_id": user_id, "channel": channel, "sent_at": a.now, "status": "sent"},
     ).scalar_one()  # fmt: skip
     enqueue_delivery(
-        a.c,
+        a.conn,
         user_id,
         channel,
         subject,

@@ -85,7 +85,7 @@ def urged(a: Action) -> None:
     body = f"{a.actor_name}催您尽快办理「{title}」的“{step}”步骤。"
     if note:
         body += f"附言：{note}"
-    n = _urges_of(a.c, a.flow["id"], item_id) + 1
+    n = _urges_of(a.conn, a.flow["id"], item_id) + 1
     # An urge is a DING: recorded like a message's, so the late person confirms it with a
     # click and the host sees whether the channel delivered it (workflow.messages).
     ding_id = dings.record(
@@ -98,7 +98,7 @@ def urged(a: Action) -> None:
 def _require_may_urge(a: Action, visit_id: int) -> None:
     if a.flow["initiator_id"] == a.actor_id:
         return
-    host = a.c.execute(
+    host = a.conn.execute(
         select(sql.ITEMS.c.id).where(
             sql.ITEMS.c.visit_id == visit_id,
             sql.ITEMS.c.user_id == a.actor_id,

@@ -57,7 +57,7 @@ def previous_step(a: Action) -> str:
     the flow's path, so it is skipped for the step before this one on the path.
     """
     ancestors = a.compiled.ancestors[a.visit["step"]]  # type: ignore[union-attr]
-    for step in a.s.scalars(
+    for step in a.tx.scalars(
         select(VISITS.c.step)
         .where(VISITS.c.flow_id == a.flow["id"], VISITS.c.seq < a.visit["seq"])
         .order_by(VISITS.c.seq.desc())
@@ -69,7 +69,7 @@ def previous_step(a: Action) -> str:
 
 def _names(a: Action, ids: list[int] | tuple[int, ...]) -> list[str]:
     """People by name as shown (a refusal's param: each door joins them its own way)."""
-    rows = a.s.execute(select(USERS.c.id, USERS.c.name).where(USERS.c.id.in_(ids))).all()
+    rows = a.tx.execute(select(USERS.c.id, USERS.c.name).where(USERS.c.id.in_(ids))).all()
     names = dict(rows)
     return [names.get(i, str(i)) for i in ids]
 
@@ -141,9 +141,9 @@ def assign(
     """The people of ``step_id`` for this forward: chosen ones checked, fixed ones resolved."""
     step = a.compiled.step(step_id)  # type: ignore[union-attr]
     init = a.flow["initiator_id"]
-    the_host = _pick_one(a, step_id, resolve(a.s, step.host, init), host)
-    hs = _pick_many(a, step_id, "handlers", resolve(a.s, step.handlers, init), handlers)
-    cs = _pick_many(a, step_id, "co-signers", resolve(a.s, step.co_signers, init), co_signers)
+    the_host = _pick_one(a, step_id, resolve(a.tx, step.host, init), host)
+    hs = _pick_many(a, step_id, "handlers", resolve(a.tx, step.handlers, init), handlers)
+    cs = _pick_many(a, step_id, "co-signers", resolve(a.tx, step.co_signers, init), co_signers)
     # One person, one part: the host does not also countersign their own step.
     hs = [u for u in hs if u != the_host]
     cs = [u for u in cs if u != the_host and u not in hs]
@@ -159,7 +159,7 @@ def people_of_last_visit(a: Action, step_id: str) -> Assignment:
         .limit(1)
         .scalar_subquery()
     )
-    rows = a.s.execute(
+    rows = a.tx.execute(
         select(ITEMS.c.user_id, ITEMS.c.role).where(ITEMS.c.visit_id == last).order_by(ITEMS.c.id)
     ).all()
     people = Assignment(next((r.user_id for r in rows if r.role == "host"), a.flow["initiator_id"]))

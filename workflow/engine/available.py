@@ -54,9 +54,9 @@ class Available:
                     {
                         "step": to,
                         "name": step.name.zh,
-                        "host": _cands(resolve(a.s, step.host, init), one=True),
-                        "handlers": _cands(resolve(a.s, step.handlers, init)),
-                        "co_signers": _cands(resolve(a.s, step.co_signers, init)),
+                        "host": _cands(resolve(a.tx, step.host, init), one=True),
+                        "handlers": _cands(resolve(a.tx, step.handlers, init)),
+                        "co_signers": _cands(resolve(a.tx, step.co_signers, init)),
                     }
                 )
             if options:
@@ -69,7 +69,7 @@ class Available:
             out.append({"action": "end", "ready": ready, "waiting": waiting, "outcomes": outcomes})
         earlier = [
             v
-            for v in a.s.scalars(
+            for v in a.tx.scalars(
                 select(VISITS.c.step)
                 .where(VISITS.c.flow_id == a.flow["id"], VISITS.c.seq < a.visit["seq"])
                 .order_by(VISITS.c.seq.desc())

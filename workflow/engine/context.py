@@ -86,9 +86,9 @@ class Action:
     """The state of one engine action inside its transaction."""
 
     def __init__(self, engine: Engine, session: Tx, actor_id: int, now: datetime) -> None:
-        self.engine, self.s, self.actor_id, self.now = engine, session, actor_id, now
+        self.engine, self.tx, self.actor_id, self.now = engine, session, actor_id, now
         # Core statements run on the session's connection: same transaction, less overhead.
-        self.c = session if isinstance(session, Connection) else session.connection()
+        self.conn = session if isinstance(session, Connection) else session.connection()
         self.actor_name: str | None = None
         self.flow: dict[str, Any] = {}
         self.visit: dict[str, Any] = {}
@@ -111,13 +111,13 @@ class Action:
     def _locks_rows(self) -> bool:
         # SQLite: BEGIN IMMEDIATE already serialises writers. PostgreSQL: lock the flow row first,
         # so the reads that follow see whatever a concurrent action on this flow committed.
-        return self.c.dialect.name != "sqlite"
+        return self.conn.dialect.name != "sqlite"
 
     def load_item(self, item_id: int) -> None:
         """Lock the item's flow, then read item, flow and step visit as they are now."""
         if self._locks_rows:
-            self.c.execute(sql.LOCK_FLOW_OF_ITEM, {"b_item": item_id})
-        row = self.c.execute(sql.LOAD_ITEM, {"b_item": item_id}).mappings().first()
+            self.conn.execute(sql.LOCK_FLOW_OF_ITEM, {"b_item": item_id})
+        row = self.conn.execute(sql.LOAD_ITEM, {"b_item": item_id}).mappings().first()
         if row is None:
             raise NotFound("item_not_found", item=item_id)
         self.flow = {c.name: row[c.name] for c in sql.FLOW_COLS}
@@ -126,23 +126,27 @@ class Action:
         if row["user_id"] != self.actor_id:
             raise NotYourItem("item_not_yours", item=item_id, owner=row["user_name"])
         self.actor_name = row["user_name"]
-        self.compiled = self.engine.registry.get(self.s, self.flow["definition_id"])
+        self.compiled = self.engine.registry.get(self.tx, self.flow["definition_id"])
 
     def load_flow(self, flow_id: int) -> None:
         """Lock and read a flow and its current step visit (for actions on the flow itself)."""
         if self._locks_rows:
-            self.c.execute(sql.LOCK_FLOW, {"b_flow": flow_id})
-        row = self.c.execute(sql.LOAD_FLOW, {"b_flow": flow_id}).mappings().first()
+            self.conn.execute(sql.LOCK_FLOW, {"b_flow": flow_id})
+        row = self.conn.execute(sql.LOAD_FLOW, {"b_flow": flow_id}).mappings().first()
         if row is None:
             raise NotFound("flow_not_found", flow=flow_id)
         self.flow = dict(row)
-        v = self.c.execute(sql.LOAD_VISIT, {"b_visit": row["current_visit_id"]}).mappings().first()
+        v = (
+            self.conn.execute(sql.LOAD_VISIT, {"b_visit": row["current_visit_id"]})
+            .mappings()
+            .first()
+        )
         self.visit = dict(v) if v else {}
-        self.compiled = self.engine.registry.get(self.s, self.flow["definition_id"])
+        self.compiled = self.engine.registry.get(self.tx, self.flow["definition_id"])
         self.load_actor()
 
     def load_actor(self) -> None:
-        row = self.c.execute(sql.LOAD_USER, {"b_user": self.actor_id}).first()
+        row = self.conn.execute(sql.LOAD_USER, {"b_user": self.actor_id}).first()
         if row is None or row.status != "active":
             raise NotFound("actor_not_active", user=self.actor_id)
         self.actor_name = row.name
@@ -174,7 +178,9 @@ class Action:
             by, at = item["closed_by"], item["closed_at"]
         else:
             by, at = self.visit.get("left_by"), self.visit.get("left_at")
-        name = self.c.execute(sql.USER_NAME, {"b_user": by}).scalar() if by else Term("the system")
+        name = (
+            self.conn.execute(sql.USER_NAME, {"b_user": by}).scalar() if by else Term("the system")
+        )
         when = at.astimezone(self.engine.tz) if at else Term("an unknown time")
         if self.flow["state"] in CLOSED_STATES:
             if self.flow["state"] == "ended":
@@ -226,29 +232,29 @@ class Action:
         params = {"b_item": item["id"], "b_at": at, "b_actor": self.actor_id,
                   "b_action": action, "b_opinion": self.input.opinion}  # fmt: skip
         if decision is None:
-            self.c.execute(sql.HANDLE, params)
+            self.conn.execute(sql.HANDLE, params)
         else:
-            self.c.execute(sql.HANDLE_DECIDED, {**params, "b_decision": decision})
+            self.conn.execute(sql.HANDLE_DECIDED, {**params, "b_decision": decision})
 
     def cancel_open(self, others_only: bool = False) -> list[int]:
         """Close the open items of the current visit whose people no longer need to act."""
         stmt = sql.CANCEL_OTHERS if others_only else sql.CANCEL_OPEN
         params = {"b_visit": self.visit["id"], "b_at": self.now, "b_actor": self.actor_id}
-        return list(self.c.execute(stmt, params).scalars())
+        return list(self.conn.execute(stmt, params).scalars())
 
     def leave_visit(self) -> list[int]:
         """Close the current visit, cancelling open items where anyone besides the host has one."""
         step = self.compiled.step(self.visit["step"])  # type: ignore[union-attr]
         shared = step.handlers is not None or step.co_signers is not None
         cancelled = self.cancel_open() if shared or self.item is None else []
-        self.c.execute(sql.LEAVE_VISIT, {"b_visit": self.visit["id"], "b_at": self.now,
+        self.conn.execute(sql.LEAVE_VISIT, {"b_visit": self.visit["id"], "b_at": self.now,
                                          "b_actor": self.actor_id})  # fmt: skip
         return cancelled
 
     def enter(self, step: str, via: str, people: Assignment, confirmed: bool = False) -> None:
         """Activate ``step``: a new visit, one delivered work item per person."""
         seq = (self.visit.get("seq") or 0) + 1
-        vid = self.c.execute(sql.INSERT_VISIT, {
+        vid = self.conn.execute(sql.INSERT_VISIT, {
             "flow_id": self.flow["id"], "seq": seq, "step": step, "entered_at": self.now,
             "via": via, "entered_by": self.actor_id, "rejected": False}).scalar_one()  # fmt: skip
         base = {"flow_id": self.flow["id"], "visit_id": vid, "status": "open",
@@ -268,12 +274,12 @@ class Action:
                 one["confirmed_at"] = self.now
             values.append(one)
         if len(values) == 1:
-            ids = [self.c.execute(sql.INSERT_ITEM, values[0]).scalar_one()]
+            ids = [self.conn.execute(sql.INSERT_ITEM, values[0]).scalar_one()]
         else:
             # One executemany (multi-row INSERTs on both dialects), then the new visit's ids:
             # the visit is new, so its items are exactly these, numbered in insertion order.
-            self.c.execute(sql.INSERT_ITEMS, values)
-            ids = list(self.c.execute(sql.VISIT_ITEM_IDS, {"b_visit": vid}).scalars())
+            self.conn.execute(sql.INSERT_ITEMS, values)
+            ids = list(self.conn.execute(sql.VISIT_ITEM_IDS, {"b_visit": vid}).scalars())
         self.delivered.extend(ids)
         self.flow["current_visit_id"] = vid
         self.visit = {"id": vid, "step": step, "seq": seq, "rejected": False}
@@ -304,7 +310,7 @@ class Action:
             raise WaitingRuleUnmet("countersign_vetoed")
         if step.handlers is None and step.co_signers is None:
             return True
-        rows = self.c.execute(sql.WAITING, {"b_visit": self.visit["id"]}).all()
+        rows = self.conn.execute(sql.WAITING, {"b_visit": self.visit["id"]}).all()
         total, done = len(rows), sum(r.status == "done" for r in rows)
         if step.wait == "none" or total == 0:
             return True
@@ -312,7 +318,7 @@ class Action:
         if done >= need:
             return True
         late = [r.user_id for r in rows if r.status != "done"]
-        names = dict(self.c.execute(sql.NAMES, {"b_ids": late}).all())
+        names = dict(self.conn.execute(sql.NAMES, {"b_ids": late}).all())
         raise WaitingRuleUnmet(
             "waiting_rule_unmet",
             step=step.name.zh,
@@ -333,16 +339,16 @@ class Action:
             self.events,
         )
         if rows:
-            self.c.execute(sql.INSERT_EVENTS, rows)
+            self.conn.execute(sql.INSERT_EVENTS, rows)
         version = flow["version"] + (1 if self.bump else 0)
         params = {"b_flow": flow["id"], "b_version": flow["version"], "b_state": flow["state"],
                   "b_new_version": version, "b_visit": flow["current_visit_id"], "b_seq": seq,
                   "b_head": head}  # fmt: skip
         if closing:
             params.update(b_ended=self.now, b_outcome=closing.get("outcome"))
-            result = self.c.execute(sql.CLOSE_FLOW, params)
+            result = self.conn.execute(sql.CLOSE_FLOW, params)
         else:
-            result = self.c.execute(sql.UPDATE_FLOW, params)
+            result = self.conn.execute(sql.UPDATE_FLOW, params)
         if result.rowcount != 1:
             raise StaleVersion("stale_concurrent", flow=flow["id"])
         flow.update(version=version, audit_seq=seq, audit_head=head)

@@ -70,7 +70,7 @@ class Engine(Starting, Lists, History, Available, Access):
                 # Already confirmed, or closed before the person looked: nothing to record.
                 return Outcome(a.flow["id"], a.flow["state"], a.flow["version"], item_id)
             at = max(a.now, a.item["delivered_at"] or a.now)
-            a.c.execute(sql.CONFIRM, {"b_item": item_id, "b_at": at})
+            a.conn.execute(sql.CONFIRM, {"b_item": item_id, "b_at": at})
             a.event("confirm", item=item_id, step=a.visit["step"])
             a.bump = False
             return a.write_flow()
@@ -251,7 +251,7 @@ class Engine(Starting, Lists, History, Available, Access):
         vetoed = decision == "reject" and step.on_reject == "veto"
         cancelled: list[int] = []
         if vetoed:
-            a.c.execute(sql.VETO_VISIT, {"b_visit": a.visit["id"]})
+            a.conn.execute(sql.VETO_VISIT, {"b_visit": a.visit["id"]})
             cancelled = a.cancel_open(others_only=True)
         a.event(
             kind,
@@ -265,7 +265,7 @@ class Engine(Starting, Lists, History, Available, Access):
 
     def visited(self, a: Action, step: str) -> bool:
         return (
-            a.s.scalar(
+            a.tx.scalar(
                 select(VISITS.c.id)
                 .where(VISITS.c.flow_id == a.flow["id"], VISITS.c.step == step)
                 .limit(1)
@@ -274,7 +274,7 @@ class Engine(Starting, Lists, History, Available, Access):
         )
 
     def nobody_opened(self, a: Action) -> bool:
-        row = a.s.execute(
+        row = a.tx.execute(
             select(USERS.c.name, ITEMS.c.confirmed_at)
             .join(USERS, USERS.c.id == ITEMS.c.user_id)
             .where(

@@ -64,14 +64,14 @@ class Starting:
         transaction: the part of :meth:`start` that other actions (a message's reply) reuse."""
         actor_id = a.actor_id
         a.load_actor()
-        a.compiled = compiled = self.registry.latest(a.s, definition)
+        a.compiled = compiled = self.registry.latest(a.tx, definition)
         spec = compiled.spec
         if (
             spec.starters is not None
-            and actor_id not in assign.resolve(a.s, spec.starters, actor_id).ids
+            and actor_id not in assign.resolve(a.tx, spec.starters, actor_id).ids
         ):
             raise Forbidden("start_forbidden", name=Label(zh=spec.name.zh, en=spec.name.en))
-        clean = validate_form(a.s, spec, form)
+        clean = validate_form(a.tx, spec, form)
         first = spec.first_step
         a.flow = {
             "id": None,
@@ -85,7 +85,7 @@ class Starting:
             "audit_head": "",
             "title": assign.title(spec, clean),
         }
-        a.flow["id"] = a.c.execute(sql.INSERT_FLOW, {
+        a.flow["id"] = a.conn.execute(sql.INSERT_FLOW, {
             "definition_id": compiled.version_id, "title": a.flow["title"], "form": clean,
             "initiator_id": actor_id, "state": first, "started_at": a.now, "version": 1,
             "audit_seq": 0, "audit_head": "", "kind": spec.kind}).scalar_one()  # fmt: skip

@@ -78,9 +78,9 @@ def schedule(a: Action, visit_id: int, step_id: str) -> None:
     if step.remind_before is not None:
         at = before(due, step.remind_before, a.engine.tz)
         if at > a.now:  # a reminder due before the step arrives would only repeat the delivery
-            enqueue(a.c, REMIND, f"{REMIND}:{visit_id}", payload, at, now=a.now)
+            enqueue(a.conn, REMIND, f"{REMIND}:{visit_id}", payload, at, now=a.now)
     if step.on_timeout is not None:
-        enqueue(a.c, TIMEOUT, f"{TIMEOUT}:{visit_id}", payload, due, now=a.now)
+        enqueue(a.conn, TIMEOUT, f"{TIMEOUT}:{visit_id}", payload, due, now=a.now)
 
 
 register_on_enter(schedule)
@@ -104,7 +104,7 @@ class SystemAction(Action):
     def handle_item(self, action: str, decision: str | None = None) -> None:
         """The host did not act: their item is closed by the system, with no handling effect."""
         assert self.item is not None
-        self.c.execute(CLOSE_BY_SYSTEM, {"b_item": self.item["id"], "b_at": self.now})
+        self.conn.execute(CLOSE_BY_SYSTEM, {"b_item": self.item["id"], "b_at": self.now})
 
     def event(self, kind: str, **data: Any) -> None:
         """The machine's ``forward`` and ``end`` events are the system's ``timeout``."""
@@ -132,7 +132,7 @@ class SystemAction(Action):
         step = self.compiled.step(self.visit["step"])  # type: ignore[union-attr]
         if step.deadline is None:
             return None
-        entered = self.c.execute(ENTERED_AT, {"b_visit": self.visit["id"]}).scalar_one()
+        entered = self.conn.execute(ENTERED_AT, {"b_visit": self.visit["id"]}).scalar_one()
         return due_at(entered, step.deadline, self.engine.tz)
 
 
@@ -214,11 +214,11 @@ def _timed_out_before(a: SystemAction) -> bool:
     stmt = select(sql.EVENTS.c.data).where(
         sql.EVENTS.c.chain == f"flow:{a.flow['id']}", sql.EVENTS.c.kind == TIMEOUT
     )
-    return any(data.get("visit") == a.visit["seq"] for data in a.c.execute(stmt).scalars())
+    return any(data.get("visit") == a.visit["seq"] for data in a.conn.execute(stmt).scalars())
 
 
 def _host_item(a: SystemAction) -> dict[str, Any] | None:
-    row = next((r for r in a.c.execute(OPEN_ITEMS, {"b_visit": a.visit["id"]})
+    row = next((r for r in a.conn.execute(OPEN_ITEMS, {"b_visit": a.visit["id"]})
                 if r.role == "host"), None)  # fmt: skip
     if row is None:
         return None
@@ -266,15 +266,15 @@ def _escalate(a: SystemAction, step: Step, planned: str) -> None:
     """Close the host's item and deliver a new host item on the same visit to their superior."""
     host = a.item
     assert host is not None
-    boss = superior(a.c, host["user_id"])
+    boss = superior(a.conn, host["user_id"])
     if boss is None:
         why = f"{a.reason}; " if a.reason else ""
         raise GiveUp(
             f"timeout of step '{step.name.zh}' in flow {a.flow['id']}: {why}nobody to escalate "
             f"to: {host['user_name']} has no {SUPERIOR_ROLE} above them"
         )
-    a.c.execute(CLOSE_BY_SYSTEM, {"b_item": host["id"], "b_at": a.now})
-    new = a.c.execute(sql.INSERT_ITEM, {
+    a.conn.execute(CLOSE_BY_SYSTEM, {"b_item": host["id"], "b_at": a.now})
+    new = a.conn.execute(sql.INSERT_ITEM, {
         "flow_id": a.flow["id"], "visit_id": a.visit["id"], "user_id": boss, "role": "host",
         "status": "open", "delivered_at": a.now, "confirmed_at": None}).scalar_one()  # fmt: skip
     a.delivered.append(new)
@@ -286,7 +286,7 @@ def _escalate(a: SystemAction, step: Step, planned: str) -> None:
             items=[[new, boss, "host"]])  # fmt: skip
     title = a.flow["title"]
     enqueue_delivery(
-        a.c,
+        a.conn,
         boss,
         "sms",
         f"【{ACTION_ZH['escalate']}】{title}",

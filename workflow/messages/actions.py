@@ -37,7 +37,7 @@ def confirm_ding(engine: Engine, user_id: int, item_id: int) -> int:
         assert a.item is not None
         waiting = DINGS.c.item_id == item_id, DINGS.c.confirmed_at.is_(None)
         confirmed = (
-            a.c.execute(
+            a.conn.execute(
                 update(DINGS).where(*waiting).values(confirmed_at=a.now).returning(DINGS.c.id)
             )
             .scalars()
@@ -46,7 +46,7 @@ def confirm_ding(engine: Engine, user_id: int, item_id: int) -> int:
         if not confirmed:
             return 0
         if a.item["confirmed_at"] is None:
-            a.c.execute(sql.CONFIRM, {"b_item": item_id, "b_at": a.now})
+            a.conn.execute(sql.CONFIRM, {"b_item": item_id, "b_at": a.now})
         a.event("ding_confirm", item=item_id, dings=list(confirmed))
         a.bump = False
         a.write_flow()
@@ -64,7 +64,7 @@ def delete(engine: Engine, user_id: int, item_id: int) -> Outcome:
         if a.item["role"] == "recipient" and a.item["status"] == "open":
             a.input = ActionInput(action="delete")
             a.fire("finish")
-        elif _hidden(a.c, item_id):
+        elif _hidden(a.conn, item_id):
             return Outcome(a.flow["id"], a.flow["state"], a.flow["version"], item_id)
         else:
             a.event("delete", item=item_id)
@@ -74,7 +74,7 @@ def delete(engine: Engine, user_id: int, item_id: int) -> Outcome:
                         ITEMS.c.role == "sender")  # fmt: skip
         else:
             mine = ITEMS.c.id == item_id
-        a.c.execute(update(ITEMS).where(mine).values(hidden=True))
+        a.conn.execute(update(ITEMS).where(mine).values(hidden=True))
         return a.write_flow()
 
 

@@ -30,7 +30,7 @@ def mark_delivered(engine: Engine, user_id: int, limit: int = 500) -> int:
         for flow_id, items in sorted(by_flow.items()):
             a = Action(engine, s, user_id, engine.clock())
             a.load_flow(flow_id)
-            changed = a.c.execute(
+            changed = a.conn.execute(
                 update(ITEMS)
                 .where(ITEMS.c.id.in_(items), ITEMS.c.delivered_at.is_(None),
                        ITEMS.c.status != "cancelled")
@@ -79,16 +79,16 @@ def _ding_outcome(
             values: dict[str, Any] = {"status": "delivered", "delivered_at": a.now, "failure": None}
         else:
             values = {"status": "failed", "failure": failure[:1000]}
-        a.c.execute(update(DINGS).where(DINGS.c.id == ding_id).values(**values))
+        a.conn.execute(update(DINGS).where(DINGS.c.id == ding_id).values(**values))
         if failure is None:
-            first = a.c.execute(
+            first = a.conn.execute(
                 update(ITEMS)
                 .where(ITEMS.c.id == row.item_id, ITEMS.c.delivered_at.is_(None))
                 .values(delivered_at=a.now)
             ).rowcount
             a.event("delivered", items=[row.item_id] if first else [], ding=ding_id, via=via)
         else:
-            a.c.execute(
+            a.conn.execute(
                 update(ITEMS)
                 .where(ITEMS.c.id == row.item_id, ITEMS.c.delivered_at.is_(None))
                 .values(failure=failure[:1000])

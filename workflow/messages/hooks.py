@@ -30,7 +30,7 @@ def revoke_until(engine: Engine, conn: Connection, flow: dict[str, Any]) -> date
 
 def revoke_allowed(a: Action) -> bool:
     """Guard of ``revoke``: within ``revoke_within`` of sending (raises RevokeExpired if not)."""
-    until = revoke_until(a.engine, a.c, a.flow)
+    until = revoke_until(a.engine, a.conn, a.flow)
     if until is None or a.now > until:
         step = a.compiled.step(a.visit["step"])  # type: ignore[union-attr]
         if until is None:
@@ -45,7 +45,7 @@ def revoke_allowed(a: Action) -> bool:
 
 def ding_allowed(a: Action) -> bool:
     """Guard of ``ding``: someone is left to DING, and the sender has a DING left today."""
-    rows = a.c.execute(
+    rows = a.conn.execute(
         select(ITEMS.c.id, ITEMS.c.user_id, ITEMS.c.confirmed_at, USERS.c.ding_channel)
         .join(USERS, USERS.c.id == ITEMS.c.user_id)
         .where(

@@ -62,7 +62,7 @@ def send(
             fire_ding(a, None, channel)
         out = a.write_flow()
         if request_key is not None:
-            a.c.execute(
+            a.conn.execute(
                 update(KEYS)
                 .where(KEYS.c.user_id == sender_id, KEYS.c.key == request_key)
                 .values(flow_id=out.flow_id)
@@ -97,7 +97,7 @@ def _start(
 ) -> Action:
     a = Action(engine, s, sender_id, engine.clock())
     engine.begin(a, MESSAGE, form)
-    ids = recipients(a.c, sender_id, to_users, to_units)
+    ids = recipients(a.conn, sender_id, to_users, to_units)
     a.input = ActionInput(people=(None, ids, None))
     a.fire("forward", to=SENT)
     return a
@@ -184,8 +184,8 @@ def relay(
         a = _own_message_item(engine, s, user_id, item_id)
         original = a.flow
         form_in = original["form"]
-        sender = a.c.execute(sql.USER_NAME, {"b_user": original["initiator_id"]}).scalar()
-        sent_at = sent_time(a.c, original["id"])
+        sender = a.conn.execute(sql.USER_NAME, {"b_user": original["initiator_id"]}).scalar()
+        sent_at = sent_time(a.conn, original["id"])
         quoted = (
             f"———— 转发的消息 ————\n发件人：{sender}\n时间：{engine.local(sent_at)}\n"
             f"主题：{form_in.get('subject') or original['title']}\n\n{form_in.get('body') or ''}"
