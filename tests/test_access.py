@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from itertools import count
 
 import pytest
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 
 from tests.conftest import Clock, setup_engine
 from tests.engine.test_contract_review import CONTRACT
@@ -20,7 +20,7 @@ from workflow import access, jobs, messages, signin
 from workflow.engine import Engine
 from workflow.errors import Forbidden, Hidden
 from workflow.store.db import Database
-from workflow.store.models import Job, User, WorkItem
+from workflow.store.models import Job, Unit, User, WorkItem
 
 ITEMS = WorkItem.__table__
 
@@ -186,3 +186,32 @@ def test_the_sheet_rule_in_words() -> None:
     assert access.sheet_refusal(False, 1, 2, "ended") == access.NOT_PRINTER
     assert access.sheet_refusal(False, 1, 1, "countersign") == access.NOT_CLOSED
     assert access.sheet_refusal(False, 1, 1, "withdrawn") is None
+
+
+# --- administrators and their scopes (Art. 29-31) ----------------------------------------------
+
+
+def test_the_main_administrator_holds_every_capability_everywhere(world: World) -> None:
+    scope = world.engine.admin_scope(world.who("administrator"))
+    assert scope.main and scope.capabilities == set(access.CAPABILITIES)
+    assert scope.units_for("people") is None and scope.covers("jobs", 12345)
+
+
+def test_a_sub_administrator_covers_only_the_subtrees_granted(world: World) -> None:
+    e = world.engine
+    with e.db.read() as s:
+        units = dict(s.execute(select(Unit.code, Unit.id)).all())
+    hr = e.admin_scope(e.person("fenglei").id)
+    finance = e.admin_scope(e.person("linxiaoyan").id)
+    assert not hr.main and hr.capabilities == {"people", "stats"}
+    assert hr.units_for("people") == set(units.values())  # the whole company, hq's subtree
+    assert finance.units_for("people") == {units["finance"]}
+    assert finance.covers("people", units["finance"]) and not finance.covers("people", units["hr"])
+    assert not finance.covers("jobs") and not e.is_admin(e.person("linxiaoyan").id)
+    with e.db.read() as s, pytest.raises(Forbidden) as refused:
+        access.require_capability(s.connection(), finance.user_id, "people", units["hr"])
+    assert refused.value.code == "admin_unit_out_of_scope"
+    assert str(refused.value) == "林晓燕 may not administer people and units in 人力资源部"
+    with e.db.read() as s, pytest.raises(Forbidden, match="may not administer system jobs"):
+        access.require_capability(s.connection(), finance.user_id, "jobs")
+    assert e.admin_scope(e.person("wangfang").id).capabilities == set()

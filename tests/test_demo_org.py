@@ -18,7 +18,7 @@ from workflow.store.models import RoleMembership, Unit, User
 
 ROLES = (
     "unit_head", "office_director", "clerk", "archivist", "seal_keeper", "legal", "finance",
-    "deputy_director", "general_manager", "hr", "admin",
+    "deputy_director", "general_manager", "hr",
 )  # fmt: skip
 DEFINITIONS = Path(__file__).resolve().parent.parent / "definitions"
 

@@ -27,7 +27,10 @@ def test_a_session_names_its_person_with_roles_and_administrator(engine, people)
     sid = sessions.open_session(db, people["zhouwei"], T0, "x" * 400, "192.0.2.1")
     found = sessions.look_up(db, sid, people["zhouwei"], T0 + timedelta(seconds=5), IDLE)
     assert (found.login, found.name, found.unit, found.admin) == ("zhouwei", "周伟", "办公室", True)
-    assert "admin" in found.roles
+    assert found.capabilities == {"people", "types", "messages", "stats", "jobs"}
+    hr = sessions.open_session(db, people["fenglei"], T0, None, None)
+    found = sessions.look_up(db, hr, people["fenglei"], T0, IDLE)
+    assert (found.admin, found.capabilities, found.roles) == (False, {"people", "stats"}, {"hr"})
     assert len(_row(db, sid).user_agent) == sessions.AGENT_MAX
     clerk = sessions.open_session(db, people["wangfang"], T0, None, None)
     assert sessions.look_up(db, clerk, people["wangfang"], T0, IDLE).admin is False

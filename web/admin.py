@@ -3,7 +3,8 @@
 Thin over ``workflow.jobs``: the counts by status, the dead-lettered jobs newest first with their
 last error, and ``retry``; over ``workflow.signin``: refused sign-ins newest first, the accounts
 and addresses that must wait or are locked, and ``lift``. Both acts are recorded on the ``admin``
-audit chain. Administrators only (role ``admin``); anyone else gets 403.
+audit chain. System jobs need the capability ``jobs``, sign-in security ``people``
+(``workflow.access``); anyone else gets 403.
 """
 
 from __future__ import annotations
@@ -44,10 +45,9 @@ KIND_LABELS = {
 def _administrators_only() -> Any:
     if not current_user.is_authenticated:
         return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
-    if not current_user.is_admin:
-        if request.endpoint in ("admin.jobs", "admin.retry_job"):
-            raise Forbidden("admin_only_jobs")
-        raise Forbidden("admin_only")
+    jobs_page = request.endpoint in ("admin.jobs", "admin.retry_job")
+    if not current_user.may("jobs" if jobs_page else "people"):
+        raise Forbidden("admin_only_jobs" if jobs_page else "admin_only")
     return None
 
 
@@ -58,7 +58,7 @@ def _nav() -> dict[str, Any]:
 
 
 def _dead_count() -> int:
-    if not current_user.is_authenticated or not current_user.is_admin:
+    if not current_user.is_authenticated or not current_user.may("jobs"):
         return 0
     return job_counts(engine().db, ("dead",))["dead"]
 

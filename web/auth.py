@@ -36,15 +36,27 @@ class WebUser(UserMixin):
     unit: str
     sid: str
     roles: set[str] = field(default_factory=set)
-    #: workflow.access.is_admin, asked when the session is looked up (once per request)
+    #: workflow.access.is_admin (the main administrator), asked once per request
     admin: bool = False
+    #: the capabilities they administer somewhere (workflow.access.admin_scope)
+    capabilities: frozenset[str] = frozenset()
 
     def get_id(self) -> str:
         return str(self.id)
 
     @property
     def is_admin(self) -> bool:
+        """The main administrator: powers over every flow."""
         return self.admin
+
+    @property
+    def administers(self) -> bool:
+        """Whether they hold any administrative capability (the 管理 navigation)."""
+        return bool(self.capabilities)
+
+    def may(self, capability: str) -> bool:
+        """Whether they hold ``capability`` somewhere (pages then ask the engine per unit)."""
+        return capability in self.capabilities
 
 
 def init_app(app: Flask) -> None:
@@ -70,7 +82,7 @@ def load_user(user_id: str) -> WebUser | None:
     if found is None:
         return None
     return WebUser(found.user_id, found.login, found.name, found.unit, sid, found.roles,
-                   found.admin)  # fmt: skip
+                   found.admin, found.capabilities)  # fmt: skip
 
 
 @bp.route("/login", methods=["GET", "POST"])

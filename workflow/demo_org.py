@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflow.store.models import RoleMembership, Unit, User
+from workflow.org.names import name_keys
+from workflow.store.models import AdminGrant, MainAdmin, RoleMembership, Unit, User
 
 #: The account whose presence means the demo organisation is already seeded.
 SENTINEL_LOGIN = "wangfang"
@@ -58,7 +60,7 @@ PEOPLE: tuple[DemoPerson, ...] = (
     P("wangfang", "王芳", "office", "收文员", "13901720002", ("clerk",)),
     P("zhaomin", "赵敏", "office", "档案管理员", "13901720003", ("archivist",)),
     P("sunli", "孙丽", "office", "印章管理员", "13901720004", ("seal_keeper",)),
-    P("zhouwei", "周伟", "office", "信息化专员", "13901720005", ("admin",)),
+    P("zhouwei", "周伟", "office", "信息化专员", "13901720005"),
     P("wujing", "吴静", "office", "文秘", "13901720006"),
     # 人力资源部
     P("zhengjie", "郑洁", "hr", "人力资源部部长", "13701730001", ("unit_head", "hr")),
@@ -90,6 +92,16 @@ PEOPLE: tuple[DemoPerson, ...] = (
 )  # fmt: skip
 del P
 
+#: The main administrator (Art. 29-30) and the sub-administrators with their scopes (Art. 31):
+#: login → (capability, unit code) pairs, each capability over that unit's subtree.
+MAIN_ADMIN = "zhouwei"
+SUB_ADMINS: dict[str, tuple[tuple[str, str], ...]] = {
+    # HR for the whole company: people and units, sign-in statistics
+    "fenglei": (("people", "hq"), ("stats", "hq")),
+    # 财务部 only: its people, its statistics
+    "linxiaoyan": (("people", "finance"), ("stats", "finance")),
+}
+
 
 def _role_and_unit(person: DemoPerson, held: str) -> tuple[str, str]:
     """``"clerk"`` → (clerk, the person's unit); ``"unit_head@hq"`` → (unit_head, hq)."""
@@ -110,6 +122,7 @@ def seed_organisation(session: Session) -> dict[str, int]:
     units = _seed_units(session)
     users = _seed_users(session, units)
     _seed_roles(session, units, users)
+    _seed_admins(session, units, users)
     return {login: users[login].id for login in logins}
 
 
@@ -135,6 +148,8 @@ def _seed_users(session: Session, units: dict[str, Unit]) -> dict[str, User]:
             post=p.post,
             status="active",
             password_hash=None,
+            pinyin=name_keys(p.name)[0],
+            initials=name_keys(p.name)[1],
         )
         for p in PEOPLE
     }
@@ -151,6 +166,29 @@ def _seed_roles(session: Session, units: dict[str, Unit], users: dict[str, User]
                 RoleMembership(user_id=users[person.login].id, role=role, unit_id=units[unit].id)
             )
     session.flush()
+
+
+def _seed_admins(session: Session, units: dict[str, Unit], users: dict[str, User]) -> None:
+    now = datetime.now(UTC)
+    session.add(MainAdmin(id=1, user_id=users[MAIN_ADMIN].id, since=now))
+    for login, grants in SUB_ADMINS.items():
+        for capability, unit in grants:
+            session.add(AdminGrant(user_id=users[login].id, capability=capability,
+                                   unit_id=units[unit].id, granted_at=now))  # fmt: skip
+    session.flush()
+
+
+def demo_admins() -> list[tuple[str, str]]:
+    """(login, what they administer) for the README's table of administrators."""
+    unit_names = {u.code: u.name for u in UNITS}
+    rows = [(MAIN_ADMIN, "main administrator (主管理员): everything")]
+    for login, grants in SUB_ADMINS.items():
+        caps: dict[str, list[str]] = {}
+        for capability, unit in grants:
+            caps.setdefault(unit_names[unit], []).append(capability)
+        said = "; ".join(f"{', '.join(c)} in {u}" for u, c in caps.items())
+        rows.append((login, f"sub-administrator (子管理员): {said}"))
+    return rows
 
 
 def demo_accounts() -> list[tuple[str, str, str, tuple[str, ...]]]:

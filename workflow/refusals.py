@@ -15,6 +15,10 @@ Params are plain values, or one of the small types below when a word must be tra
 a :class:`Term` (a role, "the system"), a list (names, joined in the language's list style), an
 :class:`Either` ("the host or a handler"), a :class:`Size` (bytes, shown as "1.0 GB"), and
 aware datetimes (each door shows them in the organisation's time zone).
+
+Long because: it is a catalogue — one line per refusal the product can say, grouped by area —
+and a catalogue is read (and translated, and reviewed for tone) whole; split per area, a new
+code would have to pick a file and duplicates between areas would go unseen.
 """
 
 from __future__ import annotations
@@ -96,6 +100,12 @@ TERMS: dict[str, str] = {
     "an unknown time": N_("an unknown time"),
     "account": N_("account"),
     "address": N_("address"),
+    # administrators' capabilities (workflow.access.CAPABILITIES)
+    "people": N_("people and units"),
+    "types": N_("approval types"),
+    "messages": N_("messages and DING"),
+    "stats": N_("statistics"),
+    "jobs": N_("system jobs"),
 }
 LIST_SEPARATOR = N_(", ")
 EITHER = N_("%(a)s or %(b)s")
@@ -249,9 +259,29 @@ SENTENCES: dict[str, str] = {
     "ding_choose_people": N_("choose the people to DING"),
     "ding_choose_channel": N_("choose how the DING is sent"),
     "admin_only": N_("only administrators may see this page"),
+    "admin_capability_missing": N_("%(name)s may not administer %(capability)s"),
+    "admin_unit_out_of_scope": N_("%(name)s may not administer %(capability)s in %(unit)s"),
     "admin_only_jobs": N_("only administrators may see the system jobs"),
     "sheet_not_yours": N_("only the initiator and administrators can print the flow sheet"),
     "sheet_not_ended": N_("the flow sheet can be printed once the flow has ended"),
+    # --- organisation: units, people, roles (workflow/org/units.py, people.py) ---
+    # (end of units, people, roles)
+
+    # --- organisation: enrolment, invitations, import, mobile changes ---
+    # (end of enrolment, invitations, import, mobile changes)
+
+    # --- organisation: moves and leavers (reassignment) ---
+    # (end of moves and leavers)
+
+    # --- organisation: sessions, presence, sign-in statistics ---
+    # (end of sessions, presence, sign-in statistics)
+
+    # --- organisation: the directory ---
+    # (end of the directory)
+
+    # --- organisation: administrators and scopes ---
+    # (end of administrators and scopes)
+
     # --- form fields: said after the field's label ------------------------------------------
     "field_unknown": N_("is not a field of this form"),
     "field_required": N_("is required"),

@@ -31,8 +31,10 @@ class SignedIn:
     name: str
     unit: str
     roles: set[str] = field(default_factory=set)
-    #: an administrator (workflow.access.is_admin): asked once per request, not per page part
+    #: the main administrator (workflow.access.is_admin): asked once per request
     admin: bool = False
+    #: the capabilities they administer somewhere (workflow.access.admin_scope)
+    capabilities: frozenset[str] = frozenset()
 
 
 def open_session(
@@ -44,6 +46,7 @@ def open_session(
         s.execute(insert(SignInSession).values(
             id=sid, user_id=user_id, created_at=now, last_seen_at=now,
             user_agent=(user_agent or "")[:AGENT_MAX], address=address))  # fmt: skip
+        s.execute(update(User).where(User.id == user_id).values(last_seen_at=now))
     return sid
 
 
@@ -64,7 +67,7 @@ def look_up(
         if row is None or row.status != "active":
             return None
         roles = set(s.scalars(select(RoleMembership.role).where(RoleMembership.user_id == row.id)))
-        admin = access.is_admin(s.connection(), row.id)
+        scope = access.admin_scope(s.connection(), row.id)
     if now - row.last_seen_at > idle:
         end_session(db, sid, now)
         return None
@@ -72,7 +75,8 @@ def look_up(
         with db.write() as s:
             s.execute(update(SignInSession).where(SignInSession.id == sid)
                       .values(last_seen_at=now))  # fmt: skip
-    return SignedIn(row.id, row.login, row.name, row.unit, roles, admin)
+            s.execute(update(User).where(User.id == row.id).values(last_seen_at=now))
+    return SignedIn(row.id, row.login, row.name, row.unit, roles, scope.main, scope.capabilities)
 
 
 def end_session(db: Database, sid: str, now: datetime) -> None:

@@ -69,12 +69,27 @@ class Unit(Base):
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(20), default="department")
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    #: when an administrator closed it (nobody left in it): kept for history, takes nobody new
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class User(Base):
     """One employee's account: real name, mobile for reminders, one home unit."""
 
     __tablename__ = "users"
+    __table_args__ = (
+        # one account per mobile number among the people not removed (Art. 8)
+        Index(
+            "ix_users_mobile",
+            "mobile",
+            unique=True,
+            sqlite_where=text("status <> 'removed' AND mobile IS NOT NULL"),
+            postgresql_where=text("status <> 'removed' AND mobile IS NOT NULL"),
+        ),
+        Index("ix_users_unit", "unit_id"),
+        Index("ix_users_pinyin", "pinyin"),
+        Index("ix_users_initials", "initials"),
+    )
     id: Mapped[pk]
     login: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(100))
@@ -87,6 +102,18 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     #: how DINGs reach this person (Art. 20): sms | voice | email
     ding_channel: Mapped[str] = mapped_column(String(8), default="sms", server_default="sms")
+    #: the name in toneless pinyin ("wangfang") and its initials ("wf"): the directory's search
+    pinyin: Mapped[str] = mapped_column(String(400), default="", server_default="")
+    initials: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    #: the mobile is shown only to people of the units in ``mobile_viewers`` (and administrators)
+    mobile_hidden: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    #: enrolled (invited) at; None for accounts older than enrolment
+    created_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    #: removed (a leaver, Art. 12) at, and by which administrator
+    removed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    removed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: the last request of any of their sessions (online = seen in the last few minutes, Art. 16)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class RoleMembership(Base):
@@ -232,6 +259,8 @@ class WorkItem(Base):
     flow_id: Mapped[int] = mapped_column(ForeignKey("flows.id"))
     visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    #: the person's unit when the item was made: the record keeps it when they move (Art. 11)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     #: host | handler | co_signer | reader; on messages sender | recipient
     role: Mapped[str] = mapped_column(String(16))
     #: open | done (the person acted) | cancelled (the step moved on without them)
@@ -440,3 +469,107 @@ class Upload(Base):
     #: the last time this person stored this content (the same file again refreshes it)
     stored_at: Mapped[UtcTime]
     __table_args__ = (Index("ix_uploads_sha256", "sha256"),)
+
+
+# --- organisation (Art. 7-17, 21, 29-31): migration 0012 ---------------------------------------
+
+
+class Invitation(Base):
+    """A one-time link that lets an enrolled person set a password and become active (Art. 10).
+
+    Only the token's SHA-256 is kept; a newer invitation for the same person replaces theirs."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (Index("ix_invitations_user", "user_id"),)
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[UtcTime]
+    expires_at: Mapped[UtcTime]
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class MobileChange(Base):
+    """A person's request to change their mobile (Art. 8): a code sent to the new number, the
+    change made when the code is entered before it expires (a few attempts at most)."""
+
+    __tablename__ = "mobile_changes"
+    __table_args__ = (Index("ix_mobile_changes_user", "user_id"),)
+    id: Mapped[pk]
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    new_mobile: Mapped[str] = mapped_column(String(32))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[UtcTime]
+    expires_at: Mapped[UtcTime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class MainAdmin(Base):
+    """The one main administrator (Art. 29-30): a single row, transferred, never two."""
+
+    __tablename__ = "main_admin"
+    #: always 1: the primary key makes a second main administrator impossible
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    since: Mapped[UtcTime]
+
+
+class AdminGrant(Base):
+    """One capability of a sub-administrator over one unit's subtree (Art. 31)."""
+
+    __tablename__ = "admin_grants"
+    __table_args__ = (
+        UniqueConstraint("user_id", "capability", "unit_id"),
+        Index("ix_admin_grants_user", "user_id"),
+    )
+    id: Mapped[pk]
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    #: people | types | messages | stats | jobs (workflow.access.CAPABILITIES)
+    capability: Mapped[str] = mapped_column(String(16))
+    #: the root of the subtree the capability covers
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    granted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    granted_at: Mapped[UtcTime]
+
+
+class MobileViewer(Base):
+    """A unit whose people see a hidden mobile (``users.mobile_hidden``), e.g. a leader's office."""
+
+    __tablename__ = "mobile_viewers"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), primary_key=True)
+
+
+class PresenceDay(Base):
+    """A person was signed in (signed in, or a session of theirs was seen) on a local day:
+    the sign-in statistics (Art. 17)."""
+
+    __tablename__ = "presence_days"
+    __table_args__ = (Index("ix_presence_days_day", "day", "user_id"),)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    #: the local date in the organisation's time zone
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    first_at: Mapped[UtcTime]
+
+
+class OrgSetting(Base):
+    """An organisation-wide setting an administrator changes in the browser (e.g. the daily
+    sign-in reminder's time), as JSON by key; BANLI_* settings are the server's, these the company's."""
+
+    __tablename__ = "org_settings"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[UtcTime]
+
+
+class RateCount(Base):
+    """Requests counted per person (or address) in a fixed window: the directory's rate limit."""
+
+    __tablename__ = "rate_counts"
+    #: what is limited ("directory")
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_start: Mapped[UtcTime]
+    count: Mapped[int] = mapped_column(Integer, default=0)
