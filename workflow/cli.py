@@ -9,6 +9,7 @@ import click
 
 from workflow.cli_engine import command_engine
 from workflow.cli_jobs import jobs, worker
+from workflow.cli_org import org
 from workflow.cli_signins import signins
 from workflow.errors import BanliError, DefinitionError
 from workflow.settings import Settings, SettingsError, describe, load_settings, markdown_table
@@ -249,3 +250,4 @@ def sheet(ctx: click.Context, flow_id: int, output: str | None, lang: str) -> No
 main.add_command(jobs)
 main.add_command(worker)
 main.add_command(signins)
+main.add_command(org)

@@ -1,0 +1,20 @@
+"""``banli org``: the organisation from the terminal — units, people, import, leavers, sessions,
+administrators. Each area's commands live in its own module (``workflow/cli_org_*.py``) and
+are attached to this group below; every command names its administrator with ``--as LOGIN``
+and is checked against that person's scope (``workflow.access``) like the pages.
+
+An area's module (``workflow/cli_org_units.py`` …) defines its click commands or group, importing
+``workflow/cli_org_common.py`` for the engine and the administrator, and is attached below with
+one ``org.add_command(...)`` line."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group("org")
+def org() -> None:
+    """The organisation: units, people, leavers, sessions, administrators (Art. 7-17, 29-31)."""
+
+
+# Each area's commands, attached one line each:
