@@ -215,3 +215,13 @@ def test_a_sub_administrator_covers_only_the_subtrees_granted(world: World) -> N
     with e.db.read() as s, pytest.raises(Forbidden, match="may not administer system jobs"):
         access.require_capability(s.connection(), finance.user_id, "jobs")
     assert e.admin_scope(e.person("wangfang").id).capabilities == set()
+
+
+def test_sign_in_locks_are_lifted_only_with_people_over_the_whole_company(world: World) -> None:
+    e = world.engine
+    hr, finance = e.admin_scope(e.person("fenglei").id), e.admin_scope(e.person("linxiaoyan").id)
+    assert hr.company_wide("people") and not finance.company_wide("people")
+    with e.db.read() as s:
+        assert access.require_admin(s.connection(), hr.user_id, "unlock") == "冯磊"
+        with pytest.raises(Forbidden, match="lift a sign-in lock; 林晓燕"):
+            access.require_admin(s.connection(), finance.user_id, "unlock")

@@ -3,8 +3,8 @@
 Thin over ``workflow.jobs``: the counts by status, the dead-lettered jobs newest first with their
 last error, and ``retry``; over ``workflow.signin``: refused sign-ins newest first, the accounts
 and addresses that must wait or are locked, and ``lift``. Both acts are recorded on the ``admin``
-audit chain. System jobs need the capability ``jobs``, sign-in security ``people``
-(``workflow.access``); anyone else gets 403.
+audit chain. System jobs need the capability ``jobs``; sign-in security ``people`` over the whole company
+(refused logins and addresses belong to no unit: ``workflow.access``); anyone else gets 403.
 """
 
 from __future__ import annotations
@@ -45,9 +45,11 @@ KIND_LABELS = {
 def _administrators_only() -> Any:
     if not current_user.is_authenticated:
         return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
-    jobs_page = request.endpoint in ("admin.jobs", "admin.retry_job")
-    if not current_user.may("jobs" if jobs_page else "people"):
-        raise Forbidden("admin_only_jobs" if jobs_page else "admin_only")
+    if request.endpoint in ("admin.jobs", "admin.retry_job"):
+        if not current_user.may("jobs"):
+            raise Forbidden("admin_only_jobs")
+    elif not current_user.may_everywhere("people"):
+        raise Forbidden("admin_only")
     return None
 
 

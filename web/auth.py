@@ -40,6 +40,8 @@ class WebUser(UserMixin):
     admin: bool = False
     #: the capabilities they administer somewhere (workflow.access.admin_scope)
     capabilities: frozenset[str] = frozenset()
+    #: those they administer over the whole company
+    company: frozenset[str] = frozenset()
 
     def get_id(self) -> str:
         return str(self.id)
@@ -57,6 +59,10 @@ class WebUser(UserMixin):
     def may(self, capability: str) -> bool:
         """Whether they hold ``capability`` somewhere (pages then ask the engine per unit)."""
         return capability in self.capabilities
+
+    def may_everywhere(self, capability: str) -> bool:
+        """Whether they hold ``capability`` over the whole company."""
+        return capability in self.company
 
 
 def init_app(app: Flask) -> None:
@@ -82,7 +88,7 @@ def load_user(user_id: str) -> WebUser | None:
     if found is None:
         return None
     return WebUser(found.user_id, found.login, found.name, found.unit, sid, found.roles,
-                   found.admin, found.capabilities)  # fmt: skip
+                   found.admin, found.capabilities, found.company)  # fmt: skip
 
 
 @bp.route("/login", methods=["GET", "POST"])

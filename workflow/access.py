@@ -70,11 +70,18 @@ class AdminScope:
     units: Mapping[str, frozenset[int]] = field(default_factory=dict)
     #: capability → the roots granted (what the admin pages show as the scope)
     roots: Mapping[str, frozenset[int]] = field(default_factory=dict)
+    #: the capabilities held over the whole company (the root unit's subtree): what is not
+    #: about one unit — refused sign-ins from unknown logins, address locks — needs these
+    company: frozenset[str] = frozenset()
 
     @property
     def capabilities(self) -> frozenset[str]:
         """The capabilities held anywhere."""
         return frozenset(CAPABILITIES) if self.main else frozenset(self.units)
+
+    def company_wide(self, capability: str) -> bool:
+        """Whether ``capability`` is held over the whole company."""
+        return self.main or capability in self.company
 
     def covers(self, capability: str, unit_id: int | None = None) -> bool:
         """Whether this person holds ``capability`` over ``unit_id`` (None: anywhere)."""
@@ -133,7 +140,9 @@ def admin_scope(tx: ConnectionOrSession, user_id: int) -> AdminScope:
     if not roots:
         return AdminScope(user_id)
     units = {cap: subtree(tx, ids) for cap, ids in roots.items()}
-    return AdminScope(user_id, False, units, {c: frozenset(r) for c, r in roots.items()})
+    tops = set(tx.execute(select(UNITS.c.id).where(UNITS.c.parent_id.is_(None))).scalars())
+    company = frozenset(cap for cap, ids in units.items() if tops and tops <= ids)
+    return AdminScope(user_id, False, units, {c: frozenset(r) for c, r in roots.items()}, company)
 
 
 def require_capability(
@@ -167,11 +176,13 @@ def is_admin(tx: ConnectionOrSession, user_id: int) -> bool:
 
 def require_admin(tx: ConnectionOrSession, actor_id: int, to: Literal["retry", "unlock"]) -> str:
     """The name of ``actor_id`` if they may ``retry`` a dead job (capability ``jobs``) or
-    ``unlock`` a sign-in lock (capability ``people``); else ``Forbidden``, saying which."""
+    ``unlock`` a sign-in lock (``people`` over the whole company: a lock is on a login as typed
+    or on an address, neither of which belongs to one unit); else ``Forbidden``, saying which."""
     user = tx.execute(select(User.name, User.status).where(User.id == actor_id)).first()
     if user is None:
         raise NotFound("user_not_found", user=actor_id)
-    if not admin_scope(tx, actor_id).covers("jobs" if to == "retry" else "people"):
+    scope = admin_scope(tx, actor_id)
+    if not (scope.covers("jobs") if to == "retry" else scope.company_wide("people")):
         if to == "retry":
             raise Forbidden("retry_not_admin", name=user.name)
         raise Forbidden("unlock_not_admin", name=user.name)

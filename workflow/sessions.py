@@ -35,6 +35,8 @@ class SignedIn:
     admin: bool = False
     #: the capabilities they administer somewhere (workflow.access.admin_scope)
     capabilities: frozenset[str] = frozenset()
+    #: the capabilities they administer over the whole company
+    company: frozenset[str] = frozenset()
 
 
 def open_session(
@@ -76,7 +78,9 @@ def look_up(
             s.execute(update(SignInSession).where(SignInSession.id == sid)
                       .values(last_seen_at=now))  # fmt: skip
             s.execute(update(User).where(User.id == row.id).values(last_seen_at=now))
-    return SignedIn(row.id, row.login, row.name, row.unit, roles, scope.main, scope.capabilities)
+    company = frozenset(c for c in scope.capabilities if scope.company_wide(c))
+    return SignedIn(row.id, row.login, row.name, row.unit, roles, scope.main, scope.capabilities,
+                    company)  # fmt: skip
 
 
 def end_session(db: Database, sid: str, now: datetime) -> None:

@@ -132,7 +132,8 @@ def test_the_admin_sees_refused_sign_ins_and_locks_and_lifts_one(app, client, au
     assert "登录名 wangfang 没有登录失败记录，未作任何更改。" in client.get("/admin/sign-ins").text
 
 
-@pytest.mark.parametrize("login", ["wangfang", "liming"])
+# linxiaoyan administers people in 财务部 only: refused logins belong to no unit
+@pytest.mark.parametrize("login", ["wangfang", "liming", "linxiaoyan"])
 def test_anyone_else_gets_403_and_no_link(client, auth, clock, login):
     lock_out(client, clock, "zhaomin")
     auth.login(login)
