@@ -85,7 +85,7 @@ def test_appoint_change_revoke_take_effect_at_once_each_an_event(setup) -> None:
 
 
 def test_only_the_main_administrator_appoints_and_bad_input_is_named_by_field(setup) -> None:
-    engine, p, u = setup
+    engine, p, _u = setup
     db = engine.db
     # 冯磊 administers people and statistics company-wide, but may not appoint (Art. 30)
     with pytest.raises(Forbidden) as sub:
@@ -112,7 +112,7 @@ def test_only_the_main_administrator_appoints_and_bad_input_is_named_by_field(se
 
 
 def test_transfer_moves_the_one_main_role_and_the_old_main_keeps_nothing(setup) -> None:
-    engine, p, u = setup
+    engine, p, _u = setup
     db = engine.db
     for to, code in (("zhouwei", "admin_transfer_self"), ("ghost", "field_no_person")):
         with pytest.raises(FormInvalid) as bad:
@@ -146,7 +146,7 @@ def test_transfer_moves_the_one_main_role_and_the_old_main_keeps_nothing(setup) 
 
 
 def test_a_removed_sub_administrator_no_longer_counts_and_is_listed_inactive(setup) -> None:
-    engine, p, u = setup
+    engine, p, _u = setup
     with engine.db.write() as s:
         s.execute(update(User).where(User.login == "linxiaoyan").values(status="removed"))
     assert not scope_of(engine, p["linxiaoyan"]).capabilities
@@ -154,7 +154,9 @@ def test_a_removed_sub_administrator_no_longer_counts_and_is_listed_inactive(set
     assert listed["linxiaoyan"].status == "removed" and not listed["linxiaoyan"].counts
     assert listed["fenglei"].counts
     admins.revoke(engine.db, p["zhouwei"], "linxiaoyan", NOW)  # still revocable
-    assert "linxiaoyan" not in [a.login for a in admins.administrators(engine.db, p["zhouwei"]).subs]
+    assert "linxiaoyan" not in [
+        a.login for a in admins.administrators(engine.db, p["zhouwei"]).subs
+    ]
 
 
 def test_the_log_shows_a_sub_administrator_only_the_events_in_their_scope(setup) -> None:
@@ -196,7 +198,7 @@ def test_the_log_shows_a_sub_administrator_only_the_events_in_their_scope(setup)
 
 
 def test_an_appointment_waits_for_a_transfer_in_flight_and_is_then_refused(setup) -> None:
-    engine, p, u = setup
+    engine, p, _u = setup
     db = engine.db
     outcome: dict[str, object] = {}
 

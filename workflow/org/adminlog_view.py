@@ -160,4 +160,3 @@ def unit_names(db: Database, entries: list[LogEntry]) -> dict[int, str]:
     with db.read() as s:
         rows = s.execute(select(Unit.id, Unit.name).where(Unit.id.in_(sorted(ids))))
         return {i: n for i, n in rows}
-

@@ -96,15 +96,16 @@ def _lock_main(s: Session, actor_id: int) -> AdminScope:
 
 
 def _person(s: Session, who: str | int, field: str = "person") -> Any:
-    """The active person a form names (by id or login), else the field's error."""
+    """The active person a form names (by id, login, or a name only one active person bears),
+    else the field's error."""
     column = USERS.c.id if isinstance(who, int) else USERS.c.login
     if isinstance(who, str):
         who = who.strip()
-    row = s.execute(
-        select(USERS.c.id, USERS.c.login, USERS.c.name, USERS.c.unit_id, USERS.c.status).where(
-            column == who
-        )
-    ).first()
+    fields = select(USERS.c.id, USERS.c.login, USERS.c.name, USERS.c.unit_id, USERS.c.status)
+    row = s.execute(fields.where(column == who)).first()
+    if row is None and isinstance(who, str) and who:  # a name, if one active person bears it
+        named = s.execute(fields.where(USERS.c.name == who, USERS.c.status == "active")).all()
+        row = named[0] if len(named) == 1 else None
     if row is None or row.status != "active" or who == "":
         raise FormInvalid({field: FieldError("field_no_person", value=str(who))})
     return row
