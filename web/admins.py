@@ -20,6 +20,7 @@ from flask_login import current_user
 
 from web import engine
 from web.errors import say, say_fields
+from web.inputs import as_id
 from workflow.access import CAPABILITIES
 from workflow.errors import Conflict, Forbidden, FormInvalid
 from workflow.org import admins
@@ -91,17 +92,19 @@ def _refused(form: str, exc: FormInvalid) -> Any:
 
 def _who() -> str | int:
     """The person a form names: its hidden id (a row's own form) or the login typed/chosen."""
-    raw = request.form.get("person_id", "")
-    if raw.isdigit():
-        return int(raw)
+    chosen = as_id(request.form.get("person_id"))
+    if chosen is not None:
+        return chosen
     typed = request.form.get("person", "").strip()
     # the chooser suggests "login — name · unit": the login is what counts
     return typed.split(" ", 1)[0] if typed else ""
 
 
 def _unit() -> int | str:
+    """The unit chosen: its id, else what was sent (the engine says no unit has that name)."""
     raw = request.form.get("unit", "")
-    return int(raw) if raw.isdigit() else raw
+    chosen = as_id(raw)
+    return chosen if chosen is not None else raw[:100]
 
 
 @bp.post("/admin/admins/appoint")
@@ -127,9 +130,10 @@ def change(user_id: int) -> Any:
     add_caps, unit = request.form.getlist("capabilities"), _unit()
     remove = []
     for pair in request.form.getlist("remove"):
-        capability, _sep, unit_id = pair.partition("@")
-        if unit_id.isdigit():
-            remove.append((capability, int(unit_id)))
+        capability, _sep, raw = pair.partition("@")
+        unit_id = as_id(raw)
+        if unit_id is not None:
+            remove.append((capability, unit_id))
     if add_caps and unit == "":
         return _refused(f"change-{user_id}", FormInvalid({"unit": FieldError("field_required")}))
     try:
@@ -191,7 +195,7 @@ def log() -> Any:
     before = args.get("before", "")
     page = read_log(
         eng.db, current_user.id,
-        before=int(before) if before.isdigit() else None,
+        before=as_id(before),
         kind=args.get("kind") or None, actor=args.get("actor", "").strip() or None,
         since=days["since"], until=days["until"], tz=eng.tz,
     )  # fmt: skip

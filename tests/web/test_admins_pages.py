@@ -180,3 +180,29 @@ def test_in_a_browser_an_appointed_sub_admin_gets_the_log_and_loses_it_when_revo
     wu.click("a.brand")  # her next click: no admin link any more
     assert not wu.locator("#nav-admin-log").count()
     assert wu.goto(f"{live_server}/admin/log").status == 403
+
+
+def test_the_log_renders_the_older_admin_acts_too(client, auth, engine) -> None:
+    from workflow import jobs, signin
+
+    now = engine.clock()
+    signin.sign_in(engine.db, "nobody", "wrong", None, None, now)
+    signin.lift(engine.db, signin.ACCOUNT, "nobody", main_id(engine), now)
+    with engine.db.write() as s:
+        jobs.enqueue(s, "noop", "log-test", {}, now)
+        s.execute(update(jobs.JOBS).where(jobs.JOBS.c.key == "log-test").values(status="dead"))
+        job_id = s.execute(select(jobs.JOBS.c.id).where(jobs.JOBS.c.key == "log-test")).scalar()
+    jobs.retry(engine.db, job_id, main_id(engine), now)
+    auth.login("zhouwei")
+    log = client.get("/admin/log").text
+    retry = re.search(r'<tr id="event-\d+" data-kind="job_retry".*?</tr>', log, re.S).group(0)
+    assert "重新执行失败任务" in retry and "log-test" in retry and "周伟" in retry
+    lift = re.search(r'<tr id="event-\d+" data-kind="sign_in_unlock".*?</tr>', log, re.S).group(0)
+    assert "解除登录锁定" in lift and "nobody" in lift
+    only = client.get("/admin/log?kind=job_retry").text
+    assert re.findall(r'data-kind="(\w+)"', only) == ["job_retry"]
+
+
+def main_id(engine) -> int:
+    with engine.db.read() as s:
+        return main_admin_id(s)
