@@ -44,7 +44,7 @@ KIND_LABELS = {
     "admin_revoke": _l("Sub-administrator revoked"),
     "job_retry": _l("Failed job run again"),
     "sign_in_unlock": _l("Sign-in lock lifted"),
-    "definition_load": _l("Approval type loaded"),
+    "definition_loaded": _l("Approval type loaded"),
 }
 FIELD_LABELS = {
     "grants": _l("Scope"),

@@ -206,3 +206,12 @@ def test_the_log_renders_the_older_admin_acts_too(client, auth, engine) -> None:
 def main_id(engine) -> int:
     with engine.db.read() as s:
         return main_admin_id(s)
+
+
+def test_a_removed_sub_administrator_is_listed_as_not_active(client, auth, engine) -> None:
+    with engine.db.write() as s:
+        s.execute(update(User).where(User.login == "linxiaoyan").values(status="removed"))
+    auth.login("zhouwei")
+    page = client.get("/admin/admins").text
+    assert 'id="inactive-linxiaoyan"' in page and "这些授权不生效" in page
+    assert 'id="inactive-fenglei"' not in page
