@@ -65,7 +65,7 @@ class LogEntry:
 @dataclass(frozen=True)
 class LogPage:
     entries: list[LogEntry]
-    #: the ``before`` id of the next (older) page, or None when this is the last
+    #: the ``before`` (a chain seq) of the next, older page; None when this is the last
     next_before: int | None
 
 
@@ -105,7 +105,8 @@ def read_log(
     tz: tzinfo | None = None,
     limit: int = PAGE,
 ) -> LogPage:
-    """One page of the admin log for ``viewer_id``, newest first, older than event ``before``.
+    """One page of the admin log for ``viewer_id``, newest first, before chain position ``before``
+    (the ``seq`` of the last event of the page before: keyset paging).
 
     Filters: ``kind`` (exact), ``actor`` (a login; an unknown one finds nothing), ``since`` and
     ``until`` (days in ``tz``, both included). ``Forbidden`` (``admin_only``) for someone who
@@ -121,7 +122,7 @@ def read_log(
             seen.append(EVENTS.c.data[("target", "user")].as_integer() == viewer_id)
             stmt = stmt.where(or_(*seen))
         if before is not None:
-            stmt = stmt.where(EVENTS.c.id < before)
+            stmt = stmt.where(EVENTS.c.seq < before)
         if kind:
             stmt = stmt.where(EVENTS.c.kind == kind)
         if actor:
@@ -133,10 +134,11 @@ def read_log(
         if until is not None:
             end = datetime.combine(until + timedelta(days=1), time(), zone)
             stmt = stmt.where(EVENTS.c.at < end)
-        rows = s.execute(stmt.order_by(EVENTS.c.id.desc()).limit(limit + 1)).all()
+        # newest first along the chain's own (chain, seq) index: no sort of the whole chain
+        rows = s.execute(stmt.order_by(EVENTS.c.seq.desc()).limit(limit + 1)).all()
         entries = [_entry(r) for r in rows[:limit]]
         more = len(rows) > limit
-        return LogPage(entries, entries[-1].id if more and entries else None)
+        return LogPage(entries, entries[-1].seq if more and entries else None)
 
 
 def log_kinds(db: Database) -> list[str]:

@@ -221,7 +221,7 @@ def change_scope(
             raise FormInvalid({"person": FieldError("field_no_person", value=row.login)})
         wanted = check_pairs(s, adding) if adding else set()
         have = {(g["capability"], g["unit"]) for g in before}
-        dropped = {(c, u) for c, u in have if (c, u) in _ids(s, removing)}
+        dropped = have & _ids(s, removing)
         new = sorted(wanted - have)
         for capability, unit_id in dropped:
             s.execute(delete(GRANTS).where(GRANTS.c.user_id == row.id,
