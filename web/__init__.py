@@ -95,6 +95,7 @@ def create_app(
     )
     from web import (
         admin,
+        admins,
         auth,
         errors,
         flows,
@@ -112,7 +113,7 @@ def create_app(
     auth.init_app(app)
     errors.init_app(app)
     visibility.init_app(app)
-    for module in (auth, workbench, flows, sheet, verify, messages, admin):
+    for module in (auth, workbench, flows, sheet, verify, messages, admin, admins):
         app.register_blueprint(module.bp)
     app.after_request(_security_headers)
     app.jinja_env.filters["localtime"] = lambda at: engine.local(at) if at else "—"

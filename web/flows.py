@@ -98,7 +98,7 @@ def _start_page(compiled: Any, options: list, values: dict, errors: dict, proble
         problem=problem,
         options=options,
         choose=catalog.needs_choice(options),
-        who=catalog.people(eng, _candidates(options)),
+        who=catalog.people(eng, _candidates(options), online=True),
         everyone=catalog.people(eng) if needs & {"user", "users"} else {},
         units=catalog.units(eng) if "unit" in needs else [],
         kept=kept,
@@ -134,7 +134,7 @@ def _item_page(item_id: int, refused: dict[str, Any] | None = None) -> str:
     mine = next(p for v in record.visits for p in v.people if p.item_id == item_id)
     return _record_page(
         "flows/item.html", record, item_id=item_id, mine=mine, actions=actions,
-        who=catalog.people(eng, _candidates(options)), refused=refused,
+        who=catalog.people(eng, _candidates(options), online=True), refused=refused,
     )  # fmt: skip
 
 

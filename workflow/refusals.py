@@ -280,6 +280,12 @@ SENTENCES: dict[str, str] = {
     # (end of the directory)
 
     # --- organisation: administrators and scopes ---
+    "admin_not_main": N_("only the main administrator may do this; %(name)s is not"),
+    "admin_not_appointed": N_("%(name)s is not a sub-administrator (revoked already?)"),
+    "admin_person_is_main": N_("%(name)s is the main administrator and holds every capability"),
+    "admin_no_capability": N_("choose at least one capability"),
+    "admin_unit_closed": N_("the unit %(unit)s is closed"),
+    "admin_transfer_self": N_("you are the main administrator already: choose another person"),
     # (end of administrators and scopes)
 
     # --- form fields: said after the field's label ------------------------------------------

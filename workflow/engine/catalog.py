@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
@@ -12,6 +12,7 @@ from workflow.engine.people import Candidates, resolve
 from workflow.engine.records import FlowRecord
 from workflow.errors import Forbidden, NotFound
 from workflow.machine import CompiledDefinition
+from workflow.org.presence import online_ids
 from workflow.refusals import Label
 from workflow.spec.model import CLOSED_STATES, Names
 from workflow.store.models import DefinitionVersion, Unit, User
@@ -36,6 +37,8 @@ class Person:
     id: int
     name: str
     unit: str
+    #: seen within the last few minutes (asked only where a page shows it: the forward chooser)
+    online: bool = False
 
 
 def startable(engine: Engine, user_id: int) -> list[Startable]:
@@ -120,15 +123,25 @@ def needs_choice(options: list[dict[str, Any]]) -> bool:
     )
 
 
-def people(engine: Engine, ids: list[int] | None = None) -> dict[int, Person]:
-    """People by id with their unit's name: the given ones (any status), or every active person."""
+def people(
+    engine: Engine, ids: list[int] | None = None, *, online: bool = False
+) -> dict[int, Person]:
+    """People by id with their unit's name: the given ones (any status), or every active person.
+
+    ``online``: also whether each is online now (Art. 16: the forward chooser shows it beside
+    every candidate, clerks included), read in the same transaction from ``users.last_seen_at``.
+    """
     stmt = select(User.id, User.name, Unit.name.label("unit")).join(Unit, Unit.id == User.unit_id)
     if ids is None:
         stmt = stmt.where(User.status == "active").order_by(User.unit_id, User.id)
     else:
         stmt = stmt.where(User.id.in_(set(ids)))
     with engine.db.read() as s:
-        return {r.id: Person(r.id, r.name, r.unit) for r in s.execute(stmt)}
+        found = {r.id: Person(r.id, r.name, r.unit) for r in s.execute(stmt)}
+        if not online or not found:
+            return found
+        here = online_ids(s, found, engine.clock())
+    return {i: replace(p, online=i in here) for i, p in found.items()}
 
 
 def units(engine: Engine) -> list[tuple[int, str, str]]:
