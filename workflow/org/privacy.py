@@ -1,0 +1,232 @@
+"""Who sees a colleague's mobile number (Art. 5, 21), and the administrator's switch that hides it.
+
+Every signed-in person sees a colleague's mobile, unless an administrator has hidden it
+(``users.mobile_hidden``; leaders, typically). A hidden number is then seen only by
+
+- the person themself;
+- the main administrator, and administrators holding ``people`` over the person's unit;
+- the people of the units chosen for that person (``mobile_viewers``) **and of every unit below
+  a chosen one** (subtree: choosing 公司领导 lets the leaders' own sub-units see it too — an
+  office's sub-teams belong to the office).
+
+:func:`shown_mobiles` is the one place that rule is applied: the directory builds every card
+and every row through it, so a number it does not return never reaches a page, a JSON answer or
+a command's output. Changing the switch (:func:`set_privacy`) needs ``people`` over the person's
+unit and is one event ``mobile_privacy`` on the admin chain, with the values before and after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, insert, select, update
+
+from workflow.access import admin_scope, require_capability
+from workflow.errors import Forbidden, FormInvalid, NotFound
+from workflow.org import adminlog
+from workflow.refusals import FieldError
+from workflow.store.db import ConnectionOrSession, Database
+from workflow.store.models import MobileViewer, Unit, User
+
+USERS = User.__table__
+UNITS = Unit.__table__
+VIEWERS = MobileViewer.__table__
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The person reading the directory, as the privacy rule needs them (built once a request)."""
+
+    id: int
+    unit_id: int
+    #: their unit and every unit above it: a chosen unit covers the units below it
+    ancestors: frozenset[int]
+    #: the units where they administer people; None: everywhere (the main administrator)
+    people_units: frozenset[int] | None
+
+
+def parents_of(tx: ConnectionOrSession) -> dict[int, int | None]:
+    """unit id → its parent's id, for every unit (open or closed)."""
+    return dict(tx.execute(select(UNITS.c.id, UNITS.c.parent_id)).tuples().all())
+
+
+def viewer(tx: ConnectionOrSession, user_id: int, parents: Mapping[int, int | None]) -> Viewer:
+    """``user_id`` as a reader of the directory: active staff only (``Forbidden`` otherwise)."""
+    row = tx.execute(select(USERS.c.unit_id, USERS.c.status).where(USERS.c.id == user_id)).first()
+    if row is None or row.status != "active":
+        raise Forbidden("directory_viewer_inactive")
+    ancestors: set[int] = set()
+    unit: int | None = row.unit_id
+    while unit is not None and unit not in ancestors:  # a cycle cannot loop forever
+        ancestors.add(unit)
+        unit = parents.get(unit)
+    scope = admin_scope(tx, user_id)
+    units = scope.units_for("people")
+    return Viewer(user_id, row.unit_id, frozenset(ancestors), None if units is None else units)
+
+
+def may_see(viewer: Viewer, person_id: int, unit_id: int, chosen: Iterable[int]) -> bool:
+    """Whether ``viewer`` sees the hidden mobile of ``person_id`` (in ``unit_id``), whose number
+    the units ``chosen`` may see."""
+    if person_id == viewer.id:
+        return True
+    if viewer.people_units is None or unit_id in viewer.people_units:
+        return True
+    return any(unit in viewer.ancestors for unit in chosen)
+
+
+def shown_mobiles(
+    tx: ConnectionOrSession, viewer: Viewer, people: Iterable[tuple[int, int, bool]]
+) -> set[int]:
+    """Of ``people`` (id, unit id, mobile hidden), the ids whose mobile ``viewer`` may see."""
+    people = list(people)
+    hidden = [p for p in people if p[2]]
+    shown = {p[0] for p in people if not p[2]}
+    chosen = viewer_units(tx, [p[0] for p in hidden])
+    shown.update(p[0] for p in hidden if may_see(viewer, p[0], p[1], chosen.get(p[0], ())))
+    return shown
+
+
+def viewer_units(tx: ConnectionOrSession, person_ids: list[int]) -> dict[int, set[int]]:
+    """person id → the units chosen to see their hidden mobile."""
+    found: dict[int, set[int]] = {}
+    for start in range(0, len(person_ids), 500):
+        rows = tx.execute(
+            select(VIEWERS.c.user_id, VIEWERS.c.unit_id).where(
+                VIEWERS.c.user_id.in_(person_ids[start : start + 500])
+            )
+        )
+        for user_id, unit_id in rows:
+            found.setdefault(user_id, set()).add(unit_id)
+    return found
+
+
+# --- the administrator's switch ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChosenUnit:
+    id: int
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Privacy:
+    """A person's mobile privacy as the administrator's page shows it."""
+
+    person_id: int
+    name: str
+    login: str
+    unit_id: int
+    hidden: bool
+    viewers: tuple[ChosenUnit, ...]
+    #: set_privacy: whether this call changed anything (an unchanged form records nothing)
+    changed: bool = False
+
+    def recorded(self) -> dict[str, object]:
+        """The values the admin chain keeps before and after a change."""
+        return {
+            "hidden": self.hidden,
+            "viewers": [{"unit": u.id, "name": u.name} for u in self.viewers],
+        }
+
+
+def privacy_of(db: Database, actor_id: int, person_id: int) -> Privacy:
+    """The privacy of ``person_id``'s mobile, for an administrator holding ``people`` over their
+    unit (``Forbidden`` otherwise; ``NotFound`` for nobody, or a removed account)."""
+    with db.read() as s:
+        tx = s.connection()
+        found = _privacy(tx, person_id)
+        require_capability(tx, actor_id, "people", found.unit_id)
+        return found
+
+
+def set_privacy(
+    db: Database,
+    actor_id: int,
+    person_id: int,
+    *,
+    hidden: bool,
+    viewer_ids: Iterable[int],
+    at: datetime,
+) -> Privacy:
+    """Hide (or show) ``person_id``'s mobile from everyone outside the units ``viewer_ids``.
+
+    The chosen units are kept even when the number is shown, so hiding it again restores them.
+
+    Raises:
+        NotFound: nobody (or a removed account) has that id.
+        Forbidden: ``actor_id`` does not hold ``people`` over the person's unit.
+        FormInvalid: a chosen unit does not exist or is closed (field ``viewers``).
+    """
+    wanted = sorted(set(viewer_ids))
+    with db.write() as s:
+        tx = s.connection()
+        before = _privacy(tx, person_id)
+        scope = require_capability(tx, actor_id, "people", before.unit_id)
+        units = {u.id: u for u in _open_units(tx, wanted)}
+        unknown = [str(u) for u in wanted if u not in units]
+        if unknown:
+            raise FormInvalid({"viewers": FieldError("directory_unit_unknown", units=unknown)})
+        after = Privacy(before.person_id, before.name, before.login, before.unit_id, hidden,
+                        tuple(units[u] for u in wanted), changed=True)  # fmt: skip
+        if after.recorded() == before.recorded():
+            return before
+        tx.execute(update(USERS).where(USERS.c.id == person_id).values(mobile_hidden=hidden))
+        tx.execute(delete(VIEWERS).where(VIEWERS.c.user_id == person_id))
+        if wanted:
+            tx.execute(insert(VIEWERS), [{"user_id": person_id, "unit_id": u} for u in wanted])
+        adminlog.record(s, scope, "mobile_privacy", at=at,
+                        target={"user": person_id, "name": before.name},
+                        before=before.recorded(), after=after.recorded())  # fmt: skip
+        return after
+
+
+def units_by_code(db: Database, codes: Iterable[str]) -> list[int]:
+    """The ids of the open units with these codes (the command line names units by code);
+    ``FormInvalid`` naming the codes that are no open unit."""
+    codes = [c.strip() for c in codes if c.strip()]
+    with db.read() as s:
+        rows = dict(
+            s.execute(
+                select(UNITS.c.code, UNITS.c.id).where(
+                    UNITS.c.code.in_(codes), UNITS.c.closed_at.is_(None)
+                )
+            )
+            .tuples()
+            .all()
+        )
+    unknown = [c for c in codes if c not in rows]
+    if unknown:
+        raise FormInvalid({"viewers": FieldError("directory_unit_unknown", units=unknown)})
+    return [rows[c] for c in codes]
+
+
+def _privacy(tx: ConnectionOrSession, person_id: int) -> Privacy:
+    row = tx.execute(
+        select(USERS.c.id, USERS.c.name, USERS.c.login, USERS.c.unit_id, USERS.c.mobile_hidden,
+               USERS.c.status).where(USERS.c.id == person_id)
+    ).first()  # fmt: skip
+    if row is None or row.status == "removed":
+        raise NotFound("directory_person_not_found", person=person_id)
+    chosen = sorted(viewer_units(tx, [person_id]).get(person_id, set()))
+    units = {u.id: u for u in _units(tx, chosen)}
+    viewers = tuple(units[u] for u in chosen if u in units)
+    return Privacy(row.id, row.name, row.login, row.unit_id, bool(row.mobile_hidden), viewers)
+
+
+def _units(tx: ConnectionOrSession, ids: list[int]) -> list[ChosenUnit]:
+    rows = tx.execute(select(UNITS.c.id, UNITS.c.code, UNITS.c.name).where(UNITS.c.id.in_(ids)))
+    return [ChosenUnit(r.id, r.code, r.name) for r in rows]
+
+
+def _open_units(tx: ConnectionOrSession, ids: list[int]) -> list[ChosenUnit]:
+    rows = tx.execute(
+        select(UNITS.c.id, UNITS.c.code, UNITS.c.name).where(
+            UNITS.c.id.in_(ids), UNITS.c.closed_at.is_(None)
+        )
+    )
+    return [ChosenUnit(r.id, r.code, r.name) for r in rows]
