@@ -96,6 +96,7 @@ def create_app(
     from web import (
         admin,
         auth,
+        directory,
         errors,
         flows,
         inputs,
@@ -112,7 +113,7 @@ def create_app(
     auth.init_app(app)
     errors.init_app(app)
     visibility.init_app(app)
-    for module in (auth, workbench, flows, sheet, verify, messages, admin):
+    for module in (auth, workbench, flows, sheet, verify, messages, admin, directory):
         app.register_blueprint(module.bp)
     app.after_request(_security_headers)
     app.jinja_env.filters["localtime"] = lambda at: engine.local(at) if at else "—"

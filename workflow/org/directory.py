@@ -162,6 +162,14 @@ def person(db: Database, viewer_id: int, person_id: int, now: datetime,
         return _cards(tx, reader, units, rows, now)[0]
 
 
+def unit_tree(db: Database) -> tuple[UnitNode, ...]:
+    """The open units with their active people (the privacy page's unit chooser; not counted:
+    it shows no person)."""
+    with db.read() as s:
+        tx = s.connection()
+        return _tree(tx, _units(tx))
+
+
 # --- the queries ---------------------------------------------------------------------------------
 
 
@@ -295,9 +303,7 @@ def _tree(tx: ConnectionOrSession, units: dict[int, Any]) -> tuple[UnitNode, ...
             select(USERS.c.unit_id, func.count())
             .where(USERS.c.status == "active")
             .group_by(USERS.c.unit_id)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     children: dict[int | None, list[Any]] = {}
     for unit in units.values():

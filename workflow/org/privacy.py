@@ -49,7 +49,7 @@ class Viewer:
 
 def parents_of(tx: ConnectionOrSession) -> dict[int, int | None]:
     """unit id → its parent's id, for every unit (open or closed)."""
-    return dict(tx.execute(select(UNITS.c.id, UNITS.c.parent_id)).tuples().all())
+    return dict(tx.execute(select(UNITS.c.id, UNITS.c.parent_id)).all())
 
 
 def viewer(tx: ConnectionOrSession, user_id: int, parents: Mapping[int, int | None]) -> Viewer:
@@ -185,6 +185,14 @@ def set_privacy(
         return after
 
 
+def administers(db: Database, actor_id: int, person_id: int) -> bool:
+    """Whether ``actor_id`` may change ``person_id``'s mobile privacy (the card shows the link)."""
+    with db.read() as s:
+        tx = s.connection()
+        unit = tx.execute(select(USERS.c.unit_id).where(USERS.c.id == person_id)).scalar()
+        return unit is not None and admin_scope(tx, actor_id).covers("people", unit)
+
+
 def units_by_code(db: Database, codes: Iterable[str]) -> list[int]:
     """The ids of the open units with these codes (the command line names units by code);
     ``FormInvalid`` naming the codes that are no open unit."""
@@ -195,9 +203,7 @@ def units_by_code(db: Database, codes: Iterable[str]) -> list[int]:
                 select(UNITS.c.code, UNITS.c.id).where(
                     UNITS.c.code.in_(codes), UNITS.c.closed_at.is_(None)
                 )
-            )
-            .tuples()
-            .all()
+            ).all()
         )
     unknown = [c for c in codes if c not in rows]
     if unknown:
