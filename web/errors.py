@@ -26,8 +26,14 @@ from workflow.busy import busy_reason
 from workflow.errors import BanliError, Busy, Hidden, NotYourItem
 from workflow.refusals import render
 
-STATUS = {"invalid": 400, "forbidden": 403, "not_found": 404, "conflict": 409, "busy": 503,
-          "too_many": 429}
+STATUS = {
+    "invalid": 400,
+    "forbidden": 403,
+    "not_found": 404,
+    "conflict": 409,
+    "busy": 503,
+    "too_many": 429,
+}
 TITLES = {
     400: lazy_gettext("This cannot be done"),
     403: lazy_gettext("Not allowed"),
