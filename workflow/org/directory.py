@@ -24,10 +24,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, union
-from sqlalchemy.sql import Select
+from sqlalchemy import and_, bindparam, func, or_, select, union
 
 from workflow.errors import NotFound
 from workflow.org import privacy, ratelimit
@@ -182,58 +182,94 @@ def _upper(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1) if ord(prefix[-1]) < 0x10FFFF else prefix + "\0"
 
 
-def _prefix(column: Any, prefix: str) -> Any:
-    """``column`` starts with ``prefix``, as a range a btree index serves."""
-    return and_(column >= prefix, column < _upper(prefix))
+def _range(column: Any, name: str) -> Any:
+    """``column`` starts with the bound ``name``: ``>= :name_lo AND < :name_hi``, a range a btree
+    index serves."""
+    return and_(column >= bindparam(f"{name}_lo"), column < bindparam(f"{name}_hi"))
 
 
-def _after(tx: ConnectionOrSession, after: int | None) -> Any:
-    """The keyset condition: after the person ``after`` in (pinyin, id) order."""
+#: each kind of branch of a search, its WHERE clause with bound values (see _params)
+WHERE: dict[str, Any] = {
+    # 王芳: by the pinyin index, then the characters themselves
+    "name": and_(_range(USERS.c.pinyin, "py"),
+                 func.substr(USERS.c.name, 1, bindparam("name_len")) == bindparam("name")),
+    "pinyin": _range(USERS.c.pinyin, "py"),
+    "initials": _range(USERS.c.initials, "py"),
+    "login": _range(USERS.c.login, "login"),
+    # with the partial index's own condition, so that the index serves it
+    "mobile": and_(_range(USERS.c.mobile, "mobile"), USERS.c.mobile.is_not(None),
+                   USERS.c.status != "removed"),
+}  # fmt: skip
+#: after the person with (pinyin, id) = (:after_key, :after_id): the next page's keyset
+KEYSET = or_(USERS.c.pinyin > bindparam("after_key"),
+             and_(USERS.c.pinyin == bindparam("after_key"), USERS.c.id > bindparam("after_id")))  # fmt: skip
+
+
+@lru_cache(maxsize=32)
+def _search_statement(kinds: tuple[str, ...], keyset: bool) -> Any:
+    """The search's SELECT for these kinds of branch, built once (values are bound)."""
+    selects = []
+    for kind in kinds:
+        stmt = select(*CARD_COLUMNS).where(WHERE[kind], USERS.c.status == "active")
+        selects.append(stmt.where(KEYSET) if keyset else stmt)
+    found = union(*selects).subquery() if len(selects) > 1 else selects[0].subquery()
+    return select(found).order_by(found.c.pinyin, found.c.id).limit(PAGE_SIZE + 1)
+
+
+@lru_cache(maxsize=2)
+def _members_statement(keyset: bool) -> Any:
+    """A unit's active people in (pinyin, id) order, built once."""
+    stmt = select(*CARD_COLUMNS).where(USERS.c.unit_id == bindparam("unit"),
+                                       USERS.c.status == "active")  # fmt: skip
+    if keyset:
+        stmt = stmt.where(KEYSET)
+    return stmt.order_by(USERS.c.pinyin, USERS.c.id).limit(PAGE_SIZE + 1)
+
+
+def _after(tx: ConnectionOrSession, after: int | None) -> dict[str, Any] | None:
+    """The keyset's values: after the person ``after`` in (pinyin, id) order ({}: from the
+    start; None: a cursor to nobody, so nothing comes after it)."""
     if after is None:
-        return None
+        return {}
     key = tx.execute(select(USERS.c.pinyin).where(USERS.c.id == after)).scalar()
-    if key is None:
-        return USERS.c.id < 0  # a cursor to nobody: nothing after it
-    return or_(USERS.c.pinyin > key, and_(USERS.c.pinyin == key, USERS.c.id > after))
+    return None if key is None else {"after_key": key, "after_id": after}
 
 
-def _branches(query: str) -> tuple[list[Any], str | None]:
-    """The WHERE clause of each indexed branch of a search, and the digits it looks for in
-    mobile numbers (None: it does not)."""
+def _params(query: str) -> tuple[dict[str, Any], str | None]:
+    """The kinds of branch a search runs (``kinds``) with their bound values, and the digits it
+    looks for in mobile numbers (None: it does not)."""
     pinyin = name_keys(query)[0]
     chinese = _NON_ASCII.match(query)
-    branches: list[Any] = []
-    if pinyin and chinese:  # 王芳: by the pinyin index, then the characters themselves
-        start = chinese.group(0)
-        branches.append(and_(_prefix(USERS.c.pinyin, pinyin),
-                             func.substr(USERS.c.name, 1, len(start)) == start))  # fmt: skip
+    kinds: list[str] = []
+    params: dict[str, Any] = {}
+    if pinyin:
+        params.update(py_lo=pinyin, py_hi=_upper(pinyin))
+    if pinyin and chinese:
+        kinds.append("name")
+        params.update(name=chinese.group(0), name_len=len(chinese.group(0)))
     elif pinyin and not _NON_ASCII.search(query):
-        branches.append(_prefix(USERS.c.pinyin, pinyin))
-        branches.append(_prefix(USERS.c.initials, pinyin))
-        branches.append(_prefix(USERS.c.login, query.lower().replace(" ", "")))
+        login = query.lower().replace(" ", "")
+        kinds += ["pinyin", "initials", "login"]
+        params.update(login_lo=login, login_hi=_upper(login))
     digits = None
     if _PHONE.match(query):
         digits = re.sub(r"[ \-]", "", query).removeprefix("+86").lstrip("+")
-        if len(digits) >= MOBILE_MIN:  # the partial index's own condition, so it serves this
-            branches.append(and_(_prefix(USERS.c.mobile, digits), USERS.c.mobile.is_not(None),
-                                 USERS.c.status != "removed"))  # fmt: skip
+        if len(digits) >= MOBILE_MIN:
+            kinds.append("mobile")
+            params.update(mobile_lo=digits, mobile_hi=_upper(digits))
         else:
             digits = None
-    return branches, digits
+    return {"kinds": tuple(kinds), **params}, digits
 
 
 def _search(tx: ConnectionOrSession, reader: privacy.Viewer, units: dict[int, Any], query: str,
             after: int | None, now: datetime) -> Results:  # fmt: skip
-    branches, digits = _branches(query)
-    if not branches:
-        return Results((), None)
+    params, digits = _params(query)
+    kinds = params.pop("kinds")
     keyset = _after(tx, after)
-    selects: list[Select[Any]] = []
-    for where in branches:
-        stmt = select(*CARD_COLUMNS).where(where, USERS.c.status == "active")
-        selects.append(stmt if keyset is None else stmt.where(keyset))
-    found = union(*selects).subquery() if len(selects) > 1 else selects[0].subquery()
-    rows = tx.execute(select(found).order_by(found.c.pinyin, found.c.id).limit(PAGE_SIZE + 1)).all()
+    if not kinds or keyset is None:
+        return Results((), None)
+    rows = tx.execute(_search_statement(kinds, bool(keyset)), {**params, **keyset}).all()
     more = rows[PAGE_SIZE - 1].id if len(rows) > PAGE_SIZE else None
     cards = _cards(tx, reader, units, rows[:PAGE_SIZE], now)
     if digits is not None:  # a number the reader may not see finds nobody
@@ -252,11 +288,10 @@ def _named(row: Any, key: str, login: str) -> bool:
 
 def _members(tx: ConnectionOrSession, reader: privacy.Viewer, units: dict[int, Any],
              unit_id: int, after: int | None, now: datetime) -> Results:  # fmt: skip
-    stmt = select(*CARD_COLUMNS).where(USERS.c.unit_id == unit_id, USERS.c.status == "active")
     keyset = _after(tx, after)
-    if keyset is not None:
-        stmt = stmt.where(keyset)
-    rows = tx.execute(stmt.order_by(USERS.c.pinyin, USERS.c.id).limit(PAGE_SIZE + 1)).all()
+    if keyset is None:
+        return Results((), None)
+    rows = tx.execute(_members_statement(bool(keyset)), {"unit": unit_id, **keyset}).all()
     more = rows[PAGE_SIZE - 1].id if len(rows) > PAGE_SIZE else None
     return Results(tuple(_cards(tx, reader, units, rows[:PAGE_SIZE], now)), more)
 
@@ -267,8 +302,9 @@ def _cards(tx: ConnectionOrSession, reader: privacy.Viewer, units: dict[int, Any
     shown = privacy.shown_mobiles(
         tx, reader, [(r.id, r.unit_id, bool(r.mobile_hidden)) for r in rows]
     )
+    paths = {unit: _path(units, unit) for unit in {r.unit_id for r in rows}}
     return [
-        Card(r.id, r.name, r.login, r.unit_id, _path(units, r.unit_id), r.post, r.email,
+        Card(r.id, r.name, r.login, r.unit_id, paths[r.unit_id], r.post, r.email,
              r.mobile if r.id in shown else None, bool(r.mobile_hidden) and r.id not in shown,
              is_online(r.last_seen_at, now))
         for r in rows
