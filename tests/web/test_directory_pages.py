@@ -120,3 +120,32 @@ def test_over_the_rate_limit_is_429_with_the_time_to_try_again(app, client, auth
     assert int(refused.headers["Retry-After"]) > 0
     assert "通讯录" in refused.text and "再试" in refused.text
     assert client.get("/directory/search.json?q=wf").status_code == 429
+
+
+def test_the_card_links_the_privacy_page_for_its_administrators_only(client, auth, people):
+    leader = people["zhangjianguo"]
+    auth.login("fenglei")  # people over the whole company
+    assert 'id="privacy-link"' in client.get(f"/directory/{leader}").text
+    client.post("/logout", data={"csrf_token": csrf_of(client.get("/").text)})
+    auth.login("linxiaoyan")  # 财务部 only
+    assert 'id="privacy-link"' not in client.get(f"/directory/{leader}").text
+    assert 'id="privacy-link"' in client.get(f"/directory/{people['huangyong']}").text
+
+
+def test_the_privacy_page_says_what_changed_in_english_too(client, auth, engine, people):
+    auth.login("zhouwei")
+    client.post("/lang", data={"lang": "en", "csrf_token": csrf_of(client.get("/").text)})
+    url = f"/admin/people/{people['zhangjianguo']}/mobile-privacy"
+    page = client.get(url).text
+    assert "Number privacy" in page and "Units that still see it" in page
+    done = client.post(url, data={"hidden": "1", "viewers": [str(_unit(engine, "office"))],
+                                  "csrf_token": csrf_of(page)}, follow_redirects=True)  # fmt: skip
+    assert "张建国&#39;s mobile is now hidden from everyone outside the chosen units." in done.text
+    again = client.post(url, data={"hidden": "1", "viewers": [str(_unit(engine, "office"))],
+                                   "csrf_token": csrf_of(page)}, follow_redirects=True)  # fmt: skip
+    assert "Nothing changed." in again.text
+    client.post("/logout", data={"csrf_token": csrf_of(client.get("/").text)})
+    auth.login("huangyong")
+    client.post("/lang", data={"lang": "en", "csrf_token": csrf_of(client.get("/").text)})
+    card = client.get(f"/directory/{people['zhangjianguo']}").text
+    assert "Number hidden" in card and LEADER_MOBILE not in card
