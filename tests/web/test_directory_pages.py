@@ -149,3 +149,19 @@ def test_the_privacy_page_says_what_changed_in_english_too(client, auth, engine,
     client.post("/lang", data={"lang": "en", "csrf_token": csrf_of(client.get("/").text)})
     card = client.get(f"/directory/{people['zhangjianguo']}").text
     assert "Number hidden" in card and LEADER_MOBILE not in card
+
+
+def test_administrators_export_their_scope_as_csv_and_staff_cannot(client, auth):
+    auth.login("wangfang")
+    assert 'id="dir-export"' not in client.get("/directory").text
+    assert client.get("/admin/people/directory.csv").status_code == 403
+    client.post("/logout", data={"csrf_token": csrf_of(client.get("/").text)})
+    auth.login("linxiaoyan")
+    assert 'id="dir-export"' in client.get("/directory").text
+    response = client.get("/admin/people/directory.csv")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert "attachment" in response.headers["Content-Disposition"]
+    text = response.data.decode("utf-8-sig")
+    assert text.splitlines()[0] == "姓名,登录名,部门,职务,手机号,邮件"
+    assert "林晓燕" in text and "13601740002" in text and "王芳" not in text
