@@ -150,3 +150,21 @@ def test_a_removed_person_has_no_privacy_page(engine, people):
         privacy.privacy_of(engine.db, people["zhouwei"], people["heting"])
     with pytest.raises(NotFound):
         privacy.privacy_of(engine.db, people["zhouwei"], 999_999)
+
+
+def test_search_and_privacy_on_postgresql(pg_db):
+    from tests.conftest import setup_engine
+
+    engine, people = setup_engine(pg_db)
+    office = unit_id(engine, "office")
+    privacy.set_privacy(engine.db, people["zhouwei"], people["zhangjianguo"], hidden=True,
+                        viewer_ids=[office], at=NOW)  # fmt: skip
+    for query, found in (("wf", ["王芳"]), ("王", ["王芳"]), ("zjg", ["张建国"]),
+                         ("1380171", ["陈志强", "刘海涛"])):  # fmt: skip
+        got = directory.search(engine.db, people["huangyong"], query, NOW, FREE)
+        assert [c.name for c in got.cards] == found, query
+    outside = directory.search(engine.db, people["huangyong"], "zjg", NOW, FREE).cards[0]
+    inside = directory.search(engine.db, people["wangfang"], "zjg", NOW, FREE).cards[0]
+    assert (outside.mobile, inside.mobile) == (None, LEADER_MOBILE)
+    with engine.db.read() as s:
+        assert verify_all(s)[1] == []
