@@ -97,6 +97,7 @@ def create_app(
         admin,
         admins,
         auth,
+        directory,
         errors,
         flows,
         inputs,
@@ -113,7 +114,17 @@ def create_app(
     auth.init_app(app)
     errors.init_app(app)
     visibility.init_app(app)
-    for module in (auth, workbench, flows, sheet, verify, messages, admin, admins):
+    for module in (
+        auth,
+        workbench,
+        flows,
+        sheet,
+        verify,
+        messages,
+        admin,
+        admins,
+        directory,
+    ):
         app.register_blueprint(module.bp)
     app.after_request(_security_headers)
     app.jinja_env.filters["localtime"] = lambda at: engine.local(at) if at else "—"

@@ -26,13 +26,21 @@ from workflow.busy import busy_reason
 from workflow.errors import BanliError, Busy, Hidden, NotYourItem
 from workflow.refusals import render
 
-STATUS = {"invalid": 400, "forbidden": 403, "not_found": 404, "conflict": 409, "busy": 503}
+STATUS = {
+    "invalid": 400,
+    "forbidden": 403,
+    "not_found": 404,
+    "conflict": 409,
+    "busy": 503,
+    "too_many": 429,
+}
 TITLES = {
     400: lazy_gettext("This cannot be done"),
     403: lazy_gettext("Not allowed"),
     404: lazy_gettext("Not found"),
     409: lazy_gettext("Already handled"),
     413: lazy_gettext("File too large"),
+    429: lazy_gettext("Too many requests"),
     500: lazy_gettext("Something went wrong"),
     503: lazy_gettext("The system is busy"),
 }

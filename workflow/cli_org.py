@@ -12,6 +12,7 @@ from __future__ import annotations
 import click
 
 from workflow.cli_org_admins import admins
+from workflow.cli_org_directory import directory
 
 
 @click.group("org")
@@ -21,3 +22,4 @@ def org() -> None:
 
 # Each area's commands, attached one line each:
 org.add_command(admins)
+org.add_command(directory)

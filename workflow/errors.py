@@ -16,7 +16,7 @@ class BanliError(Exception):
     """Base of every error the engine raises on purpose; the web layer maps kinds to HTTP codes."""
 
     #: ``invalid`` → 400, ``forbidden`` → 403, ``not_found`` → 404, ``conflict`` → 409,
-    #: ``busy`` → 503
+    #: ``busy`` → 503, ``too_many`` → 429
     kind = "invalid"
 
     def __init__(self, code: str, /, **params: Any) -> None:
@@ -129,6 +129,18 @@ class Busy(BanliError):
 
     def __init__(self, code: str = "database_busy", /, **params: Any) -> None:
         super().__init__(code, **params)
+
+
+class RateLimited(BanliError):
+    """Too many requests of one kind in a short time (the directory's guard against scraping);
+    ``retry_at`` says when the next one is accepted."""
+
+    kind = "too_many"
+
+    @property
+    def retry_at(self) -> Any:
+        """When the next request is accepted (an aware datetime)."""
+        return self.params.get("until")
 
 
 def _rebuild(cls: type[BanliError], code: str, params: dict[str, Any]) -> BanliError:

@@ -277,6 +277,12 @@ SENTENCES: dict[str, str] = {
     # (end of sessions, presence, sign-in statistics)
 
     # --- organisation: the directory ---
+    "directory_rate_limited": N_("you have opened the directory %(count)s times in %(minutes)s "
+                                 "minutes, the most allowed; try again after %(until)s"),
+    "directory_person_not_found": N_("there is nobody with id %(person)s in the directory"),
+    "directory_unit_not_found": N_("there is no open unit with id %(unit)s"),
+    "directory_viewer_inactive": N_("only signed-in staff may read the directory"),
+    "directory_unit_unknown": N_("names a unit that does not exist or is closed: %(units)s"),
     # (end of the directory)
 
     # --- organisation: administrators and scopes ---

@@ -107,6 +107,12 @@ class Settings(BaseSettings):
         WEB_STATEMENT_TIMEOUT,
         description="seconds a web request's PostgreSQL statement may run before 503",
     )
+    directory_rate: int = Field(
+        120,
+        ge=0,
+        description="directory pages and searches one person may open per 10 minutes (a guard "
+        "against scraping the company's phone list); 0: no limit",
+    )
     # --- files --------------------------------------------------------------------------------
     files_dir: Path = Field(
         Path("instance/files"), description="where attachments are stored (by SHA-256)"
