@@ -1,0 +1,305 @@
+"""Sign-in statistics (Art. 17): per day and per unit, who signed in and who did not.
+
+Who sees them: an administrator with ``stats`` (over their scope) and a unit head (role
+``unit_head``: their unit's subtree), both together if both. Counted are the *active* people of
+the units asked for; a person enrolled later (``users.created_at``) is not expected before their
+local enrolment day. Signed in on a day = a ``presence_days`` row (``workflow.sessions`` writes
+it). The figures are two grouped queries served by ``ix_presence_days_day`` and ``ix_users_unit``
+plus one pass in Python, so a page over 10,000 people × 30 days stays well under 200 ms (see
+``bench/signins.py``). The export (:func:`person_days`) has one row per person per day.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
+
+from sqlalchemy import and_, exists, func, not_, select
+
+from workflow.access import AdminScope, admin_scope, subtree
+from workflow.calendar import is_working_day
+from workflow.errors import Forbidden, FormInvalid, NotFound
+from workflow.org.presence_days import DAYS, local_day
+from workflow.refusals import FieldError
+from workflow.store.db import ConnectionOrSession, Database
+from workflow.store.models import RoleMembership, Unit, User
+
+USERS, UNITS, ROLES = User.__table__, Unit.__table__, RoleMembership.__table__
+DEFAULT_DAYS = 7
+MOST_DAYS = 92
+ABSENT_SHOWN = 200
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """What one person may see of the statistics: their units (None: every unit)."""
+
+    user_id: int
+    units: frozenset[int] | None
+    #: their administrator scope (``stats`` here means they may also send reminders)
+    scope: AdminScope
+
+    def sees(self, unit_id: int) -> bool:
+        return self.units is None or unit_id in self.units
+
+
+@dataclass(frozen=True)
+class UnitChoice:
+    """A unit of the filter: its id, code, name and depth below the scope's top."""
+
+    id: int
+    code: str
+    name: str
+    depth: int
+
+
+@dataclass(frozen=True)
+class DayCount:
+    """One local day: how many were expected, how many signed in."""
+
+    day: date
+    expected: int
+    present: int
+    working: bool
+
+    @property
+    def absent(self) -> int:
+        return self.expected - self.present
+
+
+@dataclass(frozen=True)
+class UnitCount:
+    """One unit over the range: its active people now, person-days signed in and expected."""
+
+    unit_id: int
+    name: str
+    people: int
+    present: int
+    expected: int
+
+
+@dataclass(frozen=True)
+class Absent:
+    """Someone who did not sign in on the day asked about."""
+
+    user_id: int
+    name: str
+    unit: str
+    last_seen_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Stats:
+    """The page's figures: the range, the unit (None: all the viewer sees), per day, per unit,
+    and who did not sign in on ``day`` (the first ABSENT_SHOWN, and how many in all)."""
+
+    start: date
+    end: date
+    unit_id: int | None
+    days: list[DayCount]
+    units: list[UnitCount]
+    day: date
+    absent: list[Absent]
+    absent_total: int
+
+
+@dataclass(frozen=True)
+class PersonDay:
+    """One export row: a person on a day, and when they first signed in (None: not at all)."""
+
+    day: date
+    unit: str
+    login: str
+    name: str
+    first_at: datetime | None
+
+
+def viewer(tx: ConnectionOrSession, user_id: int) -> Viewer:
+    """The statistics ``user_id`` may see; ``Forbidden`` for someone neither ``stats``
+    administrator nor unit head."""
+    scope = admin_scope(tx, user_id)
+    units = scope.units_for("stats") if scope.covers("stats") else frozenset()
+    heads = tx.execute(
+        select(ROLES.c.unit_id).join(USERS, USERS.c.id == ROLES.c.user_id)
+        .where(ROLES.c.user_id == user_id, ROLES.c.role == "unit_head",
+               ROLES.c.unit_id.is_not(None), USERS.c.status == "active")
+    ).scalars().all()  # fmt: skip
+    if units is not None and heads:
+        units = units | subtree(tx, heads)
+    if units is not None and not units:
+        name = tx.execute(select(USERS.c.name).where(USERS.c.id == user_id)).scalar()
+        raise Forbidden("signin_stats_not_allowed", name=name or user_id)
+    return Viewer(user_id, units, scope)
+
+
+def unit_choices(tx: ConnectionOrSession, seen: Viewer) -> list[UnitChoice]:
+    """The units the viewer may pick, in tree order (open and closed units alike)."""
+    rows = tx.execute(select(UNITS.c.id, UNITS.c.code, UNITS.c.name, UNITS.c.parent_id)).all()
+    children: dict[int | None, list] = defaultdict(list)
+    for row in sorted(rows, key=lambda r: r.id):
+        children[row.parent_id].append(row)
+    found: list[UnitChoice] = []
+
+    def walk(parent: int | None, depth: int) -> None:
+        for row in children.get(parent, ()):
+            shown = seen.sees(row.id)
+            if shown:
+                found.append(UnitChoice(row.id, row.code, row.name, depth))
+            walk(row.id, depth + 1 if shown else depth)
+
+    walk(None, 0)
+    return found
+
+
+def parse_range(start: str | None, end: str | None, today: date) -> tuple[date, date]:
+    """The range asked for (``YYYY-MM-DD``; default the last 7 days up to today); a bad date, an
+    end before the start or more than MOST_DAYS days is ``FormInvalid`` by the field."""
+    errors: dict[str, FieldError] = {}
+    last = _date(end, "to", errors) or today
+    first = _date(start, "from", errors) or last - timedelta(days=DEFAULT_DAYS - 1)
+    if not errors and last < first:
+        errors["to"] = FieldError("field_before_start", start=first.isoformat())
+    elif not errors and (last - first).days + 1 > MOST_DAYS:
+        errors["from"] = FieldError("field_range_too_long", days=(last - first).days + 1,
+                                    max=MOST_DAYS)  # fmt: skip
+    if errors:
+        raise FormInvalid(errors)
+    return first, last
+
+
+def _date(text: str | None, key: str, errors: dict[str, FieldError]) -> date | None:
+    if not text or not text.strip():
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        errors[key] = FieldError("field_not_date", example="2026-03-02", value=text[:40])
+        return None
+
+
+def _units(tx: ConnectionOrSession, seen: Viewer, unit_id: int | None) -> frozenset[int] | None:
+    """The units counted: the unit's subtree within the viewer's units, or all they see."""
+    if unit_id is None:
+        return seen.units
+    if not seen.sees(unit_id) or tx.execute(
+        select(UNITS.c.id).where(UNITS.c.id == unit_id)
+    ).first() is None:  # fmt: skip
+        raise NotFound("unit_not_found", unit=unit_id)
+    found = subtree(tx, [unit_id])
+    return found if seen.units is None else found & seen.units
+
+
+def _in(column, units: frozenset[int] | None):  # type: ignore[no-untyped-def]
+    return True if units is None else column.in_(sorted(units))
+
+
+def _days(start: date, end: date) -> Iterator[date]:
+    for n in range((end - start).days + 1):
+        yield start + timedelta(days=n)
+
+
+def stats(
+    db: Database, viewer_id: int, start: date, end: date, tz: tzinfo,
+    unit_id: int | None = None, day: date | None = None,
+) -> Stats:  # fmt: skip
+    """The figures for ``start``..``end`` (local days) over ``unit_id``'s subtree (None: every
+    unit the viewer sees), and who did not sign in on ``day`` (default ``end``).
+
+    Raises:
+        Forbidden: the viewer is neither a ``stats`` administrator nor a unit head.
+        NotFound: the unit does not exist or is outside the viewer's units.
+    """
+    day = day if day is not None and start <= day <= end else end
+    with db.read() as s:
+        tx = s.connection()
+        units = _units(tx, viewer(tx, viewer_id), unit_id)
+        people = tx.execute(
+            select(USERS.c.unit_id, USERS.c.created_at)
+            .where(USERS.c.status == "active", _in(USERS.c.unit_id, units))
+        ).all()  # fmt: skip
+        present = tx.execute(
+            select(DAYS.c.day, USERS.c.unit_id, func.count())
+            .join(USERS, USERS.c.id == DAYS.c.user_id)
+            .where(DAYS.c.day >= start, DAYS.c.day <= end, USERS.c.status == "active",
+                   _in(USERS.c.unit_id, units))
+            .group_by(DAYS.c.day, USERS.c.unit_id)
+        ).all()  # fmt: skip
+        names = dict(tx.execute(select(UNITS.c.id, UNITS.c.name)).all())
+        absent, total = _absent(tx, units, day, tz)
+    # expected per unit per day: everyone enrolled on or before that local day
+    enrolled: dict[int, Counter[date]] = defaultdict(Counter)
+    for unit, created in people:
+        enrolled[unit][local_day(created, tz) if created is not None else start] += 1
+    days = list(_days(start, end))
+    expected: dict[int, list[int]] = {}
+    for unit, by_day in enrolled.items():
+        before = sum(n for d, n in by_day.items() if d < start)
+        running, counts = before, []
+        for d in days:
+            running += by_day.get(d, 0)
+            counts.append(running)
+        expected[unit] = counts
+    here: dict[tuple[date, int], int] = {(d, u): n for d, u, n in present}
+    per_day = [
+        DayCount(d, sum(c[i] for c in expected.values()),
+                 sum(here.get((d, u), 0) for u in expected), is_working_day(d))
+        for i, d in enumerate(days)
+    ]  # fmt: skip
+    per_unit = sorted(
+        (UnitCount(u, names.get(u, str(u)), sum(by_day.values()),
+                   sum(here.get((d, u), 0) for d in days), sum(expected[u]))
+         for u, by_day in enrolled.items()),
+        key=lambda c: c.name,
+    )  # fmt: skip
+    return Stats(start, end, unit_id, per_day, per_unit, day, absent, total)
+
+
+def _absent(
+    tx: ConnectionOrSession, units: frozenset[int] | None, day: date, tz: tzinfo
+) -> tuple[list[Absent], int]:
+    """Who of ``units`` (active, enrolled by ``day``) did not sign in on ``day``."""
+    signed = exists().where(DAYS.c.user_id == USERS.c.id, DAYS.c.day == day)
+    rows = tx.execute(
+        select(USERS.c.id, USERS.c.name, USERS.c.created_at, USERS.c.last_seen_at,
+               UNITS.c.name.label("unit"))
+        .join(UNITS, UNITS.c.id == USERS.c.unit_id)
+        .where(USERS.c.status == "active", _in(USERS.c.unit_id, units), not_(signed))
+        .order_by(UNITS.c.name, USERS.c.pinyin, USERS.c.id)
+    ).all()  # fmt: skip
+    found = [r for r in rows if r.created_at is None or local_day(r.created_at, tz) <= day]
+    shown = [Absent(r.id, r.name, r.unit, r.last_seen_at) for r in found[:ABSENT_SHOWN]]
+    return shown, len(found)
+
+
+def person_days(
+    db: Database, viewer_id: int, start: date, end: date, tz: tzinfo, unit_id: int | None = None
+) -> list[PersonDay]:
+    """The export: one row per person per day of the range (the same people and days the page
+    counts), by day, unit and name."""
+    with db.read() as s:
+        tx = s.connection()
+        units = _units(tx, viewer(tx, viewer_id), unit_id)
+        people = tx.execute(
+            select(USERS.c.id, USERS.c.login, USERS.c.name, USERS.c.created_at,
+                   UNITS.c.name.label("unit"))
+            .join(UNITS, UNITS.c.id == USERS.c.unit_id)
+            .where(USERS.c.status == "active", _in(USERS.c.unit_id, units))
+            .order_by(UNITS.c.name, USERS.c.pinyin, USERS.c.id)
+        ).all()  # fmt: skip
+        firsts = {
+            (row.user_id, row.day): row.first_at
+            for row in tx.execute(
+                select(DAYS.c.user_id, DAYS.c.day, DAYS.c.first_at)
+                .join(USERS, USERS.c.id == DAYS.c.user_id)
+                .where(and_(DAYS.c.day >= start, DAYS.c.day <= end), USERS.c.status == "active",
+                       _in(USERS.c.unit_id, units))
+            )
+        }  # fmt: skip
+    out = []
+    for d in _days(start, end):
+        for p in people:
+            if p.created_at is None or local_day(p.created_at, tz) <= d:
+                out.append(PersonDay(d, p.unit, p.login, p.name, firsts.get((p.id, d))))
+    return out
