@@ -27,8 +27,11 @@ PHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605
 
 def _days(db, user_id: int) -> list[tuple[date, datetime]]:
     with db.read() as s:
-        rows = s.execute(select(PresenceDay.day, PresenceDay.first_at)
-                         .where(PresenceDay.user_id == user_id).order_by(PresenceDay.day))
+        rows = s.execute(
+            select(PresenceDay.day, PresenceDay.first_at)
+            .where(PresenceDay.user_id == user_id)
+            .order_by(PresenceDay.day)
+        )
         return [tuple(r) for r in rows]  # fmt: skip
 
 
@@ -47,7 +50,9 @@ def test_a_phone_and_a_pc_at_once_are_listed_and_both_keep_working(engine, peopl
     assert sessions.look_up(db, phone, me, later, IDLE, TZ) is not None
     listed = devices.my_devices(db, me, later, IDLE, current_sid=phone)
     assert [(d.browser, d.system, d.address, d.current) for d in listed] == [
-        ("WeChat", "iPhone", "198.51.100.7", True), ("Chrome 120", "Windows", "192.0.2.1", False)]
+        ("WeChat", "iPhone", "198.51.100.7", True),
+        ("Chrome 120", "Windows", "192.0.2.1", False),
+    ]
     assert listed[1].signed_in_at == T0 and listed[1].last_seen_at == later
     assert all(pc not in d.handle and phone not in d.handle for d in listed)
 
@@ -117,8 +122,10 @@ def _race(db, people):
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=seen, args=(pc, next_day)),
-               threading.Thread(target=seen, args=(phone, next_day + timedelta(seconds=1)))]
+    threads = [
+        threading.Thread(target=seen, args=(pc, next_day)),
+        threading.Thread(target=seen, args=(phone, next_day + timedelta(seconds=1))),
+    ]
     for t in threads:
         t.start()
     for t in threads:
