@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from workflow import access
 from workflow.calendar import is_working_day
 from workflow.delivery import enqueue_delivery
-from workflow.errors import FormInvalid, NotFound
+from workflow.errors import Forbidden, FormInvalid, NotFound
 from workflow.job_queue import JobRecord, enqueue
 from workflow.org import adminlog
 from workflow.org.presence_days import DAYS, local_day
@@ -100,6 +100,16 @@ def _whole_company(tx: ConnectionOrSession, actor_id: int) -> access.AdminScope:
     for root in tx.execute(select(UNITS.c.id).where(UNITS.c.parent_id.is_(None))).scalars():
         access.require_capability(tx, actor_id, "stats", root)
     return scope
+
+
+def may_schedule(db: Database, user_id: int) -> bool:
+    """Whether ``user_id`` may switch the daily reminder (``stats`` over the whole company)."""
+    with db.read() as s:
+        try:
+            _whole_company(s.connection(), user_id)
+        except (Forbidden, NotFound):
+            return False
+    return True
 
 
 def set_schedule(

@@ -153,6 +153,13 @@ def unit_choices(tx: ConnectionOrSession, seen: Viewer) -> list[UnitChoice]:
     return found
 
 
+def unit_choices_for(db: Database, viewer_id: int) -> list[UnitChoice]:
+    """The units ``viewer_id`` may pick on the statistics page."""
+    with db.read() as s:
+        tx = s.connection()
+        return unit_choices(tx, viewer(tx, viewer_id))
+
+
 def parse_range(start: str | None, end: str | None, today: date) -> tuple[date, date]:
     """The range asked for (``YYYY-MM-DD``; default the last 7 days up to today); a bad date, an
     end before the start or more than MOST_DAYS days is ``FormInvalid`` by the field."""
