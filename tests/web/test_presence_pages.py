@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime, time, timedelta
+import re
+from datetime import datetime, time, timedelta
 
 from openpyxl import load_workbook
 from sqlalchemy import select
@@ -51,7 +52,6 @@ def test_ending_one_session_and_a_strangers_handle_is_404(app, engine, people):
     other, other_auth = _client(app, PC)
     other_auth.login("liming")
     page = other.get("/me/devices").text
-    import re
 
     theirs = re.search(r'data-handle="([0-9a-f]+)"', page).group(1)
     assert pc_auth.post(f"/me/devices/{theirs}/end", page="/me/devices").status_code == 404
@@ -65,7 +65,7 @@ def test_ending_one_session_and_a_strangers_handle_is_404(app, engine, people):
 def test_an_administrator_ends_all_of_a_persons_sessions(app, engine, people):
     clerk, clerk_auth = _client(app, PHONE)
     clerk_auth.login("huangyong")
-    admin, admin_auth = _client(app, PC)
+    _admin, admin_auth = _client(app, PC)
     admin_auth.login("linxiaoyan")  # 财务部's sub-admin
     url = f"/admin/people/{people['wangfang']}/sessions/end"
     assert admin_auth.post(url).status_code == 404  # 办公室: outside their scope
@@ -73,7 +73,7 @@ def test_an_administrator_ends_all_of_a_persons_sessions(app, engine, people):
                            follow_redirects=True)  # fmt: skip
     assert "该人员的 1 个登录已结束" in done.text
     assert clerk.get("/").status_code == 302
-    plain, plain_auth = _client(app, PC)
+    _plain, plain_auth = _client(app, PC)
     plain_auth.login("heting")
     assert plain_auth.post(url).status_code == 403
     with engine.db.read() as s:
@@ -103,11 +103,15 @@ def test_statistics_page_counts_exports_and_refuses_strangers(app, engine, peopl
     cells = [[c.value for c in r] for r in sheet.iter_rows()]
     assert cells[0] == ["日期", "部门", "登录名", "姓名", "已登录", "首次登录时间"]
     assert sorted((r[3], r[4]) for r in cells[1:]) == [
-        ("林晓燕", "否"), ("钱学军", "是"), ("马丽", "否"), ("黄勇", "是")]
+        ("林晓燕", "否"),
+        ("钱学军", "是"),
+        ("马丽", "否"),
+        ("黄勇", "是"),
+    ]
     text = auth.client.get(f"/admin/presence/export.csv?from={today}&to={today}").data
     rows = list(csv.reader(io.StringIO(text.decode("utf-8-sig"))))
     assert rows == [[v or "" for v in r] for r in cells]  # the same figures
-    office = auth.client.get(f"/admin/presence?unit={people and 3}")
+    office = auth.client.get("/admin/presence?unit=3")  # 办公室
     assert office.status_code == 404
     bad = auth.client.get("/admin/presence?from=2026-13-01")
     assert bad.status_code == 400 and 'id="from-error"' in bad.text and "2026-13-01" in bad.text
