@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import click
 
+from workflow.cli_org_sessions import sessions, signins
+
 
 @click.group("org")
 def org() -> None:
@@ -18,3 +20,5 @@ def org() -> None:
 
 
 # Each area's commands, attached one line each:
+org.add_command(sessions)
+org.add_command(signins)

@@ -310,3 +310,9 @@ def person_days(
             if p.created_at is None or local_day(p.created_at, tz) <= d:
                 out.append(PersonDay(d, p.unit, p.login, p.name, firsts.get((p.id, d))))
     return out
+
+
+def unit_by_code(db: Database, code: str) -> int | None:
+    """The id of the unit with ``code`` (the command line names units so), or None."""
+    with db.read() as s:
+        return s.execute(select(UNITS.c.id).where(UNITS.c.code == code)).scalar()
