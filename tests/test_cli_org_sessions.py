@@ -57,7 +57,7 @@ def test_stats_csv_and_remind(run, tmp_path):
     out = tmp_path / "signins.csv"
     got = run("org", "signins", "stats", "--unit", "finance", "--as", "fenglei", "--csv", str(out))
     assert got.exit_code == 0, got.output
-    assert "财务部: 4 people" in got.output
+    assert "财务部: 0 of 4 signed in, 4 not" in got.output
     rows = list(csv.reader(out.read_text(encoding="utf-8-sig").splitlines()))
     assert rows[0] == ["date", "unit", "login", "name", "signed_in", "first_sign_in"]
     assert len(rows) == 1 + 4 * 7

@@ -47,7 +47,11 @@ def test_per_day_and_unit_counts_with_people_enrolled_later(engine, people):
         (MON, 3, 2, 1),
         (MON + timedelta(days=1), 4, 2, 2),
     ]
-    assert [(u.name, u.people, u.present, u.expected) for u in got.units] == [("财务部", 4, 4, 7)]
+    assert [(u.name, u.expected, u.present, u.absent) for u in got.units] == [("财务部", 4, 2, 2)]
+    monday = signin_stats.stats(db, people["linxiaoyan"], MON, MON + timedelta(days=1), TZ,
+                                day=MON)  # fmt: skip
+    assert [(u.expected, u.present) for u in monday.units] == [(3, 2)]
+    assert [a.name for a in monday.absent] == ["林晓燕"]
     assert [a.name for a in got.absent] == ["黄勇", "林晓燕"] and got.absent_total == 2
     assert got.units[0].unit_id == finance
     rows = signin_stats.person_days(db, people["linxiaoyan"], MON, MON + timedelta(days=1), TZ)

@@ -107,9 +107,9 @@ def signins_stats(
     for d in found.days:
         off = "" if d.working else "  (day off)"
         click.echo(f"{d.day.isoformat()}  {d.expected:6}  {d.present:9}  {d.absent:3}{off}")
-    click.echo("")
+    click.echo(f"\nper unit on {found.day.isoformat()}:")
     for u in found.units:
-        click.echo(f"{u.name}: {u.people} people, {u.present} of {u.expected} person-days")
+        click.echo(f"{u.name}: {u.present} of {u.expected} signed in, {u.absent} not")
     if csv_file:
         _write_csv(csv_file, rows, engine)
         click.echo(f"{len(rows)} row(s) written to {csv_file}")

@@ -1,12 +1,16 @@
 """Sign-in statistics (Art. 17): per day and per unit, who signed in and who did not.
 
+Per day over a range (at most MOST_DAYS days), and per unit with the people who did not sign in
+on one day of it (the last, unless another is asked for).
+
 Who sees them: an administrator with ``stats`` (over their scope) and a unit head (role
 ``unit_head``: their unit's subtree), both together if both. Counted are the *active* people of
 the units asked for; a person enrolled later (``users.created_at``) is not expected before their
 local enrolment day. Signed in on a day = a ``presence_days`` row (``workflow.sessions`` writes
-it). The figures are two grouped queries served by ``ix_presence_days_day`` and ``ix_users_unit``
-plus one pass in Python, so a page over 10,000 people × 30 days stays well under 200 ms (see
-``bench/signins.py``). The export (:func:`person_days`) has one row per person per day.
+it). The per-day figures are counted from ``ix_presence_days_day`` alone (less the few people not
+counted) or, for a small unit, from its people's rows; the per-unit ones with one seek per person
+into the ``(user_id, day)`` key; then one pass in Python (see ``bench/signins.py`` for the page
+over 10,000 people × 30 days). The export (:func:`person_days`) has one row per person per day.
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
 
-from sqlalchemy import and_, exists, func, not_, select
+from sqlalchemy import and_, case, exists, func, not_, or_, select
 
 from workflow.access import AdminScope, admin_scope, subtree
 from workflow.calendar import is_working_day
@@ -71,13 +76,16 @@ class DayCount:
 
 @dataclass(frozen=True)
 class UnitCount:
-    """One unit over the range: its active people now, person-days signed in and expected."""
+    """One unit on the day asked about: the people expected that day and those signed in."""
 
     unit_id: int
     name: str
-    people: int
-    present: int
     expected: int
+    present: int
+
+    @property
+    def absent(self) -> int:
+        return self.expected - self.present
 
 
 @dataclass(frozen=True)
@@ -92,8 +100,8 @@ class Absent:
 
 @dataclass(frozen=True)
 class Stats:
-    """The page's figures: the range, the unit (None: all the viewer sees), per day, per unit,
-    and who did not sign in on ``day`` (the first ABSENT_SHOWN, and how many in all)."""
+    """The page's figures: the range, the unit (None: all the viewer sees), per day; per unit
+    and who did not sign in (the first ABSENT_SHOWN, and how many in all) on ``day``."""
 
     start: date
     end: date
@@ -219,65 +227,81 @@ def stats(
         NotFound: the unit does not exist or is outside the viewer's units.
     """
     day = day if day is not None and start <= day <= end else end
+    in_range = (DAYS.c.day >= start, DAYS.c.day <= end)
     with db.read() as s:
         tx = s.connection()
         units = _units(tx, viewer(tx, viewer_id), unit_id)
+        counted = and_(USERS.c.status == "active", _in(USERS.c.unit_id, units))
+        # signed in on ``day``: one seek per person into the (user_id, day) key
+        on_day = case((exists().where(DAYS.c.user_id == USERS.c.id, DAYS.c.day == day), 1),
+                      else_=0)  # fmt: skip
+        # people enrolled before the range are expected on every day of it: grouped in SQL
+        since = datetime.combine(start, time.min, tzinfo=tz).astimezone(UTC)
+        late = case((USERS.c.created_at >= since, USERS.c.created_at), else_=None)
         people = tx.execute(
-            select(USERS.c.unit_id, USERS.c.created_at)
-            .where(USERS.c.status == "active", _in(USERS.c.unit_id, units))
+            select(USERS.c.unit_id, late, func.count(), func.sum(on_day))
+            .where(counted).group_by(USERS.c.unit_id, late)
         ).all()  # fmt: skip
-        present = tx.execute(
-            select(DAYS.c.day, USERS.c.unit_id, func.count())
-            .join(USERS, USERS.c.id == DAYS.c.user_id)
-            .where(DAYS.c.day >= start, DAYS.c.day <= end, USERS.c.status == "active",
-                   _in(USERS.c.unit_id, units))
-            .group_by(DAYS.c.day, USERS.c.unit_id)
-        ).all()  # fmt: skip
+        present = _per_day(tx, counted, sum(row[2] for row in people), in_range)
         names = dict(tx.execute(select(UNITS.c.id, UNITS.c.name)).all())
         absent, total = _absent(tx, units, day, tz)
-    # expected per unit per day: everyone enrolled on or before that local day
+    # expected per day: everyone enrolled on or before that local day
     enrolled: dict[int, Counter[date]] = defaultdict(Counter)
-    for unit, created in people:
-        enrolled[unit][local_day(created, tz) if created is not None else start] += 1
+    signed: Counter[int] = Counter()
+    for unit, created, n, signed_on_day in people:
+        enrolled[unit][local_day(created, tz) if created is not None else start] += n
+        signed[unit] += int(signed_on_day or 0)
     days = list(_days(start, end))
-    expected: dict[int, list[int]] = {}
-    for unit, by_day in enrolled.items():
-        before = sum(n for d, n in by_day.items() if d < start)
-        running, counts = before, []
-        for d in days:
+    expected = [0] * len(days)
+    for by_day in enrolled.values():
+        running = sum(n for d, n in by_day.items() if d < start)
+        for i, d in enumerate(days):
             running += by_day.get(d, 0)
-            counts.append(running)
-        expected[unit] = counts
-    here: dict[tuple[date, int], int] = {(d, u): n for d, u, n in present}
-    per_day = [
-        DayCount(d, sum(c[i] for c in expected.values()),
-                 sum(here.get((d, u), 0) for u in expected), is_working_day(d))
-        for i, d in enumerate(days)
-    ]  # fmt: skip
+            expected[i] += running
     per_unit = sorted(
-        (UnitCount(u, names.get(u, str(u)), sum(by_day.values()),
-                   sum(here.get((d, u), 0) for d in days), sum(expected[u]))
-         for u, by_day in enrolled.items()),
+        (UnitCount(unit, names.get(unit, str(unit)),
+                   sum(n for d, n in by_day.items() if d <= day), signed[unit])
+         for unit, by_day in enrolled.items()),
         key=lambda c: c.name,
     )  # fmt: skip
+    per_day = [DayCount(d, expected[i], present.get(d, 0), is_working_day(d))
+               for i, d in enumerate(days)]  # fmt: skip
     return Stats(start, end, unit_id, per_day, per_unit, day, absent, total)
+
+
+def _per_day(
+    tx: ConnectionOrSession, counted: Any, how_many: int, in_range: tuple[Any, ...]
+) -> dict[date, int]:
+    """People of ``counted`` signed in per day. Few counted: their own rows, one seek each;
+    most: every row of the range counted from ``ix_presence_days_day`` alone, less the rows of
+    the few people not counted (removed, invited, other units)."""
+    everyone = tx.execute(select(func.count()).select_from(USERS)).scalar() or 0
+    per_day = select(DAYS.c.day, func.count()).where(*in_range).group_by(DAYS.c.day)
+    if how_many * 2 <= everyone:
+        return dict(
+            tx.execute(per_day.where(DAYS.c.user_id.in_(select(USERS.c.id).where(counted)))).all()
+        )  # type: ignore[arg-type]
+    others = select(USERS.c.id).where(not_(counted))
+    less = dict(tx.execute(per_day.where(DAYS.c.user_id.in_(others))).all())  # type: ignore[arg-type]
+    return {d: n - less.get(d, 0) for d, n in tx.execute(per_day).all()}
 
 
 def _absent(
     tx: ConnectionOrSession, units: frozenset[int] | None, day: date, tz: tzinfo
 ) -> tuple[list[Absent], int]:
-    """Who of ``units`` (active, enrolled by ``day``) did not sign in on ``day``."""
+    """Who of ``units`` (active, enrolled by ``day``) did not sign in on ``day``: the first
+    ABSENT_SHOWN by unit and name, and how many in all."""
     signed = exists().where(DAYS.c.user_id == USERS.c.id, DAYS.c.day == day)
+    until = datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz).astimezone(UTC)
+    where = (USERS.c.status == "active", _in(USERS.c.unit_id, units), not_(signed),
+             or_(USERS.c.created_at.is_(None), USERS.c.created_at < until))  # fmt: skip
+    total = tx.execute(select(func.count()).select_from(USERS).where(*where)).scalar() or 0
     rows = tx.execute(
-        select(USERS.c.id, USERS.c.name, USERS.c.created_at, USERS.c.last_seen_at,
-               UNITS.c.name.label("unit"))
-        .join(UNITS, UNITS.c.id == USERS.c.unit_id)
-        .where(USERS.c.status == "active", _in(USERS.c.unit_id, units), not_(signed))
-        .order_by(UNITS.c.name, USERS.c.pinyin, USERS.c.id)
+        select(USERS.c.id, USERS.c.name, USERS.c.last_seen_at, UNITS.c.name.label("unit"))
+        .join(UNITS, UNITS.c.id == USERS.c.unit_id).where(*where)
+        .order_by(UNITS.c.name, USERS.c.pinyin, USERS.c.id).limit(ABSENT_SHOWN)
     ).all()  # fmt: skip
-    found = [r for r in rows if r.created_at is None or local_day(r.created_at, tz) <= day]
-    shown = [Absent(r.id, r.name, r.unit, r.last_seen_at) for r in found[:ABSENT_SHOWN]]
-    return shown, len(found)
+    return [Absent(r.id, r.name, r.unit, r.last_seen_at) for r in rows], total
 
 
 def person_days(
