@@ -62,13 +62,17 @@ def fill(made, people: int, days: int, end: date) -> None:
                   .values(password_hash=hash_password("bench")))  # fmt: skip
 
 
-def _times(fn, n: int) -> list[float]:
+def _times(fn, n: int, cpu: list[float] | None = None) -> list[float]:
+    """Wall-clock ms of ``n`` calls after a warm-up; their CPU ms go to ``cpu`` if given (the
+    figure that does not grow when other processes share the machine)."""
     fn()  # warm-up
     out = []
     for _ in range(n):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         fn()
         out.append((time.perf_counter() - t) * 1000)
+        if cpu is not None:
+            cpu.append((time.process_time() - c) * 1000)
     return out
 
 
@@ -91,9 +95,8 @@ def run(quick: bool = False, people: int = 10_000, days: int = 30) -> None:
             plan = (
                 s.connection()
                 .exec_driver_sql(
-                    "EXPLAIN QUERY PLAN SELECT p.day, u.unit_id, count(*) FROM presence_days p JOIN "
-                    "users u ON u.id = p.user_id WHERE p.day >= ? AND p.day <= ? AND u.status = "
-                    "'active' GROUP BY p.day, u.unit_id",
+                    "EXPLAIN QUERY PLAN SELECT day, count(*) FROM presence_days "
+                    "WHERE day >= ? AND day <= ? GROUP BY day",
                     (start.isoformat(), end.isoformat()),
                 )
                 .all()
@@ -112,11 +115,16 @@ def run(quick: bool = False, people: int = 10_000, days: int = 30) -> None:
         client.post("/login", data={"login": "zhouwei", "password": "bench"})
         url = f"/admin/presence?from={start}&to={end}"
         assert client.get(url).status_code == 200
-        page = _times(lambda: client.get(url), reps)
+        cpu: list[float] = []
+        page = _times(lambda: client.get(url), reps, cpu)
         p50 = percentile(page, 0.5)
         print(
             f"  {'GET /admin/presence (page)':<44} p50 {p50:7.1f} ms  p95 "
             f"{percentile(page, 0.95):7.1f} ms  {target(p50 <= TARGET_MS, f'≤ {TARGET_MS:.0f} ms')}"
+        )
+        print(
+            f"  {'  of which CPU time (load-independent)':<44} p50 {percentile(cpu, 0.5):7.1f} ms"
+            "  (wall time includes waiting for a shared CPU)"
         )
         t = time.perf_counter()
         xlsx = client.get(f"/admin/presence/export.xlsx?from={start}&to={end}&unit={unit}")
