@@ -22,7 +22,8 @@ from openpyxl import Workbook
 from web import engine
 from web.chart import bar_chart
 from web.errors import say_fields
-from workflow.errors import FormInvalid
+from web.inputs import as_id
+from workflow.errors import FormInvalid, NotFound
 from workflow.org import clerks, signin_reminders, signin_stats
 from workflow.org.presence_days import local_day
 
@@ -41,7 +42,14 @@ def _today() -> date:
 
 
 def _unit() -> int | None:
-    return request.values.get("unit", type=int) or None
+    """The unit asked for (None: every unit of mine); an id that names no unit is 404."""
+    raw = request.values.get("unit", "").strip()
+    if not raw:
+        return None
+    unit = as_id(raw)
+    if unit is None:
+        raise NotFound("unit_not_found", unit=raw[:20])
+    return unit
 
 
 def _chart(found: signin_stats.Stats) -> Any:

@@ -35,6 +35,8 @@ USERS, UNITS, ROLES = User.__table__, Unit.__table__, RoleMembership.__table__
 DEFAULT_DAYS = 7
 MOST_DAYS = 92
 ABSENT_SHOWN = 200
+#: the dates a range may name (nobody signed in before; nothing overflows after)
+EARLIEST, LATEST = date(1970, 1, 1), date(9000, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -188,7 +190,10 @@ def _date(text: str | None, key: str, errors: dict[str, FieldError]) -> date | N
     if not text or not text.strip():
         return None
     try:
-        return date.fromisoformat(text.strip())
+        found = date.fromisoformat(text.strip())
+        if not EARLIEST <= found <= LATEST:  # no statistics there, and no day after it
+            raise ValueError(text)
+        return found
     except ValueError:
         errors[key] = FieldError("field_not_date", example="2026-03-02", value=text[:40])
         return None
