@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from user_agents import parse
@@ -74,7 +75,7 @@ def describe(user_agent: str | None) -> tuple[str, str, bool]:
     return browser, system, bool(agent.is_mobile or agent.is_tablet)
 
 
-def _open(tx: ConnectionOrSession, user_id: int, now: datetime, idle: timedelta) -> list:
+def _open(tx: ConnectionOrSession, user_id: int, now: datetime, idle: timedelta) -> list[Any]:
     return list(tx.execute(
         select(SESSIONS).where(SESSIONS.c.user_id == user_id, SESSIONS.c.ended_at.is_(None),
                                SESSIONS.c.last_seen_at >= now - idle)
@@ -82,10 +83,10 @@ def _open(tx: ConnectionOrSession, user_id: int, now: datetime, idle: timedelta)
     ))  # fmt: skip
 
 
-def _device(row: object, current_sid: str | None) -> Device:
-    browser, system, mobile = describe(row.user_agent)  # type: ignore[attr-defined]
-    return Device(handle_of(row.id), browser, system, mobile, row.address,  # type: ignore[attr-defined]
-                  row.created_at, row.last_seen_at, row.id == current_sid)  # type: ignore[attr-defined]  # fmt: skip
+def _device(row: Any, current_sid: str | None) -> Device:
+    browser, system, mobile = describe(row.user_agent)
+    return Device(handle_of(row.id), browser, system, mobile, row.address, row.created_at,
+                  row.last_seen_at, row.id == current_sid)  # fmt: skip
 
 
 def my_devices(
