@@ -9,8 +9,9 @@
 6. verify.py    ``banli audit verify`` on 10,000 flows: hash chains plus the replay of each flow;
 7. anchors.py   an audit anchor over 10,000 flows' chains, the next one, and the check of a file;
 8. directory.py directory search p50 with 10,000 people, with the query plan.
+9. signins.py   the sign-in statistics page for 10,000 people × 30 days (target ≤ 200 ms).
 
-Default: all eight. ``--quick``: short runs, the inbox at 10k/100k only, verify and anchors on
+Default: all nine. ``--quick``: short runs, the inbox at 10k/100k only, verify and anchors on
 1,000 flows (a smoke run).
 ``--profile``: only the profile. Figures are printed with "TARGET met/missed" beside each target;
 nothing asserts. A calibration line first shows how fast this machine runs SQLite and SQLAlchemy,
@@ -37,11 +38,22 @@ import history
 import inbox
 import messages
 import profile_actions
+import signins
 import verify
 from common import header
 from sqlalchemy import Column, Integer, MetaData, Table, create_engine, select
 
-ALL = ("actions", "history", "inbox", "profile", "messages", "verify", "anchors", "directory")
+ALL = (
+    "actions",
+    "history",
+    "inbox",
+    "profile",
+    "messages",
+    "verify",
+    "anchors",
+    "directory",
+    "signins",
+)
 
 
 def calibrate() -> None:
@@ -112,6 +124,8 @@ def main(argv: list[str] | None = None) -> None:
         anchors.run(args.quick)
     if "directory" in chosen:
         directory.run(args.quick)
+    if "signins" in chosen:
+        signins.run(args.quick)
     print(f"\n(all done in {time.perf_counter() - t0:.0f} s)")
 
 

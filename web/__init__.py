@@ -97,6 +97,7 @@ def create_app(
         admin,
         admins,
         auth,
+        devices,
         directory,
         errors,
         flows,
@@ -104,6 +105,7 @@ def create_app(
         messages,
         messages_compose,  # noqa: F401  (views on messages.bp: imported before it is registered)
         messages_live,  # noqa: F401  (the same)
+        presence,
         sheet,
         verify,
         visibility,
@@ -124,6 +126,8 @@ def create_app(
         admin,
         admins,
         directory,
+        devices,
+        presence,
     ):
         app.register_blueprint(module.bp)
     app.after_request(_security_headers)

@@ -21,6 +21,7 @@ from flask_login import (
 
 from web import engine, local_path
 from workflow import sessions, signin
+from workflow.org import devices
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -78,14 +79,20 @@ def _db() -> Any:
 
 @login_manager.user_loader
 def load_user(user_id: str) -> WebUser | None:
-    """The person of this browser session, if that sign-in session is still open and not idle."""
+    """The person of this browser session, if that sign-in session is still open and not idle.
+
+    A session ended elsewhere (登录设备, or by an administrator) sends this browser to sign-in
+    with a notice, once: the session id is dropped from the cookie."""
     sid = session.get("sid")
     if not sid or not user_id.isdigit():
         return None
-    found = sessions.look_up(
-        _db(), sid, int(user_id), datetime.now(UTC), current_app.config["IDLE_TIMEOUT"]
-    )
+    idle = current_app.config["IDLE_TIMEOUT"]
+    found = sessions.look_up(_db(), sid, int(user_id), datetime.now(UTC), idle, engine().tz)
     if found is None:
+        if devices.was_ended(_db(), sid, int(user_id), idle):
+            flash(_("This session was ended from another device or by an administrator. "
+                    "Please sign in again."))  # fmt: skip
+        session.pop("sid", None)
         return None
     return WebUser(found.user_id, found.login, found.name, found.unit, sid, found.roles,
                    found.admin, found.capabilities, found.company)  # fmt: skip
@@ -138,7 +145,7 @@ def _sign_in(user_id: int) -> Any:
     lang = session.get("lang")
     session.clear()
     sid = sessions.open_session(_db(), user_id, datetime.now(UTC), request.user_agent.string,
-                                request.remote_addr)  # fmt: skip
+                                request.remote_addr, engine().tz)  # fmt: skip
     session["sid"] = sid
     if lang:
         session["lang"] = lang

@@ -115,7 +115,9 @@ def worker(ctx: click.Context, once: bool, poll: float) -> None:
     workflow.engine.timeouts), `anchor` (the daily audit anchor, see workflow.anchors; queued at
     every start), `sweep_uploads` (daily: removes stored files that no flow or message refers
     to a day after their last upload, see workflow.uploads; the files are under
-    BANLI_FILES_DIR, default instance/files) and the built-in `noop`. Jobs of other kinds fail, are retried
+    BANLI_FILES_DIR, default instance/files), `signin_remind` (the daily SMS to people not
+    signed in, when an administrator switched it on, see workflow.org.signin_reminders) and the
+    built-in `noop`. Jobs of other kinds fail, are retried
     with back-off and end up dead-lettered.
     """
     import signal
@@ -127,6 +129,7 @@ def worker(ctx: click.Context, once: bool, poll: float) -> None:
     from workflow.delivery import make_deliver_handler
     from workflow.engine import timeouts
     from workflow.jobs import RunStats, Worker
+    from workflow.org import signin_reminders
 
     settings = ctx.obj["settings"]
     engine = command_engine(settings)
@@ -143,6 +146,7 @@ def worker(ctx: click.Context, once: bool, poll: float) -> None:
     )
     anchors.seed(runner.db, engine.clock(), engine.tz)  # the next daily anchor is always queued
     uploads.register(runner, engine)  # sweep_uploads: daily, files nothing refers to
+    signin_reminders.register(runner, engine)  # signin_remind: daily when switched on
     if once:
         total = RunStats(claimed=runner.batch)
         while total.claimed >= runner.batch:

@@ -13,6 +13,7 @@ import click
 
 from workflow.cli_org_admins import admins
 from workflow.cli_org_directory import directory
+from workflow.cli_org_sessions import sessions, signins
 
 
 @click.group("org")
@@ -23,3 +24,5 @@ def org() -> None:
 # Each area's commands, attached one line each:
 org.add_command(admins)
 org.add_command(directory)
+org.add_command(sessions)
+org.add_command(signins)

@@ -274,6 +274,13 @@ SENTENCES: dict[str, str] = {
     # (end of moves and leavers)
 
     # --- organisation: sessions, presence, sign-in statistics ---
+    "session_not_found": N_("that session is not one of your open sessions (it may have ended "
+                            "already)"),
+    "signin_stats_not_allowed": N_("%(name)s may not see sign-in statistics: they are for "
+                                   "administrators with statistics and for unit heads"),
+    "field_before_start": N_("must not be before the start date %(start)s"),
+    "field_range_too_long": N_("covers %(days)s days; at most %(max)s days are allowed"),
+    "field_not_time": N_("must be a time of day such as %(example)s, not %(value)s"),
     # (end of sessions, presence, sign-in statistics)
 
     # --- organisation: the directory ---

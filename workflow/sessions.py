@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from sqlalchemy import insert, select, update
 
 from workflow import access
+from workflow.org import presence_days
 from workflow.store.db import Database
 from workflow.store.models import RoleMembership, SignInSession, Unit, User
 
@@ -40,23 +41,28 @@ class SignedIn:
 
 
 def open_session(
-    db: Database, user_id: int, now: datetime, user_agent: str | None, address: str | None
-) -> str:
-    """Open a session for ``user_id`` and return its new random id."""
+    db: Database, user_id: int, now: datetime, user_agent: str | None, address: str | None,
+    tz: tzinfo | None = None,
+) -> str:  # fmt: skip
+    """Open a session for ``user_id`` and return its new random id; the person counts as
+    signed in on ``now``'s local day in ``tz`` (the organisation's time zone)."""
     sid = secrets.token_urlsafe(32)
     with db.write() as s:
         s.execute(insert(SignInSession).values(
             id=sid, user_id=user_id, created_at=now, last_seen_at=now,
             user_agent=(user_agent or "")[:AGENT_MAX], address=address))  # fmt: skip
         s.execute(update(User).where(User.id == user_id).values(last_seen_at=now))
+        presence_days.mark(s, user_id, now, tz)
     return sid
 
 
 def look_up(
-    db: Database, sid: str, user_id: int, now: datetime, idle: timedelta
-) -> SignedIn | None:
+    db: Database, sid: str, user_id: int, now: datetime, idle: timedelta,
+    tz: tzinfo | None = None,
+) -> SignedIn | None:  # fmt: skip
     """The person of session ``sid`` if it is theirs, open, not idle for ``idle``, and they are
-    active; an idle session is ended here. Touches ``last_seen_at`` at most every SEEN_EVERY."""
+    active; an idle session is ended here. Touches ``last_seen_at`` at most every SEEN_EVERY,
+    and at once when the local day (in ``tz``) changed since: that day's presence is counted."""
     with db.read() as s:
         row = s.execute(
             select(SignInSession.last_seen_at, User.id, User.login, User.name, User.status,
@@ -73,11 +79,14 @@ def look_up(
     if now - row.last_seen_at > idle:
         end_session(db, sid, now)
         return None
-    if now - row.last_seen_at > SEEN_EVERY:
+    new_day = presence_days.is_new_day(row.last_seen_at, now, tz)
+    if new_day or now - row.last_seen_at > SEEN_EVERY:
         with db.write() as s:
             s.execute(update(SignInSession).where(SignInSession.id == sid)
                       .values(last_seen_at=now))  # fmt: skip
             s.execute(update(User).where(User.id == row.id).values(last_seen_at=now))
+            if new_day:
+                presence_days.mark(s, row.id, now, tz)
     company = frozenset(c for c in scope.capabilities if scope.company_wide(c))
     return SignedIn(row.id, row.login, row.name, row.unit, roles, scope.main, scope.capabilities,
                     company)  # fmt: skip
