@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from workflow.engine.context import Assignment
 from workflow.engine.people import Candidates, resolve
-from workflow.engine.sql import ITEMS, USERS, VISITS
+from workflow.engine.sql import ITEMS, NOT_REASSIGNED, USERS, VISITS
 from workflow.errors import InvalidAction, PeopleInvalid
 from workflow.limits import TITLE_MAX, without_bidi
 from workflow.refusals import Step, Term
@@ -160,7 +160,10 @@ def people_of_last_visit(a: Action, step_id: str) -> Assignment:
         .scalar_subquery()
     )
     rows = a.tx.execute(
-        select(ITEMS.c.user_id, ITEMS.c.role).where(ITEMS.c.visit_id == last).order_by(ITEMS.c.id)
+        select(ITEMS.c.user_id, ITEMS.c.role)
+        # a reassigned item's successor has the part now (their item is in the same visit)
+        .where(ITEMS.c.visit_id == last, NOT_REASSIGNED)
+        .order_by(ITEMS.c.id)
     ).all()
     people = Assignment(next((r.user_id for r in rows if r.role == "host"), a.flow["initiator_id"]))
     people.handlers = [r.user_id for r in rows if r.role == "handler"]
