@@ -7,8 +7,8 @@ import inspect
 
 import pytest
 
-from tests.engine.test_concurrency import SafeClock, database, race  # noqa: F401 (fixture)
 from tests.engine import test_leavers
+from tests.engine.test_concurrency import SafeClock, database, race  # noqa: F401 (fixture)
 from tests.engine.test_incoming_document import to_instruct
 from workflow.errors import Conflict, NotFound
 from workflow.integrity import verify_trail
@@ -50,9 +50,10 @@ def test_the_leavers_last_click_lands_first_or_is_refused_never_both(setup):
     for login in LEAVERS:
         fid, item = hosting(engine, people, login)
         ended, removed = race(
-            lambda: engine.end(people[login], item, opinion="办结", version=None),  # noqa: B023
-            lambda: leavers.remove(engine, people["fenglei"], people[login], people["wujing"],  # noqa: B023
-                                   at=engine.clock()),  # fmt: skip
+            lambda who=login, it=item: engine.end(people[who], it, opinion="办结"),
+            lambda who=login: leavers.remove(
+                engine, people["fenglei"], people[who], people["wujing"], at=engine.clock()
+            ),
         )
         assert not isinstance(removed, Exception), removed
         shown = parts(engine, fid)
@@ -74,9 +75,12 @@ def test_the_leavers_last_click_lands_first_or_is_refused_never_both(setup):
     for first in ("click", "removal"):
         login = {"click": "xiejun", "removal": "hanmei"}[first]
         fid, item = hosting(engine, people, login)
-        calls = [lambda: engine.end(people[login], item),  # noqa: B023
-                 lambda: leavers.remove(engine, people["fenglei"], people[login],  # noqa: B023
-                                        people["wujing"], at=engine.clock())]  # fmt: skip
+        calls = [
+            lambda who=login, it=item: engine.end(people[who], it),
+            lambda who=login: leavers.remove(
+                engine, people["fenglei"], people[who], people["wujing"], at=engine.clock()
+            ),
+        ]
         if first == "removal":
             calls.reverse()
         results = []
