@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from workflow.engine import sql
 from workflow.engine.context import Action
+from workflow.engine.records import Note
 from workflow.errors import InvalidAction
 
 if TYPE_CHECKING:
@@ -99,15 +100,6 @@ class Handed:
     new_item: int
     #: the successor already held an open item of this role on the step: no new item was made
     kept: bool
-
-
-@dataclass(frozen=True)
-class Note:
-    """Why a work item is someone's: it was reassigned to them from ``from_name``."""
-
-    from_name: str
-    to_name: str
-    reason: str
 
 
 def open_items(engine: Engine, conn: Connection, user_id: int) -> list[OpenItem]:
@@ -194,8 +186,8 @@ def _hand_flow(
 
 
 def notes(conn: Connection, flow_ids: Iterable[int]) -> dict[int, Note]:
-    """Why items of these flows are their holders': the reassignments that made (or kept) them,
-    by the successor's item id (the latest reassignment wins)."""
+    """Why items of these flows changed hands, by item id — the closed item and the successor's
+    (made or kept) alike; a later reassignment of the same item wins."""
     chains = [f"flow:{f}" for f in set(flow_ids)]
     if not chains:
         return {}
@@ -205,22 +197,16 @@ def notes(conn: Connection, flow_ids: Iterable[int]) -> dict[int, Note]:
         .where(sql.EVENTS.c.chain.in_(chains), sql.EVENTS.c.kind == KIND)
         .order_by(sql.EVENTS.c.id)
     )
-    for data in conn.execute(stmt).scalars():
-        out[data["new"]] = Note(data["from_name"], data["to_name"], data["reason"])
+    for d in conn.execute(stmt).scalars():
+        note = Note(d["from_name"], d["to_name"], d["reason"])
+        out[d["item"]] = out[d["new"]] = note
     return out
 
 
-def outgoing(conn: Connection, flow_id: int) -> dict[int, Note]:
-    """The flow's reassigned items, by the old item's id: what its record says of each."""
-    stmt = (
-        select(sql.EVENTS.c.data)
-        .where(sql.EVENTS.c.chain == f"flow:{flow_id}", sql.EVENTS.c.kind == KIND)
-        .order_by(sql.EVENTS.c.seq)
-    )
-    return {
-        d["item"]: Note(d["from_name"], d["to_name"], d["reason"])
-        for d in conn.execute(stmt).scalars()
-    }
+def notes_for(engine: Engine, flow_ids: Iterable[int]) -> dict[int, Note]:
+    """:func:`notes` in a read transaction of its own (the workbench's 待办 shows them)."""
+    with engine.db.read() as s:
+        return notes(s.connection(), flow_ids)
 
 
 __all__ = ["KIND", "REASONS", "ROLES", "Handed", "Note", "OpenItem", "Party"]
