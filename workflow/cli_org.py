@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import click
 
+from workflow import cli_org_leavers
+
 
 @click.group("org")
 def org() -> None:
@@ -18,3 +20,4 @@ def org() -> None:
 
 
 # Each area's commands, attached one line each:
+cli_org_leavers.attach(org)  # last: it joins the people area's `people` group
