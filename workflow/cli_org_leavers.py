@@ -30,7 +30,7 @@ def _print_handed(result: Result) -> None:
     for h in result.handed:
         kept = " (successor already held this part: kept theirs)" if h.kept else ""
         click.echo(
-            f"  flow {h.flow_id} {h.title} · {h.step} · {h.role}: "
+            f"  flow {h.flow_id} {h.title} · {h.step_name} · {h.role}: "
             f"item {h.old_item} → item {h.new_item}{kept}"
         )
 

@@ -100,6 +100,8 @@ class Handed:
     new_item: int
     #: the successor already held an open item of this role on the step: no new item was made
     kept: bool
+    step_name: str = ""
+    to_name: str = ""
 
 
 def open_items(engine: Engine, conn: Connection, user_id: int) -> list[OpenItem]:
@@ -179,9 +181,10 @@ def _hand_flow(
                 **{"from": person.id}, from_name=person.name, to=successor.id,
                 to_name=successor.name, new=kept or new, kept=kept is not None,
                 by=a.actor_id, by_name=a.actor_name)  # fmt: skip
-        out.append(
-            Handed(a.flow["id"], r.title, r.step, r.role, r.id, kept or new, kept is not None)
-        )
+        spec = a.engine.registry.get(conn, r.definition_id).spec
+        name = spec.steps[r.step].name.zh if r.step in spec.steps else r.step
+        out.append(Handed(a.flow["id"], r.title, r.step, r.role, r.id, kept or new,
+                          kept is not None, name, successor.name))  # fmt: skip
     return out
 
 

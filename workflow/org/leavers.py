@@ -160,6 +160,17 @@ def candidates(engine: Engine, actor_id: int, person_id: int) -> list[tuple[int,
         return [(r.id, r.name, r.unit) for r in s.execute(stmt)]
 
 
+def units(engine: Engine, actor_id: int) -> list[tuple[str, str]]:
+    """The open units the actor may move people into, as (code, name), by name."""
+    with engine.db.read() as s:
+        scope = admin_scope(s, actor_id)
+        stmt = select(UNITS.c.code, UNITS.c.name).where(UNITS.c.closed_at.is_(None))
+        allowed = scope.units_for(CAPABILITY)
+        if allowed is not None:
+            stmt = stmt.where(UNITS.c.id.in_(sorted(allowed)))
+        return [(r.code, r.name) for r in s.execute(stmt.order_by(UNITS.c.id))]
+
+
 def _successor(
     s: Session, scope: AdminScope, person: Subject, successor_id: int | None, need: int
 ) -> Party | None:
