@@ -189,8 +189,10 @@ def _successor(
         problem = FieldError("successor_unknown", value=successor_id)
     elif row.id == person.id:
         problem = FieldError("successor_is_person", name=person.name)
+    elif row.status == "removed":
+        problem = FieldError("successor_removed", name=row.name)
     elif row.status != "active":
-        problem = FieldError(f"successor_{row.status}", name=row.name)
+        problem = FieldError("successor_invited", name=row.name)
     else:
         return Party(row.id, row.name, row.unit_id)
     raise FormInvalid({"successor": problem})
