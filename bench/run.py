@@ -7,10 +7,11 @@
 4. profile_actions.py   cProfile of the actions benchmark (top cumulative entries);
 5. messages.py  messages: sending to a 1,000-person unit, the live-update poll, DINGs/s;
 6. verify.py    ``banli audit verify`` on 10,000 flows: hash chains plus the replay of each flow;
-7. anchors.py   an audit anchor over 10,000 flows' chains, the next one, and the check of a file.
+7. anchors.py   an audit anchor over 10,000 flows' chains, the next one, and the check of a file;
+8. leavers.py   removing a leaver with 1,000 open work items in one transaction.
 
-Default: all seven. ``--quick``: short runs, the inbox at 10k/100k only, verify and anchors on
-1,000 flows (a smoke run).
+Default: all eight. ``--quick``: short runs, the inbox at 10k/100k only, verify and anchors on
+1,000 flows, the leaver with 200 items (a smoke run).
 ``--profile``: only the profile. Figures are printed with "TARGET met/missed" beside each target;
 nothing asserts. A calibration line first shows how fast this machine runs SQLite and SQLAlchemy,
 so figures from different machines can be compared.
@@ -33,13 +34,14 @@ import actions
 import anchors
 import history
 import inbox
+import leavers
 import messages
 import profile_actions
 import verify
 from common import header
 from sqlalchemy import Column, Integer, MetaData, Table, create_engine, select
 
-ALL = ("actions", "history", "inbox", "profile", "messages", "verify", "anchors")
+ALL = ("actions", "history", "inbox", "profile", "messages", "verify", "anchors", "leavers")
 
 
 def calibrate() -> None:
@@ -108,6 +110,8 @@ def main(argv: list[str] | None = None) -> None:
         verify.run(args.quick)
     if "anchors" in chosen:
         anchors.run(args.quick)
+    if "leavers" in chosen:
+        leavers.run(args.quick)
     print(f"\n(all done in {time.perf_counter() - t0:.0f} s)")
 
 
