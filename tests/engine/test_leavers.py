@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, update
 
+from tests.conftest import ROOT
 from tests.engine.test_incoming_document import DOCUMENT, register, to_instruct
 from workflow.audit import verify_all
+from workflow.engine.registry import store_definition
 from workflow.errors import Conflict, Forbidden, FormInvalid, Hidden, NotFound, WaitingRuleUnmet
 from workflow.integrity import check_flow, verify_trail
 from workflow.org import leavers
@@ -228,3 +230,22 @@ def test_a_move_refuses_bad_units_by_the_field(engine, people, clock):
         leavers.move(engine, people["linxiaoyan"], people["mali"], "office", at=clock())
     assert refused.value.errors["unit"].code == "move_unit_unknown"
     assert admin_events(engine, "person_move") == []
+
+
+def test_definitions_naming_the_leaver_are_listed(engine, people, clock, tmp_path):
+    source = (ROOT / "definitions" / "incoming_document.yaml").read_text(encoding="utf-8")
+    source = source.replace("id: incoming_document", "id: incoming_by_name").replace(
+        "host: {role: office_director}", "host: {user: liming}"
+    )
+    path = tmp_path / "incoming_by_name.yaml"
+    path.write_text(source, encoding="utf-8")
+    with engine.db.write() as s:
+        store_definition(s, path, clock())
+    line = source.splitlines().index("    host: {user: liming}") + 1
+    where = [f"incoming_by_name.yaml:{line}"]
+    assert leavers.plan(engine, people["fenglei"], people["liming"]).definitions == where
+    assert leavers.plan(engine, people["fenglei"], people["wujing"]).definitions == []
+    out = leavers.remove(engine, people["fenglei"], people["liming"], people["zhaomin"], at=clock())
+    assert out.definitions == where
+    (logged,) = admin_events(engine, "person_remove")
+    assert logged["after"]["definitions"] == where
