@@ -286,6 +286,8 @@ SENTENCES: dict[str, str] = {
     "move_unit_unknown": N_("names no unit you administer: %(value)s"),
     "move_unit_closed": N_("%(unit)s is closed and takes nobody new"),
     "move_unit_same": N_("%(name)s is already in %(unit)s"),
+    "return_host_left": N_("%(name)s, who hosted step '%(step)s', has left: the flow cannot be "
+                           "returned there; forward it instead"),
     # (end of moves and leavers)
 
     # --- organisation: sessions, presence, sign-in statistics ---

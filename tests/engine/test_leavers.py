@@ -9,7 +9,15 @@ from tests.conftest import ROOT
 from tests.engine.test_incoming_document import DOCUMENT, register, to_instruct
 from workflow.audit import verify_all
 from workflow.engine.registry import store_definition
-from workflow.errors import Conflict, Forbidden, FormInvalid, Hidden, NotFound, WaitingRuleUnmet
+from workflow.errors import (
+    Conflict,
+    Forbidden,
+    FormInvalid,
+    Hidden,
+    InvalidAction,
+    NotFound,
+    WaitingRuleUnmet,
+)
 from workflow.integrity import check_flow, verify_trail
 from workflow.org import leavers
 from workflow.store.models import AuditEvent, SignInSession, User, WorkItem
@@ -249,3 +257,13 @@ def test_definitions_naming_the_leaver_are_listed(engine, people, clock, tmp_pat
     assert out.definitions == where
     (logged,) = admin_events(engine, "person_remove")
     assert logged["after"]["definitions"] == where
+
+
+def test_a_step_whose_host_has_left_cannot_be_returned_to(engine, people, item_of, clock):
+    fid = to_instruct(engine, people, item_of)  # 李明 proposed (done), 刘海涛 instructs
+    leavers.remove(engine, people["fenglei"], people["liming"], people["zhaomin"], at=clock())
+    with pytest.raises(InvalidAction) as refused:
+        engine.return_(people["liuhaitao"], item_of("liuhaitao", fid), to="propose")
+    assert refused.value.code == "return_host_left"
+    assert "李明, who hosted step '拟办', has left" in str(refused.value)
+    assert engine.history(fid).state == "instruct"
