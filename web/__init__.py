@@ -102,6 +102,7 @@ def create_app(
         errors,
         flows,
         inputs,
+        leavers,
         messages,
         messages_compose,  # noqa: F401  (views on messages.bp: imported before it is registered)
         messages_live,  # noqa: F401  (the same)
@@ -128,6 +129,7 @@ def create_app(
         directory,
         devices,
         presence,
+        leavers,
     ):
         app.register_blueprint(module.bp)
     app.after_request(_security_headers)

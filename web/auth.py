@@ -110,8 +110,12 @@ def login() -> Any:
                          engine().clock())  # fmt: skip
     if out.user_id is not None:
         return _sign_in(out.user_id)
-    # One sentence for a wrong password, an unknown login and a removed account alike.
+    # One sentence for a wrong password, an unknown login and a removed account alike; the
+    # right password of a removed account says so (only its owner can know that password).
     error = _("Wrong login or password.") if out.refused == "wrong" else None
+    if out.refused == "removed":
+        error = _("This account has been closed: the person has left the organisation. Ask "
+                  "your administrator if this is a mistake.")  # fmt: skip
     page = render_template("auth/login.html", error=error, wait=_wait_sentence(out.wait))
     if out.refused != "blocked":
         return page, 400

@@ -12,6 +12,7 @@ from flask_login import current_user, login_required
 
 from web import engine
 from web.inputs import page_number
+from workflow.engine import reassign
 
 bp = Blueprint("workbench", __name__)
 PER_PAGE = 20
@@ -40,9 +41,12 @@ def index(tab: str) -> Any:
     work = engine().worklist(current_user.id, tab, page=page, per_page=PER_PAGE, **search)
     if not work.rows and page > work.pages:
         return redirect(_link(tab, search, work.pages))
+    # why an item came to me: a leaver's or a moved person's work handed over (to do only)
+    notes = reassign.notes_for(engine(), {r.flow_id for r in work.rows}) if tab == "todo" else {}
     return render_template(
         "workbench/index.html",
         tab=tab,
+        notes=notes,
         tabs=TABS,
         states=STATES,
         work=work,

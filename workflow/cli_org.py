@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import click
 
+from workflow import cli_org_leavers
 from workflow.cli_org_admins import admins
 from workflow.cli_org_directory import directory
 from workflow.cli_org_sessions import sessions, signins
@@ -26,3 +27,4 @@ org.add_command(admins)
 org.add_command(directory)
 org.add_command(sessions)
 org.add_command(signins)
+cli_org_leavers.attach(org)  # last: it joins the people area's `people` group

@@ -271,6 +271,23 @@ SENTENCES: dict[str, str] = {
     # (end of enrolment, invitations, import, mobile changes)
 
     # --- organisation: moves and leavers (reassignment) ---
+    "person_not_found": N_("no person %(person)s among the people you administer"),
+    "person_already_removed": N_("%(name)s was already removed by %(by)s at %(at)s"),
+    "person_removed": N_("%(name)s has been removed and cannot be moved"),
+    "remove_self": N_("you cannot remove yourself; ask another administrator"),
+    "remove_main_admin": N_("%(name)s is the main administrator: transfer that role to someone "
+                            "else first"),
+    "reassign_reason_unknown": N_("unknown reason for a reassignment: %(value)s"),
+    "successor_required": N_("is required: %(name)s has %(count)s open work items to hand over"),
+    "successor_unknown": N_("names nobody among the people you administer: %(value)s"),
+    "successor_is_person": N_("must be someone other than %(name)s"),
+    "successor_removed": N_("cannot be %(name)s: that account has been removed"),
+    "successor_invited": N_("cannot be %(name)s: that person has not yet accepted the invitation"),
+    "move_unit_unknown": N_("names no unit you administer: %(value)s"),
+    "move_unit_closed": N_("%(unit)s is closed and takes nobody new"),
+    "move_unit_same": N_("%(name)s is already in %(unit)s"),
+    "return_host_left": N_("%(name)s, who hosted step '%(step)s', has left: the flow cannot be "
+                           "returned there; forward it instead"),
     # (end of moves and leavers)
 
     # --- organisation: sessions, presence, sign-in statistics ---

@@ -258,6 +258,23 @@ def _delivery_failed(p: Projection, ev: Event) -> None:
         it.set(ev.seq, failure=d.get("reason"))
 
 
+def _reassign(p: Projection, ev: Event) -> None:
+    """workflow.engine.reassign: the old item closed by the administrator (no handling effect);
+    the successor's item delivered in the same visit, unless they kept one of that role there."""
+    d = ev.data
+    it = p.items.get(d["item"])
+    if it is not None:
+        it.set(
+            ev.seq, status="cancelled", closed_at=ev.at, closed_by=ev.actor_id, action="reassign"
+        )
+    if not d.get("kept"):
+        p.items[d["new"]] = Expected(ev.seq, {
+            "visit": d["visit"], "user_id": d["to"], "role": d["role"], "status": "open",
+            "delivered_at": ev.at, "confirmed_at": None, "handled_at": None, "closed_at": None,
+            "closed_by": None, "action": None, "decision": None, "opinion": None,
+            "hidden": False, "failure": None})  # fmt: skip
+
+
 def _nothing(p: Projection, ev: Event) -> None:
     """Events that change no row of the flow (a reminder queues deliveries only)."""
 
@@ -284,6 +301,7 @@ APPLY: dict[str, Callable[[Projection, Event], None]] = {
     "delivered": _delivered,
     "delivery_failed": _delivery_failed,
     "remind": _nothing,
+    "reassign": _reassign,
 }
 
 

@@ -24,6 +24,12 @@ ACTION = {
 STATE = {"ended": "已结束", "withdrawn": "已撤回"}
 OUTCOME = {"approved": "同意", "rejected": "不同意"}
 DECISION = {"approve": "同意", "reject": "不同意"}
+#: a work item handed to a successor (workflow.engine.reassign), and why, on every sheet
+REASSIGNED = "已转办"
+REASSIGN_NOTE = {
+    "leaver": "因 %(name)s 离职，转由 %(to)s 办理",
+    "moved": "因 %(name)s 调动，转由 %(to)s 办理",
+}
 
 
 def width(text: str) -> int:
@@ -98,6 +104,8 @@ def render_text(
             did = (
                 ACTION.get(p.action or "", "")
                 if p.status == "done"
+                else REASSIGNED
+                if p.action == "reassign"
                 else ("未办理（已关闭）" if p.status == "cancelled" else "待办")
             )
             if p.decision:
@@ -106,6 +114,10 @@ def render_text(
             lines.append(
                 f"      送达 {t(p.delivered_at)}  确认 {t(p.confirmed_at)}  处理 {t(p.handled_at)}"
             )
+            if p.reassigned:
+                note = REASSIGN_NOTE.get(p.reassigned.reason, REASSIGN_NOTE["leaver"])
+                lines.append("      " + note % {"name": p.reassigned.from_name,
+                                                "to": p.reassigned.to_name})  # fmt: skip
             if p.opinion:
                 lines.append(f"      意见：{p.opinion}")
     lines += [

@@ -13,7 +13,16 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from workflow.engine.records import FlowRecord
 from workflow.paper import qr_svg
-from workflow.sheet import ACTION, DECISION, ROLE, STATE, TIMEOUT, form_lines
+from workflow.sheet import (
+    ACTION,
+    DECISION,
+    REASSIGN_NOTE,
+    REASSIGNED,
+    ROLE,
+    STATE,
+    TIMEOUT,
+    form_lines,
+)
 from workflow.spec.model import Definition
 
 WEB = Path(__file__).resolve().parent.parent / "web"
@@ -61,6 +70,9 @@ ZH = {
     "Rejected": DECISION["reject"],
     "To do": "待办",
     "Not handled (closed)": "未办理（已关闭）",
+    "Reassigned": REASSIGNED,
+    "Reassigned to %(to)s: %(name)s left": REASSIGN_NOTE["leaver"],
+    "Reassigned to %(to)s: %(name)s moved to another unit": REASSIGN_NOTE["moved"],
     "countersign vetoed": "会签否决",
     "System": "系统",
     "Forwarded automatically on timeout": TIMEOUT["forward"],

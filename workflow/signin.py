@@ -85,7 +85,8 @@ class Wait:
 @dataclass(frozen=True)
 class Outcome:
     """What one sign-in attempt came to: ``user_id`` when it succeeded; else ``refused`` is
-    ``wrong`` (the password was checked and failed: same for an unknown or inactive login) or
+    ``wrong`` (the password was checked and failed: same for an unknown or inactive login),
+    ``removed`` (the right password of a removed account: only its owner learns it) or
     ``blocked`` (not checked: too soon or locked); ``wait`` says when the next try is accepted."""
 
     user_id: int | None = None
@@ -161,7 +162,11 @@ def sign_in(
             return Outcome(refused="blocked", wait=wait)
         before = {scope: _charge(conn, scope, keys[scope], rows[scope], now) for scope in SCOPES}
     usable = user is not None and user.status == "active"
-    if verify_password(user.password_hash if usable else None, password):
+    # A leaver's password is still checked: only someone who knows it learns that the account
+    # was removed (Art. 12); to anyone else it is a wrong password like any other.
+    checked = user is not None and user.status in ("active", "removed")
+    right = verify_password(user.password_hash if checked else None, password)
+    if right and usable:
         with db.transaction() as conn:
             _refund(conn, keys, before, now)
         return Outcome(user_id=user.id)
@@ -170,7 +175,8 @@ def sign_in(
         _record(conn, seen, user_id, reason, now)
         conn.execute(delete(ATTEMPTS).where(ATTEMPTS.c.at < now - KEPT_FOR))
         rows = {scope: _live(scope, _row(conn, scope, key), now) for scope, key in keys.items()}
-    return Outcome(refused="wrong", wait=_longest(_wait(s, row, now) for s, row in rows.items()))
+    refused = "removed" if right else "wrong"
+    return Outcome(refused=refused, wait=_longest(_wait(s, row, now) for s, row in rows.items()))
 
 
 def _user(conn: ConnectionOrSession, login: str) -> Any:

@@ -44,9 +44,12 @@ def test_wrong_unknown_and_removed_logins_get_the_same_answer(client, engine):
     with engine.db.write() as s:
         s.execute(update(User).where(User.login == "liming").values(status="removed"))
     answers = [try_sign_in(client, login) for login in ("wangfang", "nobody", "liming")]
-    answers.append(try_sign_in(client, "liming", PASSWORD))
     assert {a.status_code for a in answers} == {400}
     assert {tuple(alerts(a.text)) for a in answers} == {("登录名或密码错误。",)}
+    # Only the leaver, who knows the password, learns that the account was closed (Art. 12).
+    own = try_sign_in(client, "liming", PASSWORD)
+    assert own.status_code == 400
+    assert alerts(own.text) == ["此账号已注销：该人员已离职。如有疑问，请联系管理员。"]
 
 
 def test_the_delay_and_then_the_lock_are_shown_with_their_time(client, engine, clock):

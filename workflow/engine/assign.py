@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from workflow.engine.context import Assignment
 from workflow.engine.people import Candidates, resolve
-from workflow.engine.sql import ITEMS, USERS, VISITS
+from workflow.engine.sql import ITEMS, NOT_REASSIGNED, USERS, VISITS
 from workflow.errors import InvalidAction, PeopleInvalid
 from workflow.limits import TITLE_MAX, without_bidi
 from workflow.refusals import Step, Term
@@ -160,9 +160,22 @@ def people_of_last_visit(a: Action, step_id: str) -> Assignment:
         .scalar_subquery()
     )
     rows = a.tx.execute(
-        select(ITEMS.c.user_id, ITEMS.c.role).where(ITEMS.c.visit_id == last).order_by(ITEMS.c.id)
+        select(ITEMS.c.user_id, ITEMS.c.role, USERS.c.name, USERS.c.status)
+        .join(USERS, USERS.c.id == ITEMS.c.user_id)
+        # a reassigned item's successor has the part now (their item is in the same visit)
+        .where(ITEMS.c.visit_id == last, NOT_REASSIGNED)
+        .order_by(ITEMS.c.id)
     ).all()
-    people = Assignment(next((r.user_id for r in rows if r.role == "host"), a.flow["initiator_id"]))
-    people.handlers = [r.user_id for r in rows if r.role == "handler"]
-    people.co_signers = [r.user_id for r in rows if r.role == "co_signer"]
+    host = next((r for r in rows if r.role == "host"), None)
+    if host is not None and host.status != "active":
+        # the step's host has left since (Art. 12): nobody to give it back to
+        step = a.compiled.step(step_id) if a.compiled is not None else None
+        raise InvalidAction(
+            "return_host_left", name=host.name, step=step.name.zh if step else step_id
+        )
+    people = Assignment(host.user_id if host is not None else a.flow["initiator_id"])
+    # handlers and co-signers who have left since are not asked again
+    active = [r for r in rows if r.status == "active"]
+    people.handlers = [r.user_id for r in active if r.role == "handler"]
+    people.co_signers = [r.user_id for r in active if r.role == "co_signer"]
     return people

@@ -115,11 +115,16 @@ class Action:
 
     def load_item(self, item_id: int) -> None:
         """Lock the item's flow, then read item, flow and step visit as they are now."""
+        status = self._lock_actor()
         if self._locks_rows:
             self.conn.execute(sql.LOCK_FLOW_OF_ITEM, {"b_item": item_id})
         row = self.conn.execute(sql.LOAD_ITEM, {"b_item": item_id}).mappings().first()
         if row is None:
             raise NotFound("item_not_found", item=item_id)
+        if row["user_id"] == self.actor_id and (status or row["user_status"]) != "active":
+            # removed (a leaver) or not yet enrolled: checked under the flow's lock, so a
+            # reassignment of this item and the person's own action never both land
+            raise NotFound("actor_not_active", user=self.actor_id)
         self.flow = {c.name: row[c.name] for c in sql.FLOW_COLS}
         self.item = {"id": item_id, **{k: row[k] for k in sql.ITEM_KEYS}}
         self.visit = {"id": row["visit_id"], **{k: row[k] for k in sql.VISIT_KEYS}}
@@ -130,6 +135,7 @@ class Action:
 
     def load_flow(self, flow_id: int) -> None:
         """Lock and read a flow and its current step visit (for actions on the flow itself)."""
+        self._lock_actor()
         if self._locks_rows:
             self.conn.execute(sql.LOCK_FLOW, {"b_flow": flow_id})
         row = self.conn.execute(sql.LOAD_FLOW, {"b_flow": flow_id}).mappings().first()
@@ -144,6 +150,13 @@ class Action:
         self.visit = dict(v) if v else {}
         self.compiled = self.engine.registry.get(self.tx, self.flow["definition_id"])
         self.load_actor()
+
+    def _lock_actor(self) -> str | None:
+        """PostgreSQL: share-lock the actor's row before the flow's (a removal updates that row
+        first, then locks flows: the same order, so no deadlock); their status. SQLite: None."""
+        if not self._locks_rows or self.actor_id is None:
+            return None
+        return self.conn.execute(sql.LOCK_ACTOR, {"b_user": self.actor_id}).scalar()
 
     def load_actor(self) -> None:
         row = self.conn.execute(sql.LOAD_USER, {"b_user": self.actor_id}).first()

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, select
 
 from workflow import access
-from workflow.engine import timeouts, worklist
+from workflow.engine import reassign, timeouts, worklist
 from workflow.engine.records import DingState, FlowRecord, PersonPart, VisitRecord
 from workflow.engine.sql import FLOWS, ITEMS, USERS, VISITS
 from workflow.errors import NotFound
@@ -92,9 +92,11 @@ class History:
                     )
                 )
             dings = dings_of(s.connection(), flow_id)
+            moved = reassign.notes(s.connection(), [flow_id])
             for visit in visits.values():
                 for part in visit.people:
                     part.ding = dings.get(part.item_id)
+                    part.reassigned = moved.get(part.item_id)
             current = visits.get(f["current_visit_id"])
             if (
                 current is not None

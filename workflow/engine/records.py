@@ -45,6 +45,16 @@ class DingState:
     pending: bool = False
 
 
+@dataclass(frozen=True)
+class Note:
+    """Why a work item changed hands (``workflow.engine.reassign``): from whom, to whom, and
+    why — ``leaver`` (they left) or ``moved`` (they moved to another unit)."""
+
+    from_name: str
+    to_name: str
+    reason: str
+
+
 @dataclass
 class PersonPart:
     item_id: int
@@ -60,6 +70,8 @@ class PersonPart:
     opinion: str | None
     #: the latest DING (urge) to this person about this item, if any
     ding: DingState | None = None
+    #: the reassignment that closed this item (its holder left or moved) or that made it
+    reassigned: Note | None = None
 
 
 @dataclass

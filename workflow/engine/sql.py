@@ -7,7 +7,7 @@ automatic usage in the VALUES or SET clause"), so the prefix keeps every name cl
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, insert, literal_column, select, text, update
+from sqlalchemy import bindparam, func, insert, literal_column, or_, select, text, update
 from sqlalchemy.orm import aliased
 
 from workflow.store.models import (
@@ -66,6 +66,7 @@ LOAD_ITEM = (
         ITEMS.c.id.label("item_id"),
         *(ITEMS.c[k] for k in ITEM_KEYS if k != "user_name"),
         USERS.c.name.label("user_name"),
+        USERS.c.status.label("user_status"),
         *(VISITS.c[k] for k in VISIT_KEYS),
     )
     .select_from(
@@ -78,6 +79,11 @@ LOAD_ITEM = (
 LOAD_FLOW = select(*FLOW_COLS).where(FLOWS.c.id == bindparam("b_flow"))
 LOAD_VISIT = select(VISITS.c.id, *(VISITS.c[k] for k in VISIT_KEYS)).where(
     VISITS.c.id == bindparam("b_visit")
+)
+#: PostgreSQL: the actor's row share-locked, so an action and a removal of its actor (which
+#: updates that row first) are serial: the action sees "removed", or the removal waits for it.
+LOCK_ACTOR = (
+    select(USERS.c.status).where(USERS.c.id == bindparam("b_user")).with_for_update(read=True)
 )
 LOAD_USER = select(USERS.c.name, USERS.c.status, USERS.c.unit_id).where(
     USERS.c.id == bindparam("b_user")
@@ -147,8 +153,11 @@ CLOSE_FLOW = (
     .values(**_FLOW_VALUES, ended_at=bindparam("b_ended"), outcome=bindparam("b_outcome"))
 )
 
+#: a reassigned item (its holder left or moved) is not waited for: its successor's item is
+REASSIGNED = literal_column("'reassign'")
+NOT_REASSIGNED = or_(ITEMS.c.action.is_(None), ITEMS.c.action != REASSIGNED)
 WAITING = select(ITEMS.c.status, ITEMS.c.user_id).where(
-    ITEMS.c.visit_id == bindparam("b_visit"), ITEMS.c.role != "host"
+    ITEMS.c.visit_id == bindparam("b_visit"), ITEMS.c.role != "host", NOT_REASSIGNED
 )
 NAMES = select(USERS.c.id, USERS.c.name).where(USERS.c.id.in_(bindparam("b_ids", expanding=True)))
 USER_NAME = select(USERS.c.name).where(USERS.c.id == bindparam("b_user"))
