@@ -60,6 +60,8 @@ class PersonPart:
     opinion: str | None
     #: the latest DING (urge) to this person about this item, if any
     ding: DingState | None = None
+    #: the unit the person was in when the item was made (kept when they move, Art. 11)
+    unit: str | None = None
 
 
 @dataclass
