@@ -102,7 +102,9 @@ def create_app(
         messages,
         messages_compose,  # noqa: F401  (views on messages.bp: imported before it is registered)
         messages_live,  # noqa: F401  (the same)
+        mobile,
         sheet,
+        units,
         verify,
         visibility,
         workbench,
@@ -112,7 +114,7 @@ def create_app(
     auth.init_app(app)
     errors.init_app(app)
     visibility.init_app(app)
-    for module in (auth, workbench, flows, sheet, verify, messages, admin):
+    for module in (auth, workbench, flows, sheet, verify, messages, admin, units, mobile):
         app.register_blueprint(module.bp)
     app.after_request(_security_headers)
     app.jinja_env.filters["localtime"] = lambda at: engine.local(at) if at else "—"

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import click
 
+from workflow.cli_org_units import mobile_group, roles_group, units_group
+
 
 @click.group("org")
 def org() -> None:
@@ -18,3 +20,6 @@ def org() -> None:
 
 
 # Each area's commands, attached one line each:
+org.add_command(units_group)
+org.add_command(roles_group)
+org.add_command(mobile_group)

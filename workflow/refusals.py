@@ -265,6 +265,7 @@ SENTENCES: dict[str, str] = {
     "sheet_not_yours": N_("only the initiator and administrators can print the flow sheet"),
     "sheet_not_ended": N_("the flow sheet can be printed once the flow has ended"),
     # --- organisation: units, people, roles (workflow/org/units.py, people.py) ---
+    "person_hidden": N_("person %(user)s does not exist or is not yours to administer"),
     "unit_close_people": N_("%(unit)s cannot be closed: %(count)s people are still in it "
                             "(%(first)s first); move them or remove them first"),
     "unit_close_units": N_("%(unit)s cannot be closed: %(count)s open units are below it "

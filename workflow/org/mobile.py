@@ -24,11 +24,11 @@ from sqlalchemy.orm import Session
 
 from workflow.access import admin_scope, require_capability
 from workflow.delivery import enqueue_delivery
-from workflow.errors import FormInvalid, InvalidAction, NotFound
+from workflow.errors import FormInvalid, Hidden, InvalidAction, NotFound
 from workflow.org import adminlog
 from workflow.refusals import FieldError, quoted
 from workflow.store.db import Database
-from workflow.store.models import MobileChange, User
+from workflow.store.models import MobileChange, Unit, User
 
 USERS = User.__table__
 CHANGES = MobileChange.__table__
@@ -185,7 +185,7 @@ def confirm(db: Database, user_id: int, code: str, now: datetime) -> str:
                 else FieldError("mobile_code_used_up")
             )
         else:
-            before = _set(s, user_id, row.new_mobile, "mobile_in_use")
+            before = _set(s, user_id, row.new_mobile)
             s.execute(update(CHANGES).where(CHANGES.c.id == row.id).values(done_at=now))
             adminlog.record(s, admin_scope(s, user_id), "mobile_change_self", at=now,
                             target=_target(s, user_id), before={"mobile": before},
@@ -216,7 +216,7 @@ def admin_set(db: Database, actor_id: int, user_id: int, raw: str, now: datetime
         holder = _holder(s, number, user_id)
         if holder is not None:
             raise FormInvalid({"mobile": FieldError("mobile_in_use_by", name=holder)})
-        _set(s, user_id, number, "mobile_in_use")
+        _set(s, user_id, number)
         adminlog.record(s, scope, "mobile_change_admin", at=now, target=_target(s, user_id),
                         before={"mobile": person.mobile}, after={"mobile": number})  # fmt: skip
     return number
@@ -227,7 +227,7 @@ def _target(s: Session, user_id: int) -> dict[str, object]:
     return {"user": user_id, "name": name}
 
 
-def _set(s: Session, user_id: int, number: str, taken: str) -> str | None:
+def _set(s: Session, user_id: int, number: str) -> str | None:
     """Write the number, returning the one before; the unique index decides a race for it
     (the loser: ``mobile`` taken, and nothing written)."""
     before = s.execute(select(USERS.c.mobile).where(USERS.c.id == user_id)).scalar()
@@ -235,5 +235,40 @@ def _set(s: Session, user_id: int, number: str, taken: str) -> str | None:
         with s.begin_nested():
             s.execute(update(USERS).where(USERS.c.id == user_id).values(mobile=number))
     except IntegrityError:
-        raise FormInvalid({"mobile": FieldError(taken)}) from None
+        raise FormInvalid({"mobile": FieldError("mobile_in_use")}) from None
     return before
+
+
+@dataclass(frozen=True)
+class Card:
+    """A person as the administrator's change-of-number page shows them."""
+
+    id: int
+    name: str
+    mobile: str | None
+    unit: str
+
+
+def card_for(db: Database, actor_id: int, user_id: int) -> Card:
+    """The person whose number ``actor_id`` may set; ``Hidden`` (404) for anyone outside the
+    actor's ``people`` scope, so an id says nothing about who is not theirs to see."""
+    with db.read() as s:
+        row = s.execute(
+            select(
+                USERS.c.id,
+                USERS.c.name,
+                USERS.c.mobile,
+                USERS.c.unit_id,
+                USERS.c.status,
+                Unit.name.label("unit"),
+            )
+            .join(Unit, Unit.id == USERS.c.unit_id)
+            .where(USERS.c.id == user_id)
+        ).first()
+        if (
+            row is None
+            or row.status == "removed"
+            or not admin_scope(s, actor_id).covers("people", row.unit_id)
+        ):
+            raise Hidden("person_hidden", user=user_id)
+    return Card(row.id, row.name, row.mobile, row.unit)

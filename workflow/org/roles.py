@@ -215,3 +215,39 @@ def revoke(
         target = {"user": user_id, "name": name, "unit": unit_id, "unit_name": unit.name}
         adminlog.record(s, scope, "role_revoke", at=now, target=target, before={"role": role},
                         after=None)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A person a role may be granted to: active, in the administrator's scope."""
+
+    id: int
+    name: str
+    unit: str
+
+
+def people_in_scope(db: Database, viewer_id: int) -> list[Choice]:
+    """The active people in the units the viewer administers (``people``), by unit and id."""
+    with db.read() as s:
+        allowed = require_capability(s, viewer_id, "people").units_for("people")
+        stmt = (
+            select(USERS.c.id, USERS.c.name, UNITS.c.name.label("unit"))
+            .join(UNITS, UNITS.c.id == USERS.c.unit_id)
+            .where(USERS.c.status == "active")
+            .order_by(USERS.c.unit_id, USERS.c.id)
+        )
+        if allowed is not None:
+            stmt = stmt.where(USERS.c.unit_id.in_(sorted(allowed)))
+        return [Choice(*row) for row in s.execute(stmt)]
+
+
+def vocabulary_of(db: Database, registry: Any) -> list[str]:
+    """:func:`vocabulary` in its own read transaction (for the doors)."""
+    with db.read() as s:
+        return vocabulary(s, registry)
+
+
+def held_in(db: Database, unit_id: int) -> list[Holding]:
+    """The roles held in one unit (for the doors)."""
+    with db.read() as s:
+        return holdings(s, [unit_id])
