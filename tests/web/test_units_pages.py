@@ -72,7 +72,7 @@ def test_rename_move_close_grant_revoke_on_the_unit_page(client, auth, engine, p
                         page=base)  # fmt: skip
     assert granted.status_code == 302
     page = client.get(base).text
-    assert re.search(r'data-role="clerk" data-user="%d"' % people["huangyong"], page)
+    assert f'data-role="clerk" data-user="{people["huangyong"]}"' in page
     assert "收文人员" in page
     typo = auth.post(f"{base}/grant", {"role": "clrek", "person": str(people["mali"])}, page=base)
     assert typo.status_code == 400 and 'id="err-role"' in typo.text
