@@ -32,7 +32,11 @@ def test_the_tree_is_the_viewers_scope(client, auth, engine):
     page = client.get("/admin/units")
     assert page.status_code == 200
     assert "财务部" in page.text and "人力资源部" not in page.text
-    assert re.search(rf'id="unit-{u["finance"]}".*?<td class="count">4</td>', page.text, re.S)
+    assert re.search(
+        rf'id="unit-{u["finance"]}".*?<td class="heads">钱学军</td>\s*<td class="count">4</td>',
+        page.text,
+        re.S,
+    )
     assert client.get(f"/admin/units/{u['hr']}").status_code == 404
     refused = auth.post(f"/admin/units/{u['hr']}/rename", {"name": "人事部"}, page="/admin/units")
     assert refused.status_code == 404

@@ -22,9 +22,10 @@ from workflow.errors import Conflict, FormInvalid, InvalidAction, NotFound
 from workflow.org import adminlog
 from workflow.refusals import FieldError, quoted
 from workflow.store.db import Database
-from workflow.store.models import Unit, User
+from workflow.store.models import RoleMembership, Unit, User
 
 UNITS = Unit.__table__
+ROLES = RoleMembership.__table__
 USERS = User.__table__
 KINDS = ("company", "department", "project", "branch", "subsidiary")
 CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -47,6 +48,8 @@ class UnitNode:
     depth: int = 0
     #: active and invited people in this unit itself
     people: int = 0
+    #: the names of its heads (active holders of ``unit_head`` in it)
+    heads: list[str] = field(default_factory=list)
     children: list[UnitNode] = field(default_factory=list)
 
 
@@ -72,6 +75,14 @@ def tree(db: Database, viewer_id: int) -> list[UnitNode]:
             for r in s.execute(select(UNITS).order_by(UNITS.c.id))
             if allowed is None or r.id in allowed
         }
+        for unit_id, name in s.execute(
+            select(ROLES.c.unit_id, USERS.c.name)
+            .join(USERS, USERS.c.id == ROLES.c.user_id)
+            .where(ROLES.c.role == "unit_head", USERS.c.status == "active")
+            .order_by(ROLES.c.unit_id, USERS.c.id)
+        ):
+            if unit_id in nodes:
+                nodes[unit_id].heads.append(name)
     roots: list[UnitNode] = []
     for node in nodes.values():
         parent = nodes.get(node.parent_id) if node.parent_id is not None else None
