@@ -7,6 +7,7 @@ from __future__ import annotations
 from click.testing import CliRunner
 from sqlalchemy import select, update
 
+from tests.conftest import setup_engine
 from tests.engine.test_sheet import ORG
 from tests.test_audit import CONTRACT
 from tests.test_sheet_pdf import pdf_text
@@ -85,3 +86,24 @@ def test_audit_verify_covers_the_unit(engine, people, item_of):
     result = verify(engine.db)
     assert result.exit_code == 1
     assert f"work item {item}: unit_id" in result.stderr
+
+
+def test_the_unit_is_kept_and_verified_on_postgresql(pg_db, clock):
+    engine, people = setup_engine(pg_db, clock)
+
+    def item_of(login, fid):
+        return next(r.item_id for r in engine.inbox(people[login], limit=50) if r.flow_id == fid)
+
+    fid = handled_then_moved(engine, people, item_of)
+    parts = {p.name: p.unit for v in engine.history(fid).visits for p in v.people}
+    assert parts["钱学军"] == "财务部"
+    with engine.db.read() as s:
+        assert check_all(s)[1] == []
+    with engine.db.write() as s:
+        s.execute(
+            update(WorkItem)
+            .where(WorkItem.flow_id == fid, WorkItem.user_id == people["qianxuejun"])
+            .values(unit_id=None)
+        )
+    with engine.db.read() as s:
+        assert [m.field for m in check_all(s)[1]] == ["unit_id"]
