@@ -139,3 +139,21 @@ def test_the_flow_page_and_sheet_keep_the_old_unit(client, auth, engine, people,
     assert "钱学军（财务部）" in pdf_text(pdf.data, tmp_path)
     auth.post("/lang", {"lang": "en"})
     assert "钱学军 (财务部)" in client.get(f"/flows/{fid}").text
+
+
+def test_a_closed_unit_leaves_the_choosers(client, auth, engine):
+    u = unit_ids(engine)
+    auth.login("zhouwei")
+    made = auth.post("/admin/units", {"code": "audit", "name": "审计部", "kind": "department",
+                                      "parent": str(u["hq"])}, page="/admin/units")  # fmt: skip
+    new = unit_ids(engine)["audit"]
+
+    def chooser() -> str:  # the units a message may be sent to
+        page = client.get("/messages/new").text
+        return re.search(r'id="compose-units".*?</select>', page, re.S).group(0)
+
+    assert f'value="{new}"' in chooser()
+    assert auth.post(f"/admin/units/{new}/close", page=made.headers["Location"]).status_code == 302
+    assert f'value="{new}"' not in chooser()
+    tree = client.get("/admin/units").text  # kept on the tree, marked closed
+    assert re.search(rf'id="unit-{new}" data-code="audit" class="closed"', tree)
