@@ -106,8 +106,10 @@ def create_app(
         messages,
         messages_compose,  # noqa: F401  (views on messages.bp: imported before it is registered)
         messages_live,  # noqa: F401  (the same)
+        mobile,
         presence,
         sheet,
+        units,
         verify,
         visibility,
         workbench,
@@ -130,6 +132,8 @@ def create_app(
         devices,
         presence,
         leavers,
+        units,
+        mobile,
     ):
         app.register_blueprint(module.bp)
     app.after_request(_security_headers)

@@ -89,13 +89,20 @@ def definitions() -> None:
 
 @definitions.command("check")
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+@click.option("--org", "org_check", is_flag=True,
+              help="Also check every role, unit and person named against the organisation.")  # fmt: skip
 @click.pass_context
-def definitions_check(ctx: click.Context, files: tuple[str, ...]) -> None:
+def definitions_check(ctx: click.Context, files: tuple[str, ...], org_check: bool) -> None:
     """Validate and lint definition files; print every problem as file:line: message."""
     from workflow.spec.loader import check_files
 
     paths = _definition_files(files, ctx.obj["settings"])
     problems = check_files(paths)
+    if org_check:
+        from workflow.org.defcheck import check_org
+
+        engine = command_engine(ctx.obj["settings"])
+        problems = list(dict.fromkeys([*problems, *check_org(engine.db, paths)]))
     for p in problems:
         click.echo(p, err=True)
     if problems:

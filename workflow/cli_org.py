@@ -15,6 +15,7 @@ from workflow import cli_org_leavers
 from workflow.cli_org_admins import admins
 from workflow.cli_org_directory import directory
 from workflow.cli_org_sessions import sessions, signins
+from workflow.cli_org_units import mobile_group, roles_group, units_group
 
 
 @click.group("org")
@@ -27,4 +28,7 @@ org.add_command(admins)
 org.add_command(directory)
 org.add_command(sessions)
 org.add_command(signins)
+org.add_command(units_group)
+org.add_command(roles_group)
+org.add_command(mobile_group)
 cli_org_leavers.attach(org)  # last: it joins the people area's `people` group

@@ -2,9 +2,11 @@
 
 Payload: ``{"user_id": int, "kind": "sms" | "voice" | "email", "subject": str, "body": str,
 "key": str}``. The address comes from the user's row when the job runs (mobile for sms / voice,
-e-mail for email), so a changed number is used (Art. 8). A mailbox that is no user's (the
-auditors', see workflow/anchors.py) is queued with :func:`enqueue_mail_to`: its payload carries
-``"address"`` and ``"to_name"`` instead of ``"user_id"``.
+e-mail for email), so a changed number is used (Art. 8) — unless the payload names an
+``"address"`` (the code of a mobile change goes to the new number, workflow/org/mobile.py). A
+mailbox that is no user's (the auditors', see workflow/anchors.py) is queued with
+:func:`enqueue_mail_to`: its payload carries ``"address"`` and ``"to_name"`` instead of
+``"user_id"``.
 
 A :class:`~workflow.channels.ChannelError` propagates: the worker retries with back-off and
 dead-letters after ``max_attempts`` (see :mod:`workflow.jobs`). A
@@ -98,7 +100,8 @@ def outgoing_for(db: Database, payload: Mapping[str, Any], job_key: str) -> Outg
         raise PermanentFailure(f"no user {user_id!r}")
     if user.status == "removed":
         raise PermanentFailure(f"user {user.id} ({user.name}) has been removed")
-    address = (getattr(user, ADDRESS[kind]) or "").strip()
+    # a code sent to a number not yet the person's (a mobile change, Art. 8) names it
+    address = str(payload.get("address") or getattr(user, ADDRESS[kind]) or "").strip()
     if not address:
         raise PermanentFailure(f"user {user.id} ({user.name}) has no {ADDRESS[kind]} for {kind}")
     return Outgoing(

@@ -265,9 +265,35 @@ SENTENCES: dict[str, str] = {
     "sheet_not_yours": N_("only the initiator and administrators can print the flow sheet"),
     "sheet_not_ended": N_("the flow sheet can be printed once the flow has ended"),
     # --- organisation: units, people, roles (workflow/org/units.py, people.py) ---
+    "person_hidden": N_("person %(user)s does not exist or is not yours to administer"),
+    "unit_close_people": N_("%(unit)s cannot be closed: %(count)s people are still in it "
+                            "(%(first)s first); move them or remove them first"),
+    "unit_close_units": N_("%(unit)s cannot be closed: %(count)s open units are below it "
+                           "(%(first)s first); close or move them first"),
+    "unit_already_closed": N_("%(unit)s was already closed at %(at)s"),
+    "role_already_held": N_("%(name)s already holds the role %(role)s in %(unit)s"),
+    "role_not_held": N_("%(name)s does not hold the role %(role)s in %(unit)s"),
+    "unit_code_invalid": N_("must be letters, digits, '.', '_' or '-' (at most 64, starting "
+                            "with a letter or digit), not %(value)s"),
+    "unit_code_taken": N_("%(code)s is already the code of %(unit)s"),
+    "unit_closed": N_("names %(unit)s, which is closed"),
+    "unit_move_below_itself": N_("cannot be %(unit)s itself or a unit below it"),
+    "role_unknown": N_("names no role the approval types assign by: %(value)s"),
     # (end of units, people, roles)
 
     # --- organisation: enrolment, invitations, import, mobile changes ---
+    "mobile_too_many_requests": N_("you asked for %(count)s codes in the last hour: ask again "
+                                   "after %(at)s"),
+    "mobile_invalid": N_("must be a mainland mobile number (11 digits starting with 13 to 19), "
+                         "not %(value)s"),
+    "mobile_in_use": N_("is already the number of another account"),
+    "mobile_in_use_by": N_("is already the number of %(name)s"),
+    "mobile_unchanged": N_("is already this person's number"),
+    "mobile_code_wrong": N_("is not the code we sent; %(left)s tries left"),
+    "mobile_code_expired": N_("has expired: ask for a new code"),
+    "mobile_code_used_up": N_("was entered wrongly too many times: ask for a new code"),
+    "mobile_code_none": N_("was not asked for: ask for a code first"),
+    "mobile_code_format": N_("must be the 6 digits of the SMS"),
     # (end of enrolment, invitations, import, mobile changes)
 
     # --- organisation: moves and leavers (reassignment) ---

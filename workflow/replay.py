@@ -82,7 +82,11 @@ def _deliver(p: Projection, ev: Event) -> None:
         p.current = seq
         if p.flow is not None:
             p.flow.set(ev.seq, state=d["step"], current_visit=seq)
-    for item_id, user_id, role in d.get("items", ()):
+    items = d.get("items", ())
+    # the unit each person was in, [id, name] by item (Art. 11); an event without it (made
+    # before units were recorded) leaves unit_id unchecked
+    units = d.get("units") or [None] * len(items)
+    for (item_id, user_id, role), unit in zip(items, units, strict=False):
         # Context.enter: a recipient is sent, not delivered; the initiator's first item and a
         # sender's item are confirmed at once.
         confirmed = via == "start" or role == "sender"
@@ -92,6 +96,8 @@ def _deliver(p: Projection, ev: Event) -> None:
             "confirmed_at": ev.at if confirmed else None, "handled_at": None, "closed_at": None,
             "closed_by": None, "action": None, "decision": None, "opinion": None,
             "hidden": False, "failure": None})  # fmt: skip
+        if unit is not None:
+            p.items[item_id].values["unit_id"] = unit[0]
 
 
 def _leave(p: Projection, ev: Event) -> None:
@@ -273,6 +279,8 @@ def _reassign(p: Projection, ev: Event) -> None:
             "delivered_at": ev.at, "confirmed_at": None, "handled_at": None, "closed_at": None,
             "closed_by": None, "action": None, "decision": None, "opinion": None,
             "hidden": False, "failure": None})  # fmt: skip
+        if "to_unit" in d:  # the successor's unit when the item was made (Art. 11)
+            p.items[d["new"]].values["unit_id"] = d["to_unit"]
 
 
 def _nothing(p: Projection, ev: Event) -> None:

@@ -110,7 +110,8 @@ def render_text(
             )
             if p.decision:
                 did += f"：{DECISION[p.decision]}"
-            lines.append(f"   {pad(ROLE[p.role], 5)}{pad(p.name, 8)}{did}")
+            who = f"{p.name}（{p.unit}）" if p.unit else p.name  # the unit then (Art. 11)
+            lines.append(f"   {pad(ROLE[p.role], 5)}{pad(who, 24)} {did}")
             lines.append(
                 f"      送达 {t(p.delivered_at)}  确认 {t(p.confirmed_at)}  处理 {t(p.handled_at)}"
             )

@@ -50,6 +50,7 @@ ZH = {
     "Steps": "办理过程",
     "Role": "角色",
     "Name": "姓名",
+    "%(name)s (%(unit)s)": "%(name)s（%(unit)s）",
     "Action": "办理",
     "Opinion": "意见",
     "Delivered": "送达",

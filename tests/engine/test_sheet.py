@@ -40,7 +40,7 @@ def assert_people_on_sheet(engine, record, text):
             next(x for x in lines[at:] if x.startswith(f"{visit.seq}. {visit.step_name}")), at
         )
         for p in visit.people:
-            row = re.compile(rf"^\s+{ROLE[p.role]}\s+{p.name}\s")
+            row = re.compile(rf"^\s+{ROLE[p.role]}\s+{p.name}（{p.unit}）\s")
             at = next(i for i in range(at + 1, len(lines)) if row.match(lines[i]))
             times = f"送达 {t(p.delivered_at)}  确认 {t(p.confirmed_at)}  处理 {t(p.handled_at)}"
             assert lines[at + 1].strip() == times
@@ -118,7 +118,7 @@ def test_contract_sheet_has_the_form_steps_people_opinions_times_and_chain_head(
         ("会签", "林晓燕", "会签：同意"), ("会签", "杨帆", "会签：同意"), ("主办", "刘海涛", "转交下一步"),
         ("主办", "张建国", "转交下一步"), ("主办", "孙丽", "结束流程"),
     ]:  # fmt: skip
-        assert re.search(rf"^   {role}\s+{name}\s+{did}$", text, re.M), name
+        assert re.search(rf"^   {role}\s+{name}（[^）]+）\s+{did}$", text, re.M), name
     for opinion in (
         "请审核",
         "同意，送会签",
@@ -167,9 +167,9 @@ def test_incoming_document_sheet_names_the_handlers(engine, people, item_of, clo
                          ("密级", "内部"), ("收文日期", "2026-03-01"), ("份数", "2")]:  # fmt: skip
         assert re.search(rf"^  {label}：\s*{re.escape(value)}$", text, re.M), label
     assert re.search(r"^4\. 承办    到达：", text, re.M)
-    assert re.search(r"^   经办\s+高峰\s+办理完毕$", text, re.M)
-    assert re.search(r"^   经办\s+罗斌\s+办理完毕$", text, re.M)
-    assert re.search(r"^   主办\s+胡志刚\s+结束流程$", text, re.M)
+    assert re.search(r"^   经办\s+高峰（[^）]+）\s+办理完毕$", text, re.M)
+    assert re.search(r"^   经办\s+罗斌（[^）]+）\s+办理完毕$", text, re.M)
+    assert re.search(r"^   主办\s+胡志刚（[^）]+）\s+结束流程$", text, re.M)
     assert "意见：已排查 3 个工地" in text and "意见：防汛物资已到位" in text
     assert_people_on_sheet(engine, record, text)
     assert f"链头 {engine.history(fid).audit_head}" in text
@@ -204,9 +204,9 @@ def test_a_vetoed_countersign_and_a_rejection_on_the_sheet(engine, people, item_
     record, text = sheet(engine, fid)
     assert "状态：已结束（不同意）" in text
     assert re.search(r"^3\. 会签（会签否决）    到达：", text, re.M)
-    assert re.search(r"^   会签\s+杨帆\s+会签：不同意$", text, re.M)
-    assert re.search(r"^   会签\s+林晓燕\s+未办理（已关闭）$", text, re.M)
-    assert re.search(r"^   主办\s+李明\s+退回$", text, re.M)
+    assert re.search(r"^   会签\s+杨帆（[^）]+）\s+会签：不同意$", text, re.M)
+    assert re.search(r"^   会签\s+林晓燕（[^）]+）\s+未办理（已关闭）$", text, re.M)
+    assert re.search(r"^   主办\s+李明（[^）]+）\s+退回$", text, re.M)
     assert re.search(r"^4\. 部门负责人审核    到达：", text, re.M)
     assert "意见：违约金过高" in text and "意见：不再签订" in text
     assert_people_on_sheet(engine, record, text)
@@ -216,14 +216,14 @@ def test_a_running_flow_and_a_withdrawn_flow_on_the_sheet(engine, people, item_o
     fid = engine.start(people["huangyong"], "contract_review", CONTRACT).flow_id
     record, text = sheet(engine, fid)
     assert "状态：进行中（部门负责人审核）" in text
-    assert re.search(r"^   主办\s+钱学军\s+待办$", text, re.M)
+    assert re.search(r"^   主办\s+钱学军（[^）]+）\s+待办$", text, re.M)
     assert_people_on_sheet(engine, record, text)
     head = record.audit_head
 
     engine.withdraw(people["huangyong"], fid)
     record, text = sheet(engine, fid)
     assert "状态：已撤回" in text
-    assert re.search(r"^   主办\s+钱学军\s+未办理（已关闭）$", text, re.M)
+    assert re.search(r"^   主办\s+钱学军（[^）]+）\s+未办理（已关闭）$", text, re.M)
     assert record.audit_head != head and f"链头 {record.audit_head}" in text  # an old print differs
 
 

@@ -145,11 +145,11 @@ def people(
 
 
 def units(engine: Engine) -> list[tuple[int, str, str]]:
-    """Every unit as (id, code, name), in tree order of creation."""
+    """Every open unit as (id, code, name), in order of creation: a closed one takes nobody
+    new and leaves the choosers (it stays on the record)."""
     with engine.db.read() as s:
-        return [
-            tuple(r) for r in s.execute(select(Unit.id, Unit.code, Unit.name).order_by(Unit.id))
-        ]
+        stmt = select(Unit.id, Unit.code, Unit.name).where(Unit.closed_at.is_(None))
+        return [tuple(r) for r in s.execute(stmt.order_by(Unit.id))]
 
 
 def form_people(engine: Engine, compiled: CompiledDefinition, form: dict[str, Any]) -> dict:

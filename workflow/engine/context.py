@@ -13,6 +13,7 @@ from transitions import MachineError
 from workflow.audit import GENESIS, PendingEvent, chain_rows
 from workflow.engine import sql
 from workflow.engine.hooks import entered
+from workflow.engine.people import unit_of
 from workflow.errors import (
     AlreadyHandled,
     FlowClosed,
@@ -276,9 +277,10 @@ class Action:
         message = self.compiled is not None and self.compiled.spec.kind == "message"
         if message:
             rows = [(uid, MESSAGE_ROLES.get(role, role)) for uid, role in rows]
+        units = unit_of(self.conn, [uid for uid, _ in rows])
         values = []
         for uid, role in rows:
-            one = {**base, "user_id": uid, "role": role}
+            one = {**base, "user_id": uid, "role": role, "unit_id": units[uid][0]}
             if role == "recipient":
                 # Sent, not yet delivered: delivered when the person's device fetches it or a
                 # channel accepts it (workflow.messages).
@@ -297,8 +299,10 @@ class Action:
         self.flow["current_visit_id"] = vid
         self.visit = {"id": vid, "step": step, "seq": seq, "rejected": False}
         # via: the visit's start | forward | return, so the replay can rebuild the visit row
+        # units: each person's unit then, [id, name] in the order of items (Art. 11)
         self.event("send" if message and via != "start" else "deliver", step=step, visit=seq,
-                   via=via, items=[[i, u, r] for i, (u, r) in zip(ids, rows, strict=True)])  # fmt: skip
+                   via=via, items=[[i, u, r] for i, (u, r) in zip(ids, rows, strict=True)],
+                   units=[list(units[u]) for u, _ in rows])  # fmt: skip
         entered(
             self, vid, step
         )  # the features' on-enter hooks (deadlines: workflow.engine.timeouts)

@@ -71,8 +71,9 @@ class History:
                     timeout=timed_out.get(v.seq),
                 )
             for i in s.execute(
-                select(ITEMS, USERS.c.name)
+                select(ITEMS, USERS.c.name, Unit.name.label("unit_name"))
                 .join(USERS, USERS.c.id == ITEMS.c.user_id)
+                .outerjoin(Unit, Unit.id == ITEMS.c.unit_id)
                 .where(ITEMS.c.flow_id == flow_id)
                 .order_by(ITEMS.c.id)
             ):
@@ -89,6 +90,7 @@ class History:
                         i.action,
                         i.decision,
                         i.opinion,
+                        unit=i.unit_name,
                     )
                 )
             dings = dings_of(s.connection(), flow_id)

@@ -122,3 +122,14 @@ def describe(who: Who | None) -> str:
     if isinstance(who, ChooseFrom):
         return "chosen from " + ", ".join(describe(w) for w in who.choose_from)
     return " + ".join(describe(w) for w in who)
+
+
+def unit_of(
+    session: ConnectionOrSession, user_ids: list[int]
+) -> dict[int, tuple[int | None, str | None]]:
+    """Each person's unit now, as (id, name): what a new work item keeps when they later move
+    (Art. 11). One query for a whole step's people, not one per item."""
+    if not user_ids:
+        return {}
+    rows = session.execute(sql.USER_UNITS, {"b_ids": sorted(set(user_ids))})
+    return {r.id: (r.unit_id, r.name) for r in rows}

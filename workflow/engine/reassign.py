@@ -179,7 +179,8 @@ def reassign(
         events[r.flow_id].append(PendingEvent(now, actor.id, actor.name, KIND, {
             "item": r.id, "step": r.step, "visit": r.seq, "role": r.role, "reason": reason,
             "from": person.id, "from_name": person.name, "to": successor.id,
-            "to_name": successor.name, "new": new, "kept": kept, "by": actor.id,
+            "to_name": successor.name, "to_unit": successor.unit_id, "new": new, "kept": kept,
+            "by": actor.id,
             "by_name": actor.name}))  # fmt: skip
         spec = engine.registry.get(conn, r.definition_id).spec
         name = spec.steps[r.step].name.zh if r.step in spec.steps else r.step

@@ -72,6 +72,8 @@ class PersonPart:
     ding: DingState | None = None
     #: the reassignment that closed this item (its holder left or moved) or that made it
     reassigned: Note | None = None
+    #: the unit the person was in when the item was made (kept when they move, Art. 11)
+    unit: str | None = None
 
 
 @dataclass

@@ -161,6 +161,12 @@ WAITING = select(ITEMS.c.status, ITEMS.c.user_id).where(
 )
 NAMES = select(USERS.c.id, USERS.c.name).where(USERS.c.id.in_(bindparam("b_ids", expanding=True)))
 USER_NAME = select(USERS.c.name).where(USERS.c.id == bindparam("b_user"))
+#: each person's unit (id and name) now: a new work item keeps it (Art. 11), one query per step
+USER_UNITS = (
+    select(USERS.c.id, USERS.c.unit_id, UNITS.c.name)
+    .select_from(USERS.outerjoin(UNITS, UNITS.c.id == USERS.c.unit_id))
+    .where(USERS.c.id.in_(bindparam("b_ids", expanding=True)))
+)
 
 # The units from a user's own up to the root, with their distance: for "head of my unit".
 _start = (

@@ -29,6 +29,7 @@ from workflow.delivery import enqueue_delivery
 from workflow.engine import assign, sql
 from workflow.engine.context import Action, ActionInput
 from workflow.engine.hooks import register_on_enter
+from workflow.engine.people import unit_of
 from workflow.errors import BanliError, InvalidAction, NotFound
 from workflow.jobs import GiveUp, JobRecord, Worker, enqueue
 from workflow.spec.model import CLOSED_STATES, Step
@@ -274,16 +275,18 @@ def _escalate(a: SystemAction, step: Step, planned: str) -> None:
             f"to: {host['user_name']} has no {SUPERIOR_ROLE} above them"
         )
     a.conn.execute(CLOSE_BY_SYSTEM, {"b_item": host["id"], "b_at": a.now})
+    unit = unit_of(a.conn, [boss])[boss]
     new = a.conn.execute(sql.INSERT_ITEM, {
         "flow_id": a.flow["id"], "visit_id": a.visit["id"], "user_id": boss, "role": "host",
-        "status": "open", "delivered_at": a.now, "confirmed_at": None}).scalar_one()  # fmt: skip
+        "unit_id": unit[0], "status": "open", "delivered_at": a.now,
+        "confirmed_at": None}).scalar_one()  # fmt: skip
     a.delivered.append(new)
     fallback = {"planned": planned, "reason": a.reason} if a.reason else {}
     a.event(TIMEOUT, action="escalate", step=a.visit["step"], visit=a.visit["seq"], to=None,
             item=host["id"], host=host["user_id"], superior=boss, delivered=[new],
             **fallback)  # fmt: skip
     a.event("deliver", step=a.visit["step"], visit=a.visit["seq"], via="escalate",
-            items=[[new, boss, "host"]])  # fmt: skip
+            items=[[new, boss, "host"]], units=[list(unit)])  # fmt: skip
     title = a.flow["title"]
     enqueue_delivery(
         a.conn,

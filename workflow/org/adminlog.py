@@ -32,5 +32,10 @@ def record(
     ``scope``, about ``target`` (``{"user": id, "name": …}``, ``{"unit": id}`` …), with
     ``before``/``after`` (JSON values: the fields that changed, or None for a creation)."""
     name = session.execute(select(User.name).where(User.id == scope.user_id)).scalar()
+    if "user" in target and "unit" not in target:
+        # the unit an act about a person concerns: the admin log shows it to the sub-administrators
+        # of that unit (workflow/org/adminlog_view.py); after a move, the unit they are in now
+        unit = session.execute(select(User.unit_id).where(User.id == target["user"])).scalar()
+        target = {**target, "unit": unit}
     data = {"scope": scope.described(), "target": target, "before": before, "after": after}
     append_admin(session, scope.user_id, name, kind, data, at)

@@ -284,7 +284,8 @@ def move(
             handed = reassign.reassign(engine, s, actor=_actor(s, actor_id), person=_party(person),
                                        successor=successor, reason="moved", now=at,
                                        only=wanted)  # fmt: skip
-        adminlog.record(s, scope, "person_move", at=at, target=_target(person),
+        adminlog.record(s, scope, "person_move", at=at,
+                        target={**_target(person), "to_unit": unit.id},
                         before={"unit": person.unit_id, "unit_name": person.unit_name},
                         after={"unit": unit.id, "unit_name": unit.name,
                                "successor": _who(successor), "reassigned": len(handed)})  # fmt: skip
@@ -297,7 +298,8 @@ def _party(person: Subject) -> Party:
 
 
 def _target(person: Subject) -> dict[str, Any]:
-    return {"user": person.id, "name": person.name, "login": person.login}
+    """The person acted on, in the unit they were in (the admin log's target-unit convention)."""
+    return {"user": person.id, "name": person.name, "login": person.login, "unit": person.unit_id}
 
 
 def _who(party: Party | None) -> dict[str, Any] | None:

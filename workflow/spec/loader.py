@@ -53,6 +53,12 @@ def load_text(text: str, filename: str = "<text>") -> Definition:
     return _load(text, filename)[0]
 
 
+def load_with_lines(path: str | os.PathLike[str]) -> tuple[Definition, Lines]:
+    """Load and check one definition file, with the line of every path in it (for checks
+    made later against the organisation: ``workflow/org/defcheck.py``)."""
+    return _load(read_definition(path), os.fspath(path))
+
+
 def check_files(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
     """Every problem of every file, lint included, plus ids used twice; empty if all are fine."""
     problems: list[str] = []
