@@ -107,6 +107,12 @@ class Settings(BaseSettings):
         WEB_STATEMENT_TIMEOUT,
         description="seconds a web request's PostgreSQL statement may run before 503",
     )
+    invite_hours: int = Field(
+        72,
+        ge=1,
+        le=24 * 30,
+        description="hours an invitation link (enrolment, Art. 10) stays valid; it is used once",
+    )
     # --- files --------------------------------------------------------------------------------
     files_dir: Path = Field(
         Path("instance/files"), description="where attachments are stored (by SHA-256)"
