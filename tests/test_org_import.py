@@ -90,7 +90,7 @@ def test_apply_creates_invites_and_the_same_sheet_again_changes_nothing(engine, 
     second = plan(engine, people["fenglei"], data)
     assert [r.action for r in second.rows] == ["unchanged"] * 3 + ["refused"] * 2
     apply(engine, people["fenglei"], data, second.digest)
-    assert [k for k, _ in chain_ok(engine)] == kinds + ["person_import"]
+    assert [k for k, _ in chain_ok(engine)] == [*kinds, "person_import"]
 
 
 def test_a_changed_row_shows_old_and_new_and_is_applied(engine, people):

@@ -99,9 +99,12 @@ def create_app(
         errors,
         flows,
         inputs,
+        invite,
         messages,
         messages_compose,  # noqa: F401  (views on messages.bp: imported before it is registered)
         messages_live,  # noqa: F401  (the same)
+        org,
+        org_import,  # noqa: F401  (views on org.bp: imported before it is registered)
         sheet,
         verify,
         visibility,
@@ -112,7 +115,7 @@ def create_app(
     auth.init_app(app)
     errors.init_app(app)
     visibility.init_app(app)
-    for module in (auth, workbench, flows, sheet, verify, messages, admin):
+    for module in (auth, workbench, flows, sheet, verify, messages, admin, org, invite):
         app.register_blueprint(module.bp)
     app.after_request(_security_headers)
     app.jinja_env.filters["localtime"] = lambda at: engine.local(at) if at else "—"
