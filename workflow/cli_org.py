@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import click
 
+from workflow.cli_org_people import people
+
 
 @click.group("org")
 def org() -> None:
@@ -18,3 +20,4 @@ def org() -> None:
 
 
 # Each area's commands, attached one line each:
+org.add_command(people)

@@ -16,7 +16,7 @@ from sqlalchemy import or_, select
 from workflow.access import require_capability, subtree
 from workflow.errors import InvalidAction
 from workflow.org import invitations
-from workflow.org.people import held_roles, person_in_scope
+from workflow.org.people import find_unit, held_roles, person_in_scope
 from workflow.org.person_fields import role_vocabulary
 from workflow.refusals import quoted
 from workflow.store.db import Database
@@ -185,3 +185,10 @@ def roles_of(db: Database, user_id: int, unit_id: int) -> list[str]:
     """The roles ``user_id`` holds in ``unit_id``."""
     with db.read() as s:
         return held_roles(s, user_id, unit_id)
+
+
+def unit_id_of(db: Database, text: str) -> int | None:
+    """The id of the unit ``text`` names (code, name or id), or None."""
+    with db.read() as s:
+        unit = find_unit(s, text)
+    return None if unit is None else int(unit.id)
