@@ -296,7 +296,7 @@ SENTENCES: dict[str, str] = {
     "import_too_many_rows": N_("the sheet has more than %(limit)s rows: split it into smaller "
                                "sheets"),
     "import_empty": N_("the sheet is empty: it needs a header row and one row per person"),
-    "import_not_sheet": N_("%(name)s is not a spreadsheet: upload an XLSX or CSV file"),
+    "import_not_sheet": N_("%(name)s is not a spreadsheet: upload a file in %(formats)s"),
     "import_broken_xlsx": N_("the XLSX file cannot be read: it is damaged or not really an "
                              "XLSX file. Save it again from the spreadsheet program, or as CSV"),
     "import_columns_missing": N_("the sheet's header row lacks the columns %(missing)s"),

@@ -33,6 +33,8 @@ HEADERS = {
     "登录名": "login", "账号": "login", "用户名": "login", "login": "login",
 }  # fmt: skip
 REQUIRED = ("name", "mobile", "unit")
+#: the formats a refusal names
+FORMATS = ("XLSX", "CSV")
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ def read_sheet(data: bytes, filename: str) -> list[SheetRow]:
     elif name.endswith((".csv", ".txt")) or not name:
         lines = _csv(data)
     else:
-        raise InvalidAction("import_not_sheet", name=quoted(filename))
+        raise InvalidAction("import_not_sheet", name=quoted(filename), formats=FORMATS)
     return _rows(lines)
 
 
@@ -128,7 +130,7 @@ def _xlsx(data: bytes) -> Iterator[tuple[int, list[str]]]:
 
 def _csv(data: bytes) -> Iterator[tuple[int, list[str]]]:
     if b"\x00" in data:
-        raise InvalidAction("import_not_sheet", name=quoted("?"))
+        raise InvalidAction("import_not_sheet", name=quoted("?"), formats=FORMATS)
     text = None
     for encoding in ("utf-8-sig", "gb18030"):
         try:
@@ -137,7 +139,7 @@ def _csv(data: bytes) -> Iterator[tuple[int, list[str]]]:
         except UnicodeDecodeError:
             continue
     if text is None:
-        raise InvalidAction("import_not_sheet", name=quoted("?"))
+        raise InvalidAction("import_not_sheet", name=quoted("?"), formats=FORMATS)
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
@@ -146,4 +148,4 @@ def _csv(data: bytes) -> Iterator[tuple[int, list[str]]]:
     try:
         return iter([(reader.line_num, [c.strip() for c in row]) for row in reader])
     except csv.Error as exc:
-        raise InvalidAction("import_not_sheet", name=quoted("CSV")) from exc
+        raise InvalidAction("import_not_sheet", name=quoted("CSV"), formats=FORMATS) from exc
