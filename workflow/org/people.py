@@ -68,7 +68,7 @@ def find_unit(tx: ConnectionOrSession, value: Any) -> Any:
     if not text:
         return None
     cols = (UNITS.c.id, UNITS.c.code, UNITS.c.name, UNITS.c.closed_at)
-    if text.isdigit() and len(text) < 19:
+    if text.isascii() and text.isdigit() and len(text) < 19:  # not "²" (int() refuses it)
         found = tx.execute(select(*cols).where(UNITS.c.id == int(text))).first()
         if found is not None:
             return found
