@@ -28,19 +28,15 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from workflow.access import AdminScope, require_capability
 from workflow.errors import Conflict
 from workflow.org import adminlog, invitations
+from workflow.org.batch import enrol_many
 from workflow.org.names import name_keys
-from workflow.org.people import (
-    _DuplicateMobile,
-    change_person,
-    create_person,
-    holder_problem,
-    unit_problem,
-)
+from workflow.org.people import _DuplicateMobile, change_person, holder_problem, unit_problem
 from workflow.org.person_fields import (
     check_roles,
     clean_email,
@@ -155,24 +151,19 @@ def apply_import(
                             target={"sheet": plan.sheet, "file": filename[:200]},
                             after={"digest": plan.digest, **plan.counts})  # fmt: skip
             return Imported(plan, invited)
-    except _DuplicateMobile:  # someone enrolled the same number meanwhile
+    except (_DuplicateMobile, IntegrityError):  # someone took the same number meanwhile
         raise Conflict("import_changed") from None
 
 
 def _apply(
     s: Session, scope: AdminScope, plan: Plan, now: datetime, base_url: str, hours: int
 ) -> list[tuple[int, str, str, str]]:
-    invited = []
     for row in plan.rows:
-        if row.action == "create":
-            user_id = create_person(s, scope, row.values, now)
-            link, _ = invitations.issue(s, user_id, scope.user_id, now, base_url=base_url,
-                                        hours=hours)  # fmt: skip
-            invited.append((user_id, row.values["login"], row.values["name"], link))
-        elif row.action == "change":
+        if row.action == "change":
             person = s.execute(select(USERS).where(USERS.c.id == row.user_id)).one()
             change_person(s, scope, person, row.values, now)
-    return invited
+    created = [row.values for row in plan.rows if row.action == "create"]
+    return enrol_many(s, scope, created, now, base_url=base_url, hours=hours)
 
 
 def _applied_before(s: Session, actor_id: int, digest: str) -> bool:
@@ -213,15 +204,17 @@ class _Known:
 
 def _plan(s: Session, scope: AdminScope, rows: list[SheetRow], data: bytes, filename: str) -> Plan:
     known = _Known(s)
-    cleaned = [(row, clean_mobile(row.values.get("mobile"))[0]) for row in rows]
-    mobiles = Counter(m for _row, m in cleaned if m)
+    numbers: dict[str, list[int]] = {}
+    for row in rows:
+        mobile = clean_mobile(row.values.get("mobile"))[0]
+        if mobile:
+            numbers.setdefault(mobile, []).append(row.number)
     logins = Counter(clean_login(row.values.get("login"))[0] for row in rows)
     taken = set(known.logins)
     out = []
-    for row, mobile in cleaned:
-        twice = [
-            r.number for r, m in cleaned if mobiles[mobile] > 1 and m == mobile and r is not row
-        ]
+    for row in rows:
+        same = numbers.get(clean_mobile(row.values.get("mobile"))[0], [])
+        twice = [n for n in same if n != row.number]
         out.append(_row(known, scope, row, twice, logins, taken))
     shown = [[r.number, r.action, r.user_id, r.login, sorted(r.values.items()),
               [[f, str(o), str(n)] for f, o, n in r.changes], [[c, str(p)] for c, p in r.reasons]]

@@ -75,22 +75,43 @@ def issue(
     queued in the caller's transaction; returns the link and when it expires."""
     s.execute(update(INVITES).where(INVITES.c.user_id == user_id, INVITES.c.used_at.is_(None),
                                     INVITES.c.expires_at > now).values(expires_at=now))  # fmt: skip
-    token = secrets.token_urlsafe(32)
-    digest = token_hash(token)
-    expires_at = now + timedelta(hours=hours)
-    s.execute(insert(INVITES).values(token_hash=digest, user_id=user_id, created_by=actor_id,
-                                     created_at=now, expires_at=expires_at))  # fmt: skip
     person = s.execute(select(USERS.c.name, USERS.c.email).where(USERS.c.id == user_id)).one()
+    return issue_many(s, [(user_id, person.name, person.email)], actor_id, now,
+                      base_url=base_url, hours=hours)[0]  # fmt: skip
+
+
+def issue_many(
+    s: Session,
+    people: list[tuple[int, str, str | None]],
+    actor_id: int,
+    now: datetime,
+    *,
+    base_url: str,
+    hours: int = DEFAULT_HOURS,
+) -> list[tuple[str, datetime]]:
+    """New invitations for ``people`` (user id, name, e-mail) who hold none yet (just enrolled,
+    or their earlier ones voided), with their deliveries; the (link, expiry) of each, in order."""
+    if not people:
+        return []
     inviter = s.execute(select(USERS.c.name).where(USERS.c.id == actor_id)).scalar() or ""
-    link = invite_link(base_url, token)
-    subject = "办理：请激活您的账号"
-    body = (f"{person.name}，您好：{inviter}为您开通了办理（Banli）账号。请在 {hours} 小时内打开"
-            f"以下链接设置密码，链接只能使用一次：{link}")  # fmt: skip
-    key = f"invite:{user_id}:{digest[:16]}"
-    enqueue_delivery(s, user_id, "sms", subject, body, f"{key}:sms", now, now=now)
-    if person.email:
-        enqueue_delivery(s, user_id, "email", subject, body, f"{key}:email", now, now=now)
-    return link, expires_at
+    expires_at = now + timedelta(hours=hours)
+    rows, out = [], []
+    for user_id, name, email in people:
+        token = secrets.token_urlsafe(32)
+        digest = token_hash(token)
+        rows.append({"token_hash": digest, "user_id": user_id, "created_by": actor_id,
+                     "created_at": now, "expires_at": expires_at})  # fmt: skip
+        link = invite_link(base_url, token)
+        subject = "办理：请激活您的账号"
+        body = (f"{name}，您好：{inviter}为您开通了办理（Banli）账号。请在 {hours} 小时内打开"
+                f"以下链接设置密码，链接只能使用一次：{link}")  # fmt: skip
+        key = f"invite:{user_id}:{digest[:16]}"
+        enqueue_delivery(s, user_id, "sms", subject, body, f"{key}:sms", now, now=now)
+        if email:
+            enqueue_delivery(s, user_id, "email", subject, body, f"{key}:email", now, now=now)
+        out.append((link, expires_at))
+    s.execute(insert(INVITES), rows)
+    return out
 
 
 def resend(
