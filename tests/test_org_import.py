@@ -57,7 +57,7 @@ def test_the_dry_run_says_what_each_row_would_do_and_writes_nothing(engine, peop
     assert [(r.number, r.action) for r in shown.rows] == [
         (2, "create"), (3, "create"), (4, "create"), (5, "refused"), (6, "refused")]  # fmt: skip
     assert [r.login for r in shown.rows[:3]] == ["zhaoyiming", "qianerya", "sunsanqiang"]
-    assert [(c, p.code) for c, p in shown.rows[3].reasons] == [("mobile", "mobile_invalid")]
+    assert [(c, p.code) for c, p in shown.rows[3].reasons] == [("mobile", "person_mobile_invalid")]
     assert [(c, p.code) for c, p in shown.rows[4].reasons] == [("unit", "field_no_unit")]
     assert shown.counts == {"create": 3, "change": 0, "unchanged": 0, "refused": 2}
     with engine.db.read() as s:
@@ -127,8 +127,8 @@ def test_scope_and_sheet_level_refusals(engine, people):
     reasons = [[(c, p.code) for c, p in r.reasons] for r in shown.rows]
     assert reasons == [
         [("mobile", "import_mobile_twice")],
-        [("unit", "unit_out_of_scope")],
-        [("unit", "unit_out_of_scope"), ("mobile", "mobile_in_use")],
+        [("unit", "person_unit_out_of_scope")],
+        [("unit", "person_unit_out_of_scope"), ("mobile", "person_mobile_in_use")],
         [("mobile", "import_mobile_twice")],
     ]
     with pytest.raises(Forbidden):

@@ -85,13 +85,13 @@ def test_enrol_writes_an_invited_person_with_roles_event_and_invitation(engine, 
         ({"name": "12345"}, {"name": "person_name_digits"}),
         ({"name": "小王2号"}, {"name": "person_name_chars"}),
         ({"name": "王" * 51}, {"name": "field_too_long"}),
-        ({"mobile": "12345"}, {"mobile": "mobile_invalid"}),
-        ({"mobile": "+86 139-0172-0002"}, {"mobile": "mobile_in_use_by"}),
-        ({"email": "not-an-address"}, {"email": "email_invalid"}),
+        ({"mobile": "12345"}, {"mobile": "person_mobile_invalid"}),
+        ({"mobile": "+86 139-0172-0002"}, {"mobile": "person_mobile_in_use_by"}),
+        ({"email": "not-an-address"}, {"email": "person_email_invalid"}),
         ({"unit": "nowhere"}, {"unit": "field_no_unit"}),
-        ({"roles": "finance, wizard"}, {"roles": "role_unknown"}),
-        ({"login": "Bad Login"}, {"login": "login_invalid"}),
-        ({"login": "wangfang"}, {"login": "login_taken"}),
+        ({"roles": "finance, wizard"}, {"roles": "person_role_unknown"}),
+        ({"login": "Bad Login"}, {"login": "person_login_invalid"}),
+        ({"login": "wangfang"}, {"login": "person_login_taken"}),
         ({"name": "", "mobile": "", "unit": ""},
          {"name": "field_required", "mobile": "field_required", "unit": "field_required"}),
     ],
@@ -113,13 +113,13 @@ def test_the_holder_of_a_mobile_is_named_only_to_who_administers_them(engine, pe
     assert named.value.errors["mobile"].params == {"name": "王芳"}
     with pytest.raises(FormInvalid) as unnamed:  # 王芳 is in 办公室, outside 林晓燕's scope
         enrol(engine, people["linxiaoyan"], mobile="13901720002")
-    assert unnamed.value.errors["mobile"].code == "mobile_in_use"
+    assert unnamed.value.errors["mobile"].code == "person_mobile_in_use"
 
 
 def test_scope_a_finance_sub_admin_enrols_only_into_finance(engine, people):
     with pytest.raises(FormInvalid) as refused:
         enrol(engine, people["linxiaoyan"], unit="legal")
-    assert refused.value.errors["unit"].code == "unit_out_of_scope"
+    assert refused.value.errors["unit"].code == "person_unit_out_of_scope"
     assert enrol(engine, people["linxiaoyan"]).login == "chenxiaodong"
     with pytest.raises(Forbidden):
         enrol(engine, people["wangfang"])  # no administrator at all
@@ -131,10 +131,10 @@ def test_invitation_accept_then_sign_in_and_the_link_is_spent(engine, people):
     assert invitations.look_up(engine.db, token, engine.clock()).name == "陈晓东"
     with pytest.raises(FormInvalid) as short:
         invitations.accept(engine.db, token, "short", "short", engine.clock())
-    assert problems(short.value) == {"password": "password_too_short"}
+    assert problems(short.value) == {"password": "invite_password_too_short"}
     with pytest.raises(FormInvalid) as differs:
         invitations.accept(engine.db, token, "a-good-pass", "another-pass", engine.clock())
-    assert problems(differs.value) == {"confirm": "password_mismatch"}
+    assert problems(differs.value) == {"confirm": "invite_password_mismatch"}
     invitations.accept(engine.db, token, "a-good-pass", "a-good-pass", engine.clock())
     row = user(engine, done.user_id)
     assert row.status == "active" and verify_password(row.password_hash, "a-good-pass")
@@ -188,7 +188,7 @@ def test_edit_records_before_and_after_within_scope_only(engine, people):
         people_edit(engine, people["linxiaoyan"], people["wangfang"], name="王芳芳")
     with pytest.raises(FormInvalid) as bad:
         people_edit(engine, people["fenglei"], people["wangfang"], name="", email="x@")
-    assert problems(bad.value) == {"name": "field_required", "email": "email_invalid"}
+    assert problems(bad.value) == {"name": "field_required", "email": "person_email_invalid"}
 
 
 def people_edit(engine, actor, user_id, **fields):
@@ -237,7 +237,7 @@ def test_two_enrolments_of_one_mobile_at_once_one_wins(pg_db):
     won = [r for r in results if isinstance(r, people.Enrolled)]
     lost = [r for r in results if isinstance(r, FormInvalid)]
     assert len(won) == 1 and len(lost) == 1, results
-    assert lost[0].errors["mobile"].code == "mobile_in_use_by"
+    assert lost[0].errors["mobile"].code == "person_mobile_in_use_by"
     assert lost[0].errors["mobile"].params["name"] == won[0].name
     with pg_db.read() as s:
         _checked, broken = verify_all(s)

@@ -268,25 +268,28 @@ SENTENCES: dict[str, str] = {
     # (end of units, people, roles)
 
     # --- organisation: enrolment, invitations, import, mobile changes ---
-    "person_hidden": N_("person %(person)s does not exist or is not among the people you "
-                        "administer"),
+    "admin_person_hidden": N_("person %(person)s does not exist or is not among the people "
+                              "you administer"),
     "person_name_digits": N_("must be a real name, not a number"),
     "person_name_placeholder": N_("must be the person's real name, not a placeholder such as "
                                   "%(value)s"),
     "person_name_chars": N_("must be a real name in letters, not %(value)s"),
-    "mobile_invalid": N_("must be a mainland mobile number such as 13812345678, not %(value)s"),
-    "mobile_in_use_by": N_("is already the mobile of %(name)s"),
-    "mobile_in_use": N_("is already in use"),
-    "email_invalid": N_("must be an e-mail address such as name@example.com, not %(value)s"),
-    "unit_closed": N_("%(unit)s is closed and takes nobody new"),
-    "unit_out_of_scope": N_("%(unit)s is not among the units whose people you administer"),
-    "role_unknown": N_("names no role: %(roles)s (the roles are: %(known)s)"),
-    "login_invalid": N_("must be 2 to 64 lower-case letters, digits, dots, dashes or "
-                        "underscores, beginning with a letter, not %(value)s"),
-    "login_taken": N_("%(value)s is already someone's login"),
-    "password_too_short": N_("must be at least %(min)s characters long"),
-    "password_is_login": N_("must not be your login or your mobile number"),
-    "password_mismatch": N_("does not match the password"),
+    "person_mobile_invalid": N_("must be a mainland mobile number such as 13812345678, not "
+                                "%(value)s"),
+    "person_mobile_in_use_by": N_("is already the mobile of %(name)s"),
+    "person_mobile_in_use": N_("is already in use"),
+    "person_email_invalid": N_("must be an e-mail address such as name@example.com, not "
+                               "%(value)s"),
+    "person_unit_closed": N_("%(unit)s is closed and takes nobody new"),
+    "person_unit_out_of_scope": N_("%(unit)s is not among the units whose people you "
+                                   "administer"),
+    "person_role_unknown": N_("names no role: %(roles)s (the roles are: %(known)s)"),
+    "person_login_invalid": N_("must be 2 to 64 lower-case letters, digits, dots, dashes or "
+                               "underscores, beginning with a letter, not %(value)s"),
+    "person_login_taken": N_("%(value)s is already someone's login"),
+    "invite_password_too_short": N_("must be at least %(min)s characters long"),
+    "invite_password_is_login": N_("must not be your login or your mobile number"),
+    "invite_password_mismatch": N_("does not match the password"),
     "invitation_invalid": N_("this invitation link is not valid: it may have expired, been used "
                              "already or been replaced by a newer one. Ask your administrator "
                              "to send a new one"),

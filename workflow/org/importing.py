@@ -268,7 +268,7 @@ def _row(
     if person is not None and not scope.covers("people", person.unit_id):
         check("mobile", holder_problem(scope, person.name, person.unit_id))
     if person is None and login is not None and login in known.logins:
-        check("login", FieldError("login_taken", value=quoted(login)))
+        check("login", FieldError("person_login_taken", value=quoted(login)))
     base = PlanRow(row.number, "refused", name, mobile, unit_name, login, reasons=reasons,
                    user_id=person.id if person is not None else None)  # fmt: skip
     if reasons:

@@ -134,7 +134,7 @@ def resend(
         row = s.execute(select(USERS.c.id, USERS.c.name, USERS.c.unit_id, USERS.c.status)
                         .where(USERS.c.id == user_id)).first()  # fmt: skip
         if row is None or not scope.covers("people", row.unit_id):
-            raise Hidden("person_hidden", person=user_id)
+            raise Hidden("admin_person_hidden", person=user_id)
         if row.status != "invited":
             raise Conflict("invitation_not_invited", name=row.name)
         link, expires_at = issue(s, user_id, actor_id, now, base_url=base_url, hours=hours)
@@ -171,11 +171,11 @@ def password_problem(password: str, login: str, mobile: str | None) -> FieldErro
     if not password:
         return FieldError("field_required")
     if len(password) < PASSWORD_MIN:
-        return FieldError("password_too_short", min=PASSWORD_MIN)
+        return FieldError("invite_password_too_short", min=PASSWORD_MIN)
     if len(password) > PASSWORD_MAX:
         return FieldError("field_too_long", length=len(password), max=PASSWORD_MAX)
     if password.lower() in {login.lower(), (mobile or "").lower()}:
-        return FieldError("password_is_login")
+        return FieldError("invite_password_is_login")
     return None
 
 
@@ -193,7 +193,7 @@ def accept(db: Database, token: str, password: str, confirm: str, now: datetime)
         if problem is not None:
             raise FormInvalid({"password": problem})
         if confirm != password:
-            raise FormInvalid({"confirm": FieldError("password_mismatch")})
+            raise FormInvalid({"confirm": FieldError("invite_password_mismatch")})
         used = s.execute(update(INVITES).where(INVITES.c.token_hash == row.token_hash,
                                                INVITES.c.used_at.is_(None))
                          .values(used_at=now)).rowcount  # fmt: skip

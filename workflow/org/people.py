@@ -86,9 +86,9 @@ def unit_problem(scope: AdminScope, unit: Any, given: Any) -> FieldError | None:
             return FieldError("field_required")
         return FieldError("field_no_unit", value=quoted(str(given)))
     if unit.closed_at is not None:
-        return FieldError("unit_closed", unit=unit.name)
+        return FieldError("person_unit_closed", unit=unit.name)
     if not scope.covers("people", unit.id):
-        return FieldError("unit_out_of_scope", unit=unit.name)
+        return FieldError("person_unit_out_of_scope", unit=unit.name)
     return None
 
 
@@ -110,8 +110,8 @@ def mobile_problem(
 def holder_problem(scope: AdminScope, name: str, unit_id: int) -> FieldError:
     """ "Already used by 王芳" to whoever administers her; "already in use" to anyone else."""
     if scope.covers("people", unit_id):
-        return FieldError("mobile_in_use_by", name=name)
-    return FieldError("mobile_in_use")
+        return FieldError("person_mobile_in_use_by", name=name)
+    return FieldError("person_mobile_in_use")
 
 
 def taken_logins(tx: ConnectionOrSession, base: str) -> set[str]:
@@ -146,7 +146,7 @@ def enrol(
     except _DuplicateMobile as dup:  # another enrolment took the number since we looked
         with db.read() as s:
             scope = admin_scope(s, actor_id)
-            problem = mobile_problem(s, scope, dup.mobile) or FieldError("mobile_in_use")
+            problem = mobile_problem(s, scope, dup.mobile) or FieldError("person_mobile_in_use")
         raise FormInvalid({"mobile": problem}) from None
 
 
@@ -169,7 +169,7 @@ def _enrol(
     _note(errors, "roles", check_roles(roles, role_vocabulary(s)) if roles else None)
     login, problem = clean_login(fields.get("login"))
     if problem is None and login is not None and login in taken_logins(s, login):
-        problem = FieldError("login_taken", value=quoted(login))
+        problem = FieldError("person_login_taken", value=quoted(login))
     _note(errors, "login", problem)
     if errors:
         raise FormInvalid(errors)
@@ -204,7 +204,7 @@ def create_person(s: Session, scope: AdminScope, person: Mapping[str, Any], now:
             raise _DuplicateMobile(person["mobile"]) from None
         if "login" in str(exc.orig):
             raise FormInvalid(
-                {"login": FieldError("login_taken", value=quoted(person["login"]))}
+                {"login": FieldError("person_login_taken", value=quoted(person["login"]))}
             ) from None
         raise
     for role in person["roles"]:
@@ -219,7 +219,7 @@ def person_in_scope(tx: ConnectionOrSession, scope: AdminScope, user_id: int) ->
     """The person's row if ``scope`` administers people in their unit; else ``Hidden``."""
     row = tx.execute(select(USERS).where(USERS.c.id == user_id)).first()
     if row is None or not scope.covers("people", row.unit_id):
-        raise Hidden("person_hidden", person=user_id)
+        raise Hidden("admin_person_hidden", person=user_id)
     return row
 
 

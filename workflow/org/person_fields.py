@@ -67,7 +67,7 @@ def clean_mobile(value: Any) -> tuple[str, FieldError | None]:
     if not raw:
         return "", FieldError("field_required")
     if not MOBILE.fullmatch(digits):
-        return raw, FieldError("mobile_invalid", value=quoted(raw))
+        return raw, FieldError("person_mobile_invalid", value=quoted(raw))
     return digits, None
 
 
@@ -79,7 +79,7 @@ def clean_email(value: Any) -> tuple[str | None, FieldError | None]:
     if len(email) > EMAIL_MAX:
         return email, FieldError("field_too_long", length=len(email), max=EMAIL_MAX)
     if not EMAIL.fullmatch(email):
-        return email, FieldError("email_invalid", value=quoted(email))
+        return email, FieldError("person_email_invalid", value=quoted(email))
     local, _, domain = email.rpartition("@")
     return f"{local}@{domain.lower()}", None
 
@@ -98,7 +98,7 @@ def clean_login(value: Any) -> tuple[str | None, FieldError | None]:
     if not login:
         return None, None
     if not LOGIN.fullmatch(login):
-        return login, FieldError("login_invalid", value=quoted(login))
+        return login, FieldError("person_login_invalid", value=quoted(login))
     return login, None
 
 
@@ -151,7 +151,7 @@ def check_roles(roles: list[str], vocabulary: frozenset[str]) -> FieldError | No
     """A problem if any of ``roles`` is not in the vocabulary, naming those."""
     unknown = [r for r in roles if r not in vocabulary]
     if unknown:
-        return FieldError("role_unknown", roles=unknown, known=sorted(vocabulary))
+        return FieldError("person_role_unknown", roles=unknown, known=sorted(vocabulary))
     return None
 
 
