@@ -146,3 +146,15 @@ def _file(data: bytes):
     import io
 
     return io.BytesIO(data)
+
+
+def test_the_card_links_the_other_areas_acts_once_their_pages_exist(app, people):
+    app.add_url_rule("/admin/people/<int:user_id>/move", endpoint="leavers.move",
+                     view_func=lambda user_id: "")  # fmt: skip
+    app.add_url_rule("/admin/people/<int:person_id>/sessions/end", endpoint="devices.end_all_for",
+                     view_func=lambda person_id: "", methods=["POST"])  # fmt: skip
+    feng = signed_in(app, "fenglei")
+    card = feng.get(f"/admin/people/{people['mali']}").text
+    assert f'href="/admin/people/{people["mali"]}/move" data-act="leavers.move"' in card
+    assert f'action="/admin/people/{people["mali"]}/sessions/end"' in card
+    assert 'data-act="mobile.admin_change"' not in card  # that page does not exist here
