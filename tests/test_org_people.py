@@ -253,3 +253,16 @@ def test_enrol_accept_and_edit_on_postgres(pg_db):
     people.edit_person(pg_db, who["fenglei"], done.user_id, {"name": "陈晓冬"}, engine.clock())
     assert user(engine, done.user_id).status == "active"
     assert [k for k, _ in chain_ok(engine)] == ["person_enrol", "person_activate", "person_edit"]
+
+
+@pytest.mark.postgres
+def test_one_link_sent_twice_at_once_activates_once(pg_db):
+    engine, who = setup_engine(pg_db, SafeClock())
+    done = people.enrol(pg_db, who["fenglei"], NEW, engine.clock(), base_url=BASE)
+    token = done.link.rsplit("/", 1)[1]
+    results = race(*[lambda p=p: invitations.accept(pg_db, token, p, p, engine.clock())
+                     for p in ("first-pass-1", "second-pass-2")])  # fmt: skip
+    assert sorted(type(r).__name__ for r in results) == ["Invited", "NotFound"], results
+    won = "first-pass-1" if isinstance(results[0], invitations.Invited) else "second-pass-2"
+    assert verify_password(user(engine, done.user_id).password_hash, won)
+    assert [k for k, _ in chain_ok(engine)] == ["person_enrol", "person_activate"]

@@ -187,20 +187,23 @@ def accept(db: Database, token: str, password: str, confirm: str, now: datetime)
             invited (one sentence for all).
         FormInvalid: ``password`` / ``confirm`` refused (the token stays usable).
     """
-    with db.write() as s:
+    with db.read() as s:  # the checks first: argon2 takes a while, not inside the write lock
         row = _valid(s, token, now)
-        problem = password_problem(password, row.login, row.mobile)
-        if problem is not None:
-            raise FormInvalid({"password": problem})
-        if confirm != password:
-            raise FormInvalid({"confirm": FieldError("invite_password_mismatch")})
+    problem = password_problem(password, row.login, row.mobile)
+    if problem is not None:
+        raise FormInvalid({"password": problem})
+    if confirm != password:
+        raise FormInvalid({"confirm": FieldError("invite_password_mismatch")})
+    hashed = hash_password(password)
+    with db.write() as s:
+        row = _valid(s, token, now)  # again: the link may have been used or replaced meanwhile
         used = s.execute(update(INVITES).where(INVITES.c.token_hash == row.token_hash,
                                                INVITES.c.used_at.is_(None))
                          .values(used_at=now)).rowcount  # fmt: skip
         if used != 1:  # the same link submitted twice at once: the first one counts
             raise NotFound("invitation_invalid")
         s.execute(update(USERS).where(USERS.c.id == row.id, USERS.c.status == "invited")
-                  .values(status="active", password_hash=hash_password(password)))  # fmt: skip
+                  .values(status="active", password_hash=hashed))  # fmt: skip
         adminlog.record(s, AdminScope(row.id), "person_activate", at=now,
                         target={"user": row.id, "name": row.name})  # fmt: skip
         return Invited(row.id, row.name, row.login, row.expires_at)
