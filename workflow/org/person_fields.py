@@ -116,19 +116,29 @@ def split_roles(value: Any) -> list[str]:
     return seen
 
 
+#: a definition source's digest → the roles it names (the same source names the same roles,
+#: whichever database it is stored in)
+_NAMED: dict[str, frozenset[str]] = {}
+
+
 def role_vocabulary(tx: ConnectionOrSession) -> frozenset[str]:
     """The roles a person may be given: those someone holds, and those a definition names."""
     held = set(tx.execute(select(RoleMembership.role).distinct()).scalars())
-    sources = tx.execute(
-        select(DefinitionVersion.source, DefinitionVersion.filename).where(
-            DefinitionVersion.active.is_(True)
-        )
-    )
-    for source, filename in sources:
-        try:
-            held.update(_roles_in(load_text(source, filename)))
-        except Exception:  # a stored definition that no longer loads names none
-            continue
+    active = select(DefinitionVersion.digest).where(DefinitionVersion.active.is_(True))
+    digests = set(tx.execute(active).scalars())
+    missing = digests - set(_NAMED)
+    if missing:
+        sources = tx.execute(
+            select(DefinitionVersion.digest, DefinitionVersion.source, DefinitionVersion.filename)
+            .where(DefinitionVersion.digest.in_(sorted(missing)))
+        )  # fmt: skip
+        for digest, source, filename in sources:
+            try:
+                _NAMED[digest] = frozenset(_roles_in(load_text(source, filename)))
+            except Exception:  # a stored definition that no longer loads names no role
+                _NAMED[digest] = frozenset()
+    for digest in digests:
+        held.update(_NAMED.get(digest, ()))
     return frozenset(held)
 
 
