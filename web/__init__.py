@@ -102,11 +102,14 @@ def create_app(
         errors,
         flows,
         inputs,
+        invite,
         leavers,
         messages,
         messages_compose,  # noqa: F401  (views on messages.bp: imported before it is registered)
         messages_live,  # noqa: F401  (the same)
         mobile,
+        org,
+        org_import,  # noqa: F401  (views on org.bp: imported before it is registered)
         presence,
         sheet,
         units,
@@ -134,6 +137,8 @@ def create_app(
         leavers,
         units,
         mobile,
+        org,
+        invite,
     ):
         app.register_blueprint(module.bp)
     app.after_request(_security_headers)

@@ -14,6 +14,7 @@ import click
 from workflow import cli_org_leavers
 from workflow.cli_org_admins import admins
 from workflow.cli_org_directory import directory
+from workflow.cli_org_people import people
 from workflow.cli_org_sessions import sessions, signins
 from workflow.cli_org_units import mobile_group, roles_group, units_group
 
@@ -31,4 +32,5 @@ org.add_command(signins)
 org.add_command(units_group)
 org.add_command(roles_group)
 org.add_command(mobile_group)
+org.add_command(people)
 cli_org_leavers.attach(org)  # last: it joins the people area's `people` group

@@ -294,6 +294,46 @@ SENTENCES: dict[str, str] = {
     "mobile_code_used_up": N_("was entered wrongly too many times: ask for a new code"),
     "mobile_code_none": N_("was not asked for: ask for a code first"),
     "mobile_code_format": N_("must be the 6 digits of the SMS"),
+    "admin_person_hidden": N_("person %(person)s does not exist or is not among the people "
+                              "you administer"),
+    "person_name_digits": N_("must be a real name, not a number"),
+    "person_name_placeholder": N_("must be the person's real name, not a placeholder such as "
+                                  "%(value)s"),
+    "person_name_chars": N_("must be a real name in letters, not %(value)s"),
+    "person_mobile_invalid": N_("must be a mainland mobile number such as 13812345678, not "
+                                "%(value)s"),
+    "person_mobile_in_use_by": N_("is already the mobile of %(name)s"),
+    "person_mobile_in_use": N_("is already in use"),
+    "person_email_invalid": N_("must be an e-mail address such as name@example.com, not "
+                               "%(value)s"),
+    "person_unit_closed": N_("%(unit)s is closed and takes nobody new"),
+    "person_unit_out_of_scope": N_("%(unit)s is not among the units whose people you "
+                                   "administer"),
+    "person_role_unknown": N_("names no role: %(roles)s (the roles are: %(known)s)"),
+    "person_login_invalid": N_("must be 2 to 64 lower-case letters, digits, dots, dashes or "
+                               "underscores, beginning with a letter, not %(value)s"),
+    "person_login_taken": N_("%(value)s is already someone's login"),
+    "invite_password_too_short": N_("must be at least %(min)s characters long"),
+    "invite_password_is_login": N_("must not be your login or your mobile number"),
+    "invite_password_mismatch": N_("does not match the password"),
+    "invitation_invalid": N_("this invitation link is not valid: it may have expired, been used "
+                             "already or been replaced by a newer one. Ask your administrator "
+                             "to send a new one"),
+    "invitation_not_invited": N_("%(name)s is not waiting for an invitation: the account is "
+                                 "active or removed"),
+    "import_too_large": N_("the file is larger than the limit of %(limit)s"),
+    "import_too_many_rows": N_("the sheet has more than %(limit)s rows: split it into smaller "
+                               "sheets"),
+    "import_empty": N_("the sheet is empty: it needs a header row and one row per person"),
+    "import_not_sheet": N_("%(name)s is not a spreadsheet: upload a file in %(formats)s"),
+    "import_broken_xlsx": N_("the XLSX file cannot be read: it is damaged or not really an "
+                             "XLSX file. Save it again from the spreadsheet program, or as CSV"),
+    "import_columns_missing": N_("the sheet's header row lacks the columns %(missing)s"),
+    "import_changed": N_("the people changed since the dry run you confirmed: look at the new "
+                         "dry run and confirm again"),
+    "import_mobile_twice": N_("is also on row %(rows)s of the sheet"),
+    "import_login_twice": N_("%(value)s is on more than one row of the sheet"),
+    "import_login_mismatch": N_("this mobile belongs to the person with login %(login)s"),
     # (end of enrolment, invitations, import, mobile changes)
 
     # --- organisation: moves and leavers (reassignment) ---

@@ -113,6 +113,12 @@ class Settings(BaseSettings):
         description="directory pages and searches one person may open per 10 minutes (a guard "
         "against scraping the company's phone list); 0: no limit",
     )
+    invite_hours: int = Field(
+        72,
+        ge=1,
+        le=24 * 30,
+        description="hours an invitation link (enrolment, Art. 10) stays valid; it is used once",
+    )
     # --- files --------------------------------------------------------------------------------
     files_dir: Path = Field(
         Path("instance/files"), description="where attachments are stored (by SHA-256)"
