@@ -89,7 +89,11 @@ def test_the_switch_is_one_event_on_the_admin_chain_with_before_and_after(engine
         assert len(events) == 1
         data = events[0].data
         assert events[0].actor_name == "周伟"
-        assert data["target"] == {"user": hidden, "name": "张建国"}
+        assert data["target"] == {
+            "user": hidden,
+            "name": "张建国",
+            "unit": unit_id(engine, "leaders"),
+        }
         assert data["before"] == {"hidden": False, "viewers": []}
         assert data["after"] == {"hidden": True,
                                  "viewers": [{"unit": unit_id(engine, "office"), "name": "办公室"}]}  # fmt: skip

@@ -14,7 +14,7 @@ from workflow import sessions
 from workflow.audit import verify_all
 from workflow.errors import Forbidden, NotFound
 from workflow.org import devices
-from workflow.store.models import AuditEvent, PresenceDay
+from workflow.store.models import AuditEvent, PresenceDay, Unit
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai, Monday
 IDLE = timedelta(minutes=120)
@@ -87,7 +87,9 @@ def test_an_administrator_ends_all_of_a_persons_sessions_in_scope_only(engine, p
     assert all(sessions.look_up(db, sid, clerk, T0, IDLE, TZ) is None for sid in sids)
     with db.read() as s:
         event = s.execute(select(AuditEvent).where(AuditEvent.kind == "sessions_end")).scalar_one()
-    assert event.data["target"] == {"user": clerk, "name": "黄勇"}
+        finance = s.execute(select(Unit.id).where(Unit.code == "finance")).scalar()
+    # the unit the act concerns: the admin log shows it to 财务部's sub-administrators
+    assert event.data["target"] == {"user": clerk, "name": "黄勇", "unit": finance}
     assert event.data["before"] == {"open": 2}
     with db.read() as s:
         assert verify_all(s)[1] == []

@@ -284,10 +284,6 @@ SENTENCES: dict[str, str] = {
     # --- organisation: enrolment, invitations, import, mobile changes ---
     "mobile_too_many_requests": N_("you asked for %(count)s codes in the last hour: ask again "
                                    "after %(at)s"),
-    "mobile_invalid": N_("must be a mainland mobile number (11 digits starting with 13 to 19), "
-                         "not %(value)s"),
-    "mobile_in_use": N_("is already the number of another account"),
-    "mobile_in_use_by": N_("is already the number of %(name)s"),
     "mobile_unchanged": N_("is already this person's number"),
     "mobile_code_wrong": N_("is not the code we sent; %(left)s tries left"),
     "mobile_code_expired": N_("has expired: ask for a new code"),

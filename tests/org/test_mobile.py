@@ -57,7 +57,7 @@ def test_numbers_are_normalised(typed, stored):
 def test_a_number_not_mainland_mobile_is_refused_by_the_field(typed):
     with pytest.raises(FormInvalid) as bad:
         mobile.normalise(typed)
-    assert bad.value.errors["mobile"].code == "mobile_invalid"
+    assert bad.value.errors["mobile"].code == "person_mobile_invalid"
 
 
 def test_the_code_goes_to_the_new_number_and_changes_it(org, tmp_path):
@@ -121,7 +121,7 @@ def test_a_number_in_use_or_unchanged_is_refused(org):
     engine, p = org
     with pytest.raises(FormInvalid) as taken:
         mobile.request_change(engine.db, p["wangfang"], "13901720001", NOW)  # 李明's
-    assert taken.value.errors["mobile"].code == "mobile_in_use"
+    assert taken.value.errors["mobile"].code == "person_mobile_in_use"
     assert "李明" not in str(taken.value)  # a colleague's number is not given away
     with pytest.raises(FormInvalid) as same:
         mobile.request_change(engine.db, p["wangfang"], "13901720002", NOW)
@@ -164,7 +164,7 @@ def test_two_people_claiming_one_number_one_wins(org, tmp_path):
         t.start()
     for t in threads:
         t.join()
-    assert sorted(map(str, results.values())) == ["13988887777", "mobile_in_use"]
+    assert sorted(map(str, results.values())) == ["13988887777", "person_mobile_in_use"]
     with engine.db.read() as s:
         holders = s.scalars(select(User.name).where(User.mobile == "13988887777")).all()
     assert len(holders) == 1

@@ -148,13 +148,16 @@ def _file(data: bytes):
     return io.BytesIO(data)
 
 
-def test_the_card_links_the_other_areas_acts_once_their_pages_exist(app, people):
-    app.add_url_rule("/admin/people/<int:user_id>/move", endpoint="leavers.move",
-                     view_func=lambda user_id: "")  # fmt: skip
-    app.add_url_rule("/admin/people/<int:person_id>/sessions/end", endpoint="devices.end_all_for",
-                     view_func=lambda person_id: "", methods=["POST"])  # fmt: skip
+def test_the_card_links_every_other_areas_act(app, people):
     feng = signed_in(app, "fenglei")
-    card = feng.get(f"/admin/people/{people['mali']}").text
-    assert f'href="/admin/people/{people["mali"]}/move" data-act="leavers.move"' in card
-    assert f'action="/admin/people/{people["mali"]}/sessions/end"' in card
-    assert 'data-act="mobile.admin_change"' not in card  # that page does not exist here
+    mali = people["mali"]
+    card = feng.get(f"/admin/people/{mali}").text
+    for act, href in [
+        ("mobile.admin_change", f"/admin/people/{mali}/mobile"),
+        ("leavers.move", f"/admin/people/{mali}/move"),
+        ("leavers.remove", f"/admin/people/{mali}/remove"),
+        ("directory.privacy", f"/admin/people/{mali}/mobile-privacy"),
+    ]:
+        assert f'href="{href}" data-act="{act}"' in card
+        assert feng.get(href).status_code == 200
+    assert f'action="/admin/people/{mali}/sessions/end"' in card

@@ -26,13 +26,14 @@ from workflow.access import admin_scope, require_capability
 from workflow.delivery import enqueue_delivery
 from workflow.errors import FormInvalid, Hidden, InvalidAction, NotFound
 from workflow.org import adminlog
-from workflow.refusals import FieldError, quoted
+from workflow.org.people import mobile_problem
+from workflow.org.person_fields import clean_mobile
+from workflow.refusals import FieldError
 from workflow.store.db import Database
 from workflow.store.models import MobileChange, Unit, User
 
 USERS = User.__table__
 CHANGES = MobileChange.__table__
-MAINLAND = re.compile(r"1[3-9]\d{9}")
 CODE = re.compile(r"\d{6}")
 VALID_FOR = timedelta(minutes=10)
 MAX_TRIES = 5
@@ -41,21 +42,16 @@ PER_HOUR = 3
 
 
 def normalise(raw: str | None) -> str:
-    """The number as stored: 11 digits, without spaces, dashes or a +86 / 0086 prefix.
+    """The number as stored: 11 digits, without spaces, dashes or a +86 / 0086 prefix — the
+    same cleaning as enrolment and import (``person_fields.clean_mobile``).
 
     Raises:
         FormInvalid: ``mobile``: not a mainland mobile number (1, then 3-9, then 9 digits).
     """
-    text = re.sub(r"[\s\-()]", "", raw or "")
-    for prefix in ("+86", "0086", "86"):
-        if text.startswith(prefix) and len(text) == len(prefix) + 11:
-            text = text[len(prefix) :]
-            break
-    if not text:
-        raise FormInvalid({"mobile": FieldError("field_required")})
-    if not MAINLAND.fullmatch(text):
-        raise FormInvalid({"mobile": FieldError("mobile_invalid", value=quoted(raw or ""))})
-    return text
+    digits, problem = clean_mobile(raw)
+    if problem is not None:
+        raise FormInvalid({"mobile": problem})
+    return digits
 
 
 def _hash(change_id: int, code: str) -> str:
@@ -121,7 +117,7 @@ def request_change(db: Database, user_id: int, raw: str, now: datetime) -> Pendi
         if mine == number:
             raise FormInvalid({"mobile": FieldError("mobile_unchanged")})
         if _holder(s, number, user_id) is not None:
-            raise FormInvalid({"mobile": FieldError("mobile_in_use")})
+            raise FormInvalid({"mobile": FieldError("person_mobile_in_use")})
         recent = s.execute(
             select(func.count(), func.min(CHANGES.c.created_at)).where(
                 CHANGES.c.user_id == user_id, CHANGES.c.created_at > now - timedelta(hours=1)
@@ -213,9 +209,9 @@ def admin_set(db: Database, actor_id: int, user_id: int, raw: str, now: datetime
         scope = require_capability(s, actor_id, "people", person.unit_id)
         if person.mobile == number:
             raise FormInvalid({"mobile": FieldError("mobile_unchanged")})
-        holder = _holder(s, number, user_id)
-        if holder is not None:
-            raise FormInvalid({"mobile": FieldError("mobile_in_use_by", name=holder)})
+        taken = mobile_problem(s, scope, number, user_id)  # names the holder only in scope
+        if taken is not None:
+            raise FormInvalid({"mobile": taken})
         _set(s, user_id, number)
         adminlog.record(s, scope, "mobile_change_admin", at=now, target=_target(s, user_id),
                         before={"mobile": person.mobile}, after={"mobile": number})  # fmt: skip
@@ -235,7 +231,7 @@ def _set(s: Session, user_id: int, number: str) -> str | None:
         with s.begin_nested():
             s.execute(update(USERS).where(USERS.c.id == user_id).values(mobile=number))
     except IntegrityError:
-        raise FormInvalid({"mobile": FieldError("mobile_in_use")}) from None
+        raise FormInvalid({"mobile": FieldError("person_mobile_in_use")}) from None
     return before
 
 
