@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,10 +23,13 @@ DEFINITIONS = sorted((ROOT / "definitions").glob("*.yaml"))
 PG_URL = os.environ.get("BANLI_TEST_POSTGRES_URL")
 
 
+START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+
+
 class Clock:
     """A clock that moves one second per reading, so every effect time is distinct and ordered."""
 
-    def __init__(self, start: datetime = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)) -> None:
+    def __init__(self, start: datetime = START) -> None:
         self.now = start
 
     def __call__(self) -> datetime:
@@ -35,14 +41,57 @@ class Clock:
 
 
 def setup_engine(db: Database, clock: Clock | None = None) -> tuple[Engine, dict[str, int]]:
-    """Schema, shipped definitions and demo organisation on ``db``; returns (engine, login → id)."""
+    """Schema, shipped definitions and demo organisation on ``db``; returns (engine, login → id).
+
+    A new SQLite file on a clock at its start is copied from a template made once per test run
+    (the same rows, the clock moved on as building them would have moved it): most tests start
+    so, and building the schema and the organisation each time cost minutes of the suite."""
+    clock = clock or Clock()
+    engine = Engine(db, clock=clock)
+    target = _new_sqlite_file(db)
+    if target is not None and clock.now == START:
+        template, people = _template()
+        shutil.copyfile(template, target)
+        for _ in DEFINITIONS:  # the readings store_definition took while the template was made
+            clock()
+        return engine, dict(people)
     db.create_all()
-    engine = Engine(db, clock=clock or Clock())
     with db.write() as s:
         people = seed_organisation(s)
         for path in DEFINITIONS:
             store_definition(s, path, engine.clock())
     return engine, people
+
+
+def _new_sqlite_file(db: Database) -> Path | None:
+    """The file of a SQLite database nobody has created yet (else None)."""
+    url = db.engine.url
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    path = Path(url.database)
+    return None if path.exists() else path
+
+
+_TEMPLATE: tuple[Path, dict[str, int]] | None = None
+
+
+def _template() -> tuple[Path, dict[str, int]]:
+    """The template database of this test run: built on first use, checkpointed into one file."""
+    global _TEMPLATE
+    if _TEMPLATE is None:
+        folder = tempfile.mkdtemp(prefix="banli-template-")
+        atexit.register(shutil.rmtree, folder, True)
+        path = Path(folder) / "banli.db"
+        db = Database(f"sqlite:///{path}")
+        engine = Engine(db, clock=Clock())
+        db.create_all()
+        with db.write() as s:
+            people = seed_organisation(s)
+            for definition in DEFINITIONS:
+                store_definition(s, definition, engine.clock())
+        db.dispose()  # the last connection closed checkpoints the WAL into the file
+        _TEMPLATE = (path, people)
+    return _TEMPLATE
 
 
 @pytest.fixture
