@@ -194,3 +194,8 @@ ROLE_ANYWHERE = (
     .join(USERS, USERS.c.id == ROLES.c.user_id)
     .where(ROLES.c.role == bindparam("b_role"), USERS.c.status == "active")
 )
+ROLES_ANYWHERE = (
+    select(ROLES.c.user_id)
+    .join(USERS, USERS.c.id == ROLES.c.user_id)
+    .where(ROLES.c.role.in_(bindparam("b_roles", expanding=True)), USERS.c.status == "active")
+)
