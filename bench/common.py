@@ -24,6 +24,7 @@ from sqlalchemy import event, select  # noqa: E402
 from workflow.demo_org import seed_organisation  # noqa: E402
 from workflow.engine import Engine  # noqa: E402
 from workflow.engine.registry import store_definition  # noqa: E402
+from workflow.heap import settle  # noqa: E402
 from workflow.store.db import Database  # noqa: E402
 from workflow.store.models import DefinitionVersion  # noqa: E402
 
@@ -59,6 +60,7 @@ def setup(path: Path) -> Setup:
         vid = s.scalar(
             select(DefinitionVersion.id).where(DefinitionVersion.key == "contract_review")
         )
+    settle()  # as the web app and the worker do once loaded (workflow.heap)
     return Setup(db, engine, people, vid)
 
 
