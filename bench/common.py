@@ -48,9 +48,11 @@ class Setup:
     contract_version: int
 
 
-def setup(path: Path) -> Setup:
-    """A new SQLite file database (WAL) at ``path`` with schema, definitions and demo people."""
-    db = Database(f"sqlite:///{path}")
+def setup(path: Path, **db_kwargs: Any) -> Setup:
+    """A new SQLite file database (WAL) at ``path`` with schema, definitions and demo people;
+    ``path`` may also be a database URL (``postgresql+psycopg://…``, an empty schema)."""
+    url = str(path) if "://" in str(path) else f"sqlite:///{path}"
+    db = Database(url, **db_kwargs)
     db.create_all()
     engine = Engine(db)
     with db.write() as s:

@@ -291,10 +291,9 @@ class Action:
         if len(values) == 1:
             ids = [self.conn.execute(sql.INSERT_ITEM, values[0]).scalar_one()]
         else:
-            # One executemany (multi-row INSERTs on both dialects), then the new visit's ids:
-            # the visit is new, so its items are exactly these, numbered in insertion order.
-            self.conn.execute(sql.INSERT_ITEMS, values)
-            ids = list(self.conn.execute(sql.VISIT_ITEM_IDS, {"b_visit": vid}).scalars())
+            # One multi-row INSERT … RETURNING on both dialects. The visit is new, so its items
+            # are exactly these, numbered in insertion order: sorted, the ids follow ``values``.
+            ids = sorted(self.conn.execute(sql.INSERT_ITEMS, values).scalars())
         self.delivered.extend(ids)
         self.flow["current_visit_id"] = vid
         self.visit = {"id": vid, "step": step, "seq": seq, "rejected": False}

@@ -131,10 +131,9 @@ LEAVE_VISIT = (
 VETO_VISIT = update(VISITS).where(VISITS.c.id == bindparam("b_visit")).values(rejected=True)
 INSERT_VISIT = insert(VISITS).returning(VISITS.c.id)
 INSERT_ITEM = insert(ITEMS).returning(ITEMS.c.id)
-INSERT_ITEMS = insert(ITEMS)
-VISIT_ITEM_IDS = (
-    select(ITEMS.c.id).where(ITEMS.c.visit_id == bindparam("b_visit")).order_by(ITEMS.c.id)
-)
+#: Several items in one multi-row INSERT (SQLAlchemy's "insertmanyvalues") returning their ids:
+#: no reading them back. (Not ``sort_by_parameter_order``: SQLite would get one INSERT a row.)
+INSERT_ITEMS = insert(ITEMS).returning(ITEMS.c.id)
 INSERT_EVENTS = insert(EVENTS)
 INSERT_FLOW = insert(FLOWS).returning(FLOWS.c.id)
 
