@@ -116,9 +116,9 @@ class Action:
 
     def load_item(self, item_id: int) -> None:
         """Lock the item's flow, then read item, flow and step visit as they are now."""
-        status = self._lock_actor()
-        if self._locks_rows:
-            self.conn.execute(sql.LOCK_FLOW_OF_ITEM, {"b_item": item_id})
+        status = None
+        if self._locks_rows:  # the actor's row, then the flow's: one round trip with psycopg 3
+            status = sql.lock_actor_and_flow_of_item(self.conn, self.actor_id, item_id)
         row = self.conn.execute(sql.LOAD_ITEM, {"b_item": item_id}).mappings().first()
         if row is None:
             raise NotFound("item_not_found", item=item_id)
