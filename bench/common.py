@@ -24,6 +24,7 @@ from sqlalchemy import event, select  # noqa: E402
 from workflow.demo_org import seed_organisation  # noqa: E402
 from workflow.engine import Engine  # noqa: E402
 from workflow.engine.registry import store_definition  # noqa: E402
+from workflow.heap import settle  # noqa: E402
 from workflow.store.db import Database  # noqa: E402
 from workflow.store.models import DefinitionVersion  # noqa: E402
 
@@ -47,9 +48,11 @@ class Setup:
     contract_version: int
 
 
-def setup(path: Path) -> Setup:
-    """A new SQLite file database (WAL) at ``path`` with schema, definitions and demo people."""
-    db = Database(f"sqlite:///{path}")
+def setup(path: Path, **db_kwargs: Any) -> Setup:
+    """A new SQLite file database (WAL) at ``path`` with schema, definitions and demo people;
+    ``path`` may also be a database URL (``postgresql+psycopg://…``, an empty schema)."""
+    url = str(path) if "://" in str(path) else f"sqlite:///{path}"
+    db = Database(url, **db_kwargs)
     db.create_all()
     engine = Engine(db)
     with db.write() as s:
@@ -59,6 +62,7 @@ def setup(path: Path) -> Setup:
         vid = s.scalar(
             select(DefinitionVersion.id).where(DefinitionVersion.key == "contract_review")
         )
+    settle()  # as the web app and the worker do once loaded (workflow.heap)
     return Setup(db, engine, people, vid)
 
 

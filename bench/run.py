@@ -2,6 +2,7 @@
 
 1. actions.py   actions/s for the contract review on a SQLite file (WAL), engine vs hand-written
                 Core, with the SQL statements each kind of action runs;
+1b. actions_pg.py the same on PostgreSQL (when one answers), one process and two;
 2. history.py   per-action cost as a flow's history grows (actions 1–5 vs 46–50);
 3. inbox.py     inbox p50/p95 at 10k, 100k and 1M work items, with the query plan;
 4. profile_actions.py   cProfile of the actions benchmark (top cumulative entries);
@@ -33,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import actions
+import actions_pg
 import anchors
 import directory
 import history
@@ -47,6 +49,7 @@ from sqlalchemy import Column, Integer, MetaData, Table, create_engine, select
 
 ALL = (
     "actions",
+    "actions_pg",
     "history",
     "inbox",
     "profile",
@@ -113,6 +116,8 @@ def main(argv: list[str] | None = None) -> None:
     calibrate()
     if "actions" in chosen:
         actions.run(args.quick)
+    if "actions_pg" in chosen:
+        actions_pg.run(args.quick)
     if "history" in chosen:
         history.run(args.quick)
     if "inbox" in chosen:

@@ -94,3 +94,26 @@ def test_a_deadline_that_does_not_parse_is_refused(bad):
 def test_a_naive_start_is_refused():
     with pytest.raises(ValueError):
         due_at(datetime(2026, 3, 5, 9, 0), "4 hours", SH)
+
+
+def _walk(day: date, n: int, step: int) -> date:
+    """The old day-by-day walk, kept here as the reference the per-year tables must match."""
+    while n > 0:
+        day = date.fromordinal(day.toordinal() + step)
+        if is_working_day(day):
+            n -= 1
+    return day
+
+
+def test_the_working_day_tables_give_the_day_by_day_answers():
+    # Every day of 2025–2027 (2026's holidays and make-up working weekends, a year the calendar
+    # may not know yet), forwards and backwards, across year ends, for short and long counts.
+    start, end = date(2025, 1, 1).toordinal(), date(2027, 12, 31).toordinal()
+    for o in range(start, end + 1):
+        day = date.fromordinal(o)
+        for n in (0, 1, 2, 3, 7, 30) if o % 37 else (45, 400):
+            assert calendar.add_working_days(day, n) == _walk(day, n, 1), (day, n)
+            assert calendar.sub_working_days(day, n) == _walk(day, n, -1), (day, n)
+    # the 2026 Spring Festival and National Day, with their make-up working weekends (调休)
+    assert calendar.add_working_days(date(2026, 2, 13), 1) == _walk(date(2026, 2, 13), 1, 1)
+    assert calendar.add_working_days(date(2026, 9, 30), 1) == _walk(date(2026, 9, 30), 1, 1)

@@ -16,6 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from workflow import limits
 from workflow.engine import Engine
+from workflow.heap import settle
 from workflow.settings import Settings, load_settings
 from workflow.store.db import Database
 
@@ -147,6 +148,8 @@ def create_app(
     app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["limits"] = limits  # the pages' maxlength repeats the engine's limits
+    if not test_config:
+        settle()  # the heap loaded so far is kept: no full collection walks it again
     return app
 
 

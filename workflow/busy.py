@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import random
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import ParamSpec, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 
@@ -22,8 +26,15 @@ _SQLITE_TEXT = {
 }
 # PostgreSQL SQLSTATEs: lock_not_available (lock_timeout), query_canceled (statement_timeout),
 # read_only_sql_transaction (default_transaction_read_only, a hot standby), deadlock_detected
-# (one of the two is rolled back: trying again succeeds)
-_POSTGRES = {"55P03": "locked", "57014": "locked", "25006": "read-only", "40P01": "locked"}
+# (one of the two is rolled back: trying again succeeds), serialization_failure (likewise)
+_POSTGRES = {"55P03": "locked", "57014": "locked", "25006": "read-only", "40P01": "locked",
+             "40001": "locked"}  # fmt: skip
+#: The SQLSTATEs after which the database asks for the whole transaction to be tried again.
+RETRY_SQLSTATES = frozenset({"40001", "40P01"})
+#: Tries of one action in all (the first and two more), with a short random pause between.
+ATTEMPTS = 3
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def busy_reason(exc: BaseException) -> str | None:
@@ -48,3 +59,34 @@ def as_busy() -> Iterator[None]:
         if why is None:
             raise
         raise Busy("database_locked" if why == "locked" else "database_read_only") from exc
+
+
+def asks_retry(exc: BaseException) -> bool:
+    """Whether ``exc`` (or the driver error behind a :class:`Busy`) is a deadlock or a
+    serialization failure: the database rolled the transaction back and asks for it again."""
+    for e in (exc, exc.__cause__):
+        orig = e.orig if isinstance(e, DBAPIError) else e
+        sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+        if sqlstate in RETRY_SQLSTATES:
+            return True
+    return False
+
+
+def retried(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run a whole transaction again (at most ``ATTEMPTS`` tries) when the database asks for it.
+
+    For functions whose every write is inside one transaction that they open and commit
+    themselves (the engine's actions): a failed try left nothing behind."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return fn(*args, **kwargs)
+            except (Busy, DBAPIError) as exc:
+                if attempt == ATTEMPTS or not asks_retry(exc):
+                    raise
+                time.sleep(random.uniform(0, 0.002 * attempt))  # the two apart, briefly
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    return wrapper

@@ -156,6 +156,9 @@ def worker(ctx: click.Context, once: bool, poll: float) -> None:
             total.failed += stats.failed
         click.echo(f"worker {runner.worker_id}: {total.done} done, {total.failed} failed")
         return
+    from workflow.heap import settle
+
+    settle()  # a long-running worker: what it loaded stays out of the collector's walks
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     click.echo(f"worker {runner.worker_id} started; Ctrl-C or SIGTERM stops it")

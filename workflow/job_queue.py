@@ -77,13 +77,20 @@ def enqueue(
     now: datetime | None = None,
 ) -> bool:
     """Add a job in the caller's transaction; False (and nothing changes) if ``key`` is queued already."""
-    insert = pg_insert if _dialect(tx) == "postgresql" else sqlite_insert
     values = dict(
         kind=kind, key=key, payload=payload, due_at=due_at, status="pending", attempts=0,
         max_attempts=max_attempts, created_at=now or _utcnow(),
     )  # fmt: skip
-    stmt = insert(JOBS).values(**values).on_conflict_do_nothing(index_elements=["key"])
-    return tx.execute(stmt.returning(JOBS.c.id)).first() is not None
+    return tx.execute(_ENQUEUE[_dialect(tx) == "postgresql"], values).first() is not None
+
+
+#: The enqueue INSERT, built once per dialect (values come as parameters, so it compiles once).
+_ENQUEUE = {
+    pg: (pg_insert if pg else sqlite_insert)(JOBS)
+    .on_conflict_do_nothing(index_elements=["key"])
+    .returning(JOBS.c.id)
+    for pg in (False, True)
+}
 
 
 def backoff(attempts: int) -> timedelta:

@@ -116,9 +116,9 @@ class Action:
 
     def load_item(self, item_id: int) -> None:
         """Lock the item's flow, then read item, flow and step visit as they are now."""
-        status = self._lock_actor()
-        if self._locks_rows:
-            self.conn.execute(sql.LOCK_FLOW_OF_ITEM, {"b_item": item_id})
+        status = None
+        if self._locks_rows:  # the actor's row, then the flow's: one round trip with psycopg 3
+            status = sql.lock_actor_and_flow_of_item(self.conn, self.actor_id, item_id)
         row = self.conn.execute(sql.LOAD_ITEM, {"b_item": item_id}).mappings().first()
         if row is None:
             raise NotFound("item_not_found", item=item_id)
@@ -291,10 +291,9 @@ class Action:
         if len(values) == 1:
             ids = [self.conn.execute(sql.INSERT_ITEM, values[0]).scalar_one()]
         else:
-            # One executemany (multi-row INSERTs on both dialects), then the new visit's ids:
-            # the visit is new, so its items are exactly these, numbered in insertion order.
-            self.conn.execute(sql.INSERT_ITEMS, values)
-            ids = list(self.conn.execute(sql.VISIT_ITEM_IDS, {"b_visit": vid}).scalars())
+            # One multi-row INSERT … RETURNING on both dialects. The visit is new, so its items
+            # are exactly these, numbered in insertion order: sorted, the ids follow ``values``.
+            ids = sorted(self.conn.execute(sql.INSERT_ITEMS, values).scalars())
         self.delivered.extend(ids)
         self.flow["current_visit_id"] = vid
         self.visit = {"id": vid, "step": step, "seq": seq, "rejected": False}

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from transitions import EventData
 
 from workflow.access import Access
+from workflow.busy import retried
 from workflow.engine import assign, sql
 from workflow.engine.available import Available
 from workflow.engine.context import Action, ActionInput, Outcome
@@ -60,6 +61,7 @@ class Engine(Starting, Lists, History, Available, Access):
 
     # --- actions -------------------------------------------------------------------------------
 
+    @retried
     def open(self, actor_id: int, item_id: int) -> Outcome:
         """Record the confirmation effect of the actor's first look at their work item (idempotent)."""
         with self.db.transaction() as s:
@@ -159,6 +161,7 @@ class Engine(Starting, Lists, History, Available, Access):
             "sign", "co_signer", actor_id, item_id, version, opinion, decision=decision
         )
 
+    @retried
     def withdraw(
         self, actor_id: int, flow_id: int, *, reason: str | None = None, version: int | None = None
     ) -> Outcome:
@@ -174,6 +177,7 @@ class Engine(Starting, Lists, History, Available, Access):
             a.fire("withdraw")
             return a.write_flow(ended_at=a.now)
 
+    @retried  # a deadlock or serialization failure: the whole action once more (workflow.busy)
     def _item_action(
         self,
         trigger: str,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from workflow.engine import sql
 from workflow.spec.model import ChooseFrom, RoleRef, UnitRef, UserRef, Who
@@ -12,6 +12,21 @@ from workflow.store.db import ConnectionOrSession
 from workflow.store.models import RoleMembership, Unit, User
 
 ACTIVE = "active"
+
+# Built once (building a statement costs more than running it on SQLite): see ``sql``.
+_ACTIVE = User.status == ACTIVE
+INITIATOR = select(User.id).where(User.id == bindparam("b_user"), _ACTIVE)
+ANYONE = select(User.id).where(_ACTIVE)
+BY_LOGIN = select(User.id).where(User.login == bindparam("b_login"), _ACTIVE)
+IN_UNITS = select(User.id).where(User.unit_id.in_(bindparam("b_units", expanding=True)), _ACTIVE)
+ALL_UNITS = select(Unit.id, Unit.parent_id, Unit.code)
+#: The holders of a role in a unit named by code, in one query (an unknown unit names nobody).
+ROLE_IN_UNIT = (
+    select(RoleMembership.user_id)
+    .join(User, User.id == RoleMembership.user_id)
+    .join(Unit, Unit.id == RoleMembership.unit_id)
+    .where(RoleMembership.role == bindparam("b_role"), Unit.code == bindparam("b_unit"), _ACTIVE)
+)
 
 
 @dataclass(frozen=True)
@@ -38,47 +53,38 @@ def resolve(session: ConnectionOrSession, who: Who | None, initiator_id: int) ->
 
 def _union(session: ConnectionOrSession, rules: list[Who], initiator_id: int) -> tuple[int, ...]:
     found: set[int] = set()
+    # Company-wide roles ([{role: legal}, {role: finance}]): their holders in one query.
+    plain = [r.role for r in rules if isinstance(r, RoleRef) and r.unit is None and r.of is None]
+    if len(plain) > 1:
+        found.update(session.scalars(sql.ROLES_ANYWHERE, {"b_roles": plain}))
     for rule in rules:
+        if len(plain) > 1 and isinstance(rule, RoleRef) and rule.unit is None and rule.of is None:
+            continue
         found.update(_one(session, rule, initiator_id))
     return tuple(sorted(found))
 
 
 def _one(session: ConnectionOrSession, rule: Who, initiator_id: int) -> list[int]:
-    active = User.status == ACTIVE
     if rule == "initiator":
-        return list(session.scalars(select(User.id).where(User.id == initiator_id, active)))
+        return list(session.scalars(INITIATOR, {"b_user": initiator_id}))
     if rule == "anyone":
-        return list(session.scalars(select(User.id).where(active)))
+        return list(session.scalars(ANYONE))
     if isinstance(rule, list | ChooseFrom):
         inner = rule.choose_from if isinstance(rule, ChooseFrom) else rule
         return list(_union(session, inner, initiator_id))
     if isinstance(rule, UserRef):
-        return list(session.scalars(select(User.id).where(User.login == rule.user, active)))
+        return list(session.scalars(BY_LOGIN, {"b_login": rule.user}))
     if isinstance(rule, UnitRef):
         units = _subtree(session, rule.unit)
-        return list(session.scalars(select(User.id).where(User.unit_id.in_(units), active)))
+        return list(session.scalars(IN_UNITS, {"b_units": units})) if units else []
     if isinstance(rule, RoleRef):
         return _role_holders(session, rule, initiator_id)
     raise TypeError(f"unknown candidate rule {rule!r}")
 
 
 def _role_holders(session: ConnectionOrSession, rule: RoleRef, initiator_id: int) -> list[int]:
-    stmt = (
-        select(RoleMembership.user_id, RoleMembership.unit_id)
-        .join(User, User.id == RoleMembership.user_id)
-        .where(RoleMembership.role == rule.role, User.status == ACTIVE)
-    )
-    if rule.unit is not None:
-        unit_id = session.scalar(select(Unit.id).where(Unit.code == rule.unit))
-        if unit_id is None:
-            return []  # an unknown unit names nobody (not the role's company-wide holders)
-        return list(
-            session.scalars(
-                stmt.with_only_columns(RoleMembership.user_id).where(
-                    RoleMembership.unit_id == unit_id
-                )
-            )
-        )
+    if rule.unit is not None:  # an unknown unit names nobody (not the role's company-wide holders)
+        return list(session.scalars(ROLE_IN_UNIT, {"b_role": rule.role, "b_unit": rule.unit}))
     if rule.of is None:
         return list(session.scalars(sql.ROLE_ANYWHERE, {"b_role": rule.role}))
     # The holders in the initiator's unit, else in the nearest unit above it: one recursive query.
@@ -88,7 +94,7 @@ def _role_holders(session: ConnectionOrSession, rule: RoleRef, initiator_id: int
 
 
 def _subtree(session: ConnectionOrSession, code: str) -> list[int]:
-    rows = session.execute(select(Unit.id, Unit.parent_id, Unit.code)).all()
+    rows = session.execute(ALL_UNITS).all()
     root = next((r.id for r in rows if r.code == code), None)
     if root is None:
         return []

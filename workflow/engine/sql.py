@@ -7,7 +7,18 @@ automatic usage in the VALUES or SET clause"), so the prefix keeps every name cl
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, insert, literal_column, or_, select, text, update
+from sqlalchemy import (
+    Connection,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import aliased
 
 from workflow.store.models import (
@@ -131,10 +142,9 @@ LEAVE_VISIT = (
 VETO_VISIT = update(VISITS).where(VISITS.c.id == bindparam("b_visit")).values(rejected=True)
 INSERT_VISIT = insert(VISITS).returning(VISITS.c.id)
 INSERT_ITEM = insert(ITEMS).returning(ITEMS.c.id)
-INSERT_ITEMS = insert(ITEMS)
-VISIT_ITEM_IDS = (
-    select(ITEMS.c.id).where(ITEMS.c.visit_id == bindparam("b_visit")).order_by(ITEMS.c.id)
-)
+#: Several items in one multi-row INSERT (SQLAlchemy's "insertmanyvalues") returning their ids:
+#: no reading them back. (Not ``sort_by_parameter_order``: SQLite would get one INSERT a row.)
+INSERT_ITEMS = insert(ITEMS).returning(ITEMS.c.id)
 INSERT_EVENTS = insert(EVENTS)
 INSERT_FLOW = insert(FLOWS).returning(FLOWS.c.id)
 
@@ -194,3 +204,39 @@ ROLE_ANYWHERE = (
     .join(USERS, USERS.c.id == ROLES.c.user_id)
     .where(ROLES.c.role == bindparam("b_role"), USERS.c.status == "active")
 )
+ROLES_ANYWHERE = (
+    select(ROLES.c.user_id)
+    .join(USERS, USERS.c.id == ROLES.c.user_id)
+    .where(ROLES.c.role.in_(bindparam("b_roles", expanding=True)), USERS.c.status == "active")
+)
+
+
+# --- PostgreSQL: the two locks of an item action in one round trip ------------------------------
+
+_PG_LOCK_ACTOR = "SELECT status FROM users WHERE id = %s FOR SHARE"
+_PG_LOCK_FLOW_OF_ITEM = (
+    "SELECT id FROM flows WHERE id = (SELECT flow_id FROM work_items WHERE id = %s) FOR UPDATE"
+)
+
+
+def lock_actor_and_flow_of_item(conn: Connection, actor_id: int | None, item_id: int) -> str | None:
+    """PostgreSQL: share-lock the actor's row, then lock the item's flow (that order: see
+    ``LOCK_ACTOR``); the actor's status. With psycopg 3 both go in one pipeline: sent together,
+    run one after the other by the server, one round trip instead of two."""
+    raw = conn.connection.driver_connection
+    if not hasattr(raw, "pipeline"):  # another driver: one statement each
+        status = None
+        if actor_id is not None:
+            status = conn.execute(LOCK_ACTOR, {"b_user": actor_id}).scalar()
+        conn.execute(LOCK_FLOW_OF_ITEM, {"b_item": item_id})
+        return status
+    import psycopg
+
+    try:
+        with raw.pipeline():
+            actor = raw.execute(_PG_LOCK_ACTOR, (actor_id,)) if actor_id is not None else None
+            raw.execute(_PG_LOCK_FLOW_OF_ITEM, (item_id,))
+        row = actor.fetchone() if actor is not None else None
+    except psycopg.Error as exc:  # as SQLAlchemy would raise it: Busy, retries see the SQLSTATE
+        raise DBAPIError.instance(_PG_LOCK_FLOW_OF_ITEM, (item_id,), exc, psycopg.Error) from exc
+    return row[0] if row else None

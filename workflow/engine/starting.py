@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from workflow.busy import retried
 from workflow.engine import assign, sql
 from workflow.engine.context import Action, ActionInput, Outcome
 from workflow.engine.forms import validate_form
@@ -21,6 +22,7 @@ class Starting:
     db: Any
     registry: Any
 
+    @retried  # a deadlock or serialization failure: the whole start once more (workflow.busy)
     def start(
         self: Engine,
         actor_id: int,
