@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session, aliased
 from workflow.engine import worklist
 from workflow.engine.records import WorkRow
 from workflow.engine.sql import FLOWS, ITEMS, OPEN, USERS, VISITS, WORK_ONLY
-from workflow.engine.worklist import Search, WorkList
+from workflow.engine.worklist import Search, WorkbenchRow, WorkList
 from workflow.errors import InvalidAction, NotFound
 from workflow.spec.model import Names
 
@@ -41,6 +42,9 @@ INBOX_BEFORE = INBOX.where(ITEMS.c.id < bindparam("b_before"))
 DONE = _WORK_ROWS.where(
     ITEMS.c.user_id == bindparam("b_user"), ITEMS.c.handled_at.is_not(None), WORK_ONLY
 ).order_by(ITEMS.c.handled_at.desc())
+
+
+_ANY = Search().shape  # no filter
 
 
 class Lists:
@@ -129,6 +133,9 @@ class Lists:
         state: str | None = None,
         page: int = 1,
         per_page: int = 20,
+        after: str | None = None,
+        before: str | None = None,
+        all_counts: bool = False,
     ) -> WorkList:
         """One page of a workbench tab of ``user_id``, newest first.
 
@@ -143,20 +150,38 @@ class Lists:
                 circulated), its handling (done) or the flow's start (started).
             state: active (at a step), ended, approved, rejected or withdrawn.
             page, per_page: which page, of how many rows (at most 100).
+            after, before: a keyset cursor (``WorkList.next_after`` / ``prev_before`` of the
+                page either side): the page starts just past that row, read through the
+                tab's index, however deep; ``page`` is then only the number shown.
+            all_counts: count every tab (``WorkList.counts``), in the same round trip.
         Returns:
             The page's rows and the total number of rows the search finds.
         Raises:
-            InvalidAction: an unknown tab or state.
+            InvalidAction: an unknown tab or state, or a cursor the list did not make.
         """
         search = Search.of(query, definition, since, until, state)
         _check_tab(tab)
         page, per_page = max(1, page), min(max(1, per_page), worklist.MAX_PER_PAGE)
+        direction, cursor = ("after", after) if after else ("before", before)
+        keyed = worklist.cursor_params(tab, cursor) if cursor else {}
         params = {**search.params(self.tz), "b_user": user_id}
         with self.db.read() as s:
             c = s.connection()
-            total = c.execute(worklist.count_statement(tab, search.shape), params).scalar_one()
-            found = []
-            if total > (page - 1) * per_page:
+            counts = None
+            if all_counts:
+                got = c.execute(worklist.counts_statement(search.shape), params).one()
+                counts = {t: got._mapping[t] for t in worklist.TABS}
+                total = counts[tab]
+            else:
+                stmt = worklist.count_statement(tab, search.shape)
+                total = c.execute(stmt, params).scalar_one()
+            found: list[Any] = []
+            if keyed:
+                stmt = worklist.list_statement(tab, search.shape, direction)
+                found = c.execute(stmt, {**params, **keyed, "b_limit": per_page}).all()
+                if direction == "before":
+                    found.reverse()
+            elif total > (page - 1) * per_page:
                 found = c.execute(
                     worklist.list_statement(tab, search.shape),
                     {**params, "b_limit": per_page, "b_offset": (page - 1) * per_page},
@@ -164,7 +189,12 @@ class Lists:
             rows = worklist.build_rows(
                 s, lambda vid: self.registry.get(s, vid).spec, found, self.clock, self.tz
             )
-        return WorkList(tab, rows, total, page, per_page)
+        work = WorkList(tab, rows, total, page, per_page, counts=counts)
+        if rows and page < work.pages:
+            work.next_after = worklist.cursor_of(tab, rows[-1])
+        if rows and page > 1:
+            work.prev_before = worklist.cursor_of(tab, rows[0])
+        return work
 
     def tab_counts(
         self: Engine,
@@ -180,11 +210,35 @@ class Lists:
         search = Search.of(query, definition, since, until, state)
         params = {**search.params(self.tz), "b_user": user_id}
         with self.db.read() as s:
-            c = s.connection()
-            return {
-                tab: c.execute(worklist.count_statement(tab, search.shape), params).scalar_one()
-                for tab in worklist.TABS
-            }
+            found = s.connection().execute(worklist.counts_statement(search.shape), params).one()
+            return {tab: found._mapping[tab] for tab in worklist.TABS}
+
+    def export_rows(
+        self: Engine, user_id: int, *, chunk: int = 2000
+    ) -> Iterator[tuple[str, WorkbenchRow]]:
+        """Every row of every workbench tab of ``user_id`` (to do, done, started, circulated,
+        each newest first, with the tab's name), as the tabs show them, streamed: read
+        ``chunk`` rows at a time by keyset through each tab's index, each chunk in its own
+        read transaction (a long export holds no snapshot and no lock)."""
+        for tab in worklist.TABS:
+            cursor: str | None = None
+            while True:
+                with self.db.read() as s:
+                    params = {"b_user": user_id, "b_limit": chunk}
+                    if cursor is None:
+                        stmt, params["b_offset"] = worklist.list_statement(tab, _ANY), 0
+                    else:
+                        stmt = worklist.list_statement(tab, _ANY, "after")
+                        params.update(worklist.cursor_params(tab, cursor))
+                    found = s.connection().execute(stmt, params).all()
+                    rows = worklist.build_rows(
+                        s, lambda vid: self.registry.get(s, vid).spec, found, self.clock, self.tz
+                    )
+                for row in rows:
+                    yield tab, row
+                if len(found) < chunk:
+                    break
+                cursor = worklist.cursor_of(tab, rows[-1])
 
     def approval_types(self: Engine) -> list[tuple[str, Names]]:
         """(key, names) of every approval type, retired ones too: what the workbench filters on."""

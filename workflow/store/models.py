@@ -207,6 +207,8 @@ MESSAGE_ROLES = ("sender", "recipient")
 #: SQLite sees the partial indexes' predicate in their WHERE clause and uses the indexes.
 NOT_MESSAGE = "role NOT IN ('sender', 'recipient')"
 OPEN_WORK = f"status = 'open' AND {NOT_MESSAGE}"
+DONE_WORK = f"handled_at IS NOT NULL AND {NOT_MESSAGE}"
+READER_WORK = "role = 'reader'"
 
 
 class WorkItem(Base):
@@ -222,12 +224,22 @@ class WorkItem(Base):
             sqlite_where=text(OPEN_WORK),
             postgresql_where=text(OPEN_WORK),
         ),
+        # Done items of a user, latest handled first (the id breaks ties).
         Index(
             "ix_work_items_done",
             "user_id",
             "handled_at",
-            sqlite_where=text(NOT_MESSAGE),
-            postgresql_where=text(NOT_MESSAGE),
+            "id",
+            sqlite_where=text(DONE_WORK),
+            postgresql_where=text(DONE_WORK),
+        ),
+        # Copies circulated to a user to read (传阅), newest first.
+        Index(
+            "ix_work_items_reader",
+            "user_id",
+            "id",
+            sqlite_where=text(READER_WORK),
+            postgresql_where=text(READER_WORK),
         ),
         # The message list: a person's received messages not deleted by them, newest first
         # (hidden in the key, so counting them reads the index alone).
