@@ -77,6 +77,7 @@ def add_working_days(day: date, n: int) -> date:
     return day
 
 
+@cache
 def parse_deadline(deadline: str) -> tuple[int, str]:
     """(N, unit) of a deadline; unit is "minutes", "hours", "days" or "working days"."""
     match = DEADLINE_RE.match(deadline)

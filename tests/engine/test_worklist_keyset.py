@@ -120,6 +120,10 @@ def test_the_export_has_every_row_of_every_tab(engine, people, db):
     exported = list(engine.export_rows(me, chunk=4))
     for tab in worklist.TABS:
         whole = engine.worklist(me, tab, per_page=100).rows
-        assert [r for t, r in exported if t == tab] == whole
+        assert [(e.r.flow_id, e.r.item_id) for e in exported if e.tab == tab] == [
+            (r.flow_id, r.item_id) for r in whole
+        ]
+        shown = [(e.step, e.due_at) for e in exported if e.tab == tab]
+        assert shown == [(r.step, r.due_at) for r in whole]  # the due time the page shows
     text = "".join(csv_pieces(exported, engine.tz))
     assert len(text.splitlines()) == len(exported) + 1

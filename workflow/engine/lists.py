@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session, aliased
 from workflow.engine import worklist
 from workflow.engine.records import WorkRow
 from workflow.engine.sql import FLOWS, ITEMS, OPEN, USERS, VISITS, WORK_ONLY
-from workflow.engine.worklist import Search, WorkbenchRow, WorkList
+from workflow.engine.worklist import ExportRow, Search, WorkList, visit_due
 from workflow.errors import InvalidAction, NotFound
-from workflow.spec.model import Names
+from workflow.spec.model import CLOSED_STATES, Names
 
 if TYPE_CHECKING:
     from workflow.engine.core import Engine
@@ -42,9 +42,6 @@ INBOX_BEFORE = INBOX.where(ITEMS.c.id < bindparam("b_before"))
 DONE = _WORK_ROWS.where(
     ITEMS.c.user_id == bindparam("b_user"), ITEMS.c.handled_at.is_not(None), WORK_ONLY
 ).order_by(ITEMS.c.handled_at.desc())
-
-
-_ANY = Search().shape  # no filter
 
 
 class Lists:
@@ -213,32 +210,40 @@ class Lists:
             found = s.connection().execute(worklist.counts_statement(search.shape), params).one()
             return {tab: found._mapping[tab] for tab in worklist.TABS}
 
-    def export_rows(
-        self: Engine, user_id: int, *, chunk: int = 2000
-    ) -> Iterator[tuple[str, WorkbenchRow]]:
+    def export_rows(self: Engine, user_id: int, *, chunk: int = 5000) -> Iterator[ExportRow]:
         """Every row of every workbench tab of ``user_id`` (to do, done, started, circulated,
-        each newest first, with the tab's name), as the tabs show them, streamed: read
-        ``chunk`` rows at a time by keyset through each tab's index, each chunk in its own
-        read transaction (a long export holds no snapshot and no lock)."""
+        each newest first, in the tab's order), streamed: ``chunk`` rows at a time by keyset
+        through each tab's index, each chunk in its own read transaction (a long export holds
+        no snapshot and no lock). A row is the page's row without the people waiting (a query
+        a row): the flow's current step and its due time (reckoned once a visit) instead."""
+        specs: dict[int, Any] = {}
+        dues: dict[tuple[int, str, Any], Any] = {}
         for tab in worklist.TABS:
-            cursor: str | None = None
+            cursor: dict[str, Any] | None = None
             while True:
                 with self.db.read() as s:
-                    params = {"b_user": user_id, "b_limit": chunk}
-                    if cursor is None:
-                        stmt, params["b_offset"] = worklist.list_statement(tab, _ANY), 0
-                    else:
-                        stmt = worklist.list_statement(tab, _ANY, "after")
-                        params.update(worklist.cursor_params(tab, cursor))
+                    params = {"b_user": user_id, "b_limit": chunk, **(cursor or {})}
+                    stmt = worklist.export_statement(tab, "after" if cursor else None)
                     found = s.connection().execute(stmt, params).all()
-                    rows = worklist.build_rows(
-                        s, lambda vid: self.registry.get(s, vid).spec, found, self.clock, self.tz
-                    )
-                for row in rows:
-                    yield tab, row
+                    for r in found:
+                        if r.definition_id not in specs:
+                            specs[r.definition_id] = self.registry.get(s, r.definition_id).spec
+                spec_of = specs.__getitem__
+                for r in found:
+                    spec = spec_of(r.definition_id)
+                    step = r.cur_step if r.state not in CLOSED_STATES else None
+                    key = (r.definition_id, step or "", r.cur_entered_at)
+                    if key not in dues:
+                        dues[key] = (
+                            visit_due(spec, step, r.cur_entered_at, self.tz) if step else None
+                        )
+                    yield ExportRow(tab, r, spec, step, dues[key])
                 if len(found) < chunk:
                     break
-                cursor = worklist.cursor_of(tab, rows[-1])
+                last = found[-1]
+                cursor = {"b_key": last.flow_id if tab == "started" else last.item_id}
+                if tab == "done":
+                    cursor["b_at"] = last.at
 
     def approval_types(self: Engine) -> list[tuple[str, Names]]:
         """(key, names) of every approval type, retired ones too: what the workbench filters on."""

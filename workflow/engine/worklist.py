@@ -312,6 +312,32 @@ def count_statement(tab: str, shape: tuple[Any, ...]) -> Select[Any]:
     return select(func.count()).select_from(counted.subquery())
 
 
+_CURRENT = aliased(VISITS)
+
+
+@cache
+def export_statement(tab: str, direction: str | None) -> Select[Any]:
+    """The export's chunk of ``tab``: the page's statement with the flow's current step and
+    when it was entered (a join, no query a row); params b_user, b_limit (and the cursor's)."""
+    stmt = list_statement(tab, Search().shape, direction)
+    if direction is None:
+        stmt = stmt.offset(None)
+    return stmt.add_columns(
+        _CURRENT.c.step.label("cur_step"), _CURRENT.c.entered_at.label("cur_entered_at")
+    ).join_from(FLOWS, _CURRENT, _CURRENT.c.id == FLOWS.c.current_visit_id, isouter=True)
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    """A row of the export: its tab, the page's columns (``r``), its type, current step, due."""
+
+    tab: str
+    r: Any
+    spec: Any
+    step: str | None
+    due_at: datetime | None
+
+
 @cache
 def counts_statement(shape: tuple[Any, ...]) -> Select[Any]:
     """Every tab's count in one statement (one round trip): a column per tab, named after it."""
