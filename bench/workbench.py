@@ -31,8 +31,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+# The engine measured: this tree's, or BANLI_BENCH_TREE's (first on the path; this tree last, so
+# that common.py, which puts its tree first when it is missing, leaves the order alone).
 sys.path.insert(0, os.environ.get("BANLI_BENCH_TREE", str(Path(__file__).resolve().parent.parent)))
 sys.path.insert(1, str(Path(__file__).resolve().parent))
+sys.path.append(str(Path(__file__).resolve().parent.parent))
 
 import common
 from common import CONTRACT, header, percentile, target
@@ -292,6 +295,9 @@ def run_one(url: str, size: int, flows: int, heavy: tuple[float, float], calls: 
         f = Filler(db, people, vid, flows, heavy)
         t0 = time.perf_counter()
         f.fill_to(size)
+        import workflow
+
+        print(f"  engine from {Path(workflow.__file__).parent.parent}")
         print(f"  {f.items:,} items, {f.flows:,} flows, {f.visits:,} visits "
               f"(filled in {time.perf_counter() - t0:.0f} s); engine: "
               f"{'keyset + one-statement counts' if KEYSET else 'OFFSET + four counts'}")  # fmt: skip
