@@ -5,6 +5,8 @@
 1b. actions_pg.py the same on PostgreSQL (when one answers), one process and two;
 2. history.py   per-action cost as a flow's history grows (actions 1–5 vs 46–50);
 3. inbox.py     inbox p50/p95 at 10k, 100k and 1M work items, with the query plan;
+   workbench.py  the whole workbench page, every tab, deep pages, the export (SQLite 1M,
+                 PostgreSQL 100k flows), with the EXPLAIN of every statement;
 4. profile_actions.py   cProfile of the actions benchmark (top cumulative entries);
 5. messages.py  messages: sending to a 1,000-person unit, the live-update poll, DINGs/s;
 6. verify.py    ``banli audit verify`` on 10,000 flows: hash chains plus the replay of each flow;
@@ -44,6 +46,7 @@ import messages
 import profile_actions
 import signins
 import verify
+import workbench
 from common import header
 from sqlalchemy import Column, Integer, MetaData, Table, create_engine, select
 
@@ -122,6 +125,7 @@ def main(argv: list[str] | None = None) -> None:
         history.run(args.quick)
     if "inbox" in chosen:
         inbox.run(args.quick)
+        workbench.run(args.quick)
     if "profile" in chosen:
         profile_actions.run(args.quick)
     if "messages" in chosen:

@@ -5,14 +5,23 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from web import engine
 from web.inputs import page_number
-from workflow.engine import reassign
+from workflow.engine import reassign, workexport
 
 bp = Blueprint("workbench", __name__)
 PER_PAGE = 20
@@ -38,9 +47,14 @@ def index(tab: str) -> Any:
     """One tab of the signed-in person's work, newest first, with the counts of every tab."""
     search = _search(request.args)
     page = page_number(request.args.get("page"))
-    work = engine().worklist(current_user.id, tab, page=page, per_page=PER_PAGE, **search)
-    if not work.rows and page > work.pages:
-        return redirect(_link(tab, search, work.pages))
+    after, before = request.args.get("after"), request.args.get("before")
+    work = engine().worklist(
+        current_user.id, tab, page=page, per_page=PER_PAGE, after=after, before=before,
+        all_counts=True, **search,
+    )  # fmt: skip
+    if not work.rows and (page > work.pages or after or before):
+        # past the end, or a cursor whose rows are gone: the last page there is
+        return redirect(_link(tab, search, min(page, work.pages)))
     # why an item came to me: a leaver's or a moved person's work handed over (to do only)
     notes = reassign.notes_for(engine(), {r.flow_id for r in work.rows}) if tab == "todo" else {}
     return render_template(
@@ -50,15 +64,28 @@ def index(tab: str) -> Any:
         tabs=TABS,
         states=STATES,
         work=work,
-        counts=engine().tab_counts(current_user.id, **search),
+        counts=work.counts,
         types=engine().approval_types(),
         form=request.args,
         searching=any(v is not None for v in search.values()),
         lang="en" if str(get_locale()) == "en" else "zh",
-        link=lambda tab=tab, page=None: _link(tab, search, page),
+        link=lambda tab=tab, page=None, **cursor: _link(tab, search, page, **cursor),
         counts_url=url_for("workbench.counts", **_query(search)),
         page_numbers=page_numbers(work.page, work.pages),
     )
+
+
+@bp.get("/workbench/export.csv")
+@login_required
+def export() -> Any:
+    """Every row of every tab of the signed-in person, as a CSV file, streamed."""
+    lang = "en" if str(get_locale()) == "en" else "zh"
+    rows = engine().export_rows(current_user.id)
+    body = stream_with_context(workexport.csv_pieces(rows, engine().tz, lang))
+    response = Response(body, mimetype="text/csv")
+    response.headers["Content-Disposition"] = 'attachment; filename="workbench.csv"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/workbench/counts.json")
@@ -90,9 +117,11 @@ def _day(text: str | None) -> date | None:
         return None
 
 
-def _link(tab: str, search: dict[str, Any], page: int | None = None) -> str:
-    """This search on another tab or page (tabs and pages keep the search)."""
-    return url_for("workbench.index", tab=tab, **_query(search, page))
+def _link(tab: str, search: dict[str, Any], page: int | None = None, **cursor: str | None) -> str:
+    """This search on another tab or page (tabs and pages keep the search); the previous and
+    next pages carry a keyset cursor (``after`` / ``before``: the edge row's sort key)."""
+    keyed = {k: v for k, v in cursor.items() if k in ("after", "before") and v}
+    return url_for("workbench.index", tab=tab, **_query(search, page), **keyed)
 
 
 def _query(search: dict[str, Any], page: int | None = None) -> dict[str, Any]:

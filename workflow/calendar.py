@@ -58,8 +58,12 @@ def calendar_covers(year: int) -> bool:
     return True
 
 
+@cache
 def is_working_day(day: date) -> bool:
-    """A working day: a weekday that is not a public holiday, or a make-up working weekend day."""
+    """A working day: a weekday that is not a public holiday, or a make-up working weekend day.
+
+    Cached per day (the calendar is fixed for the process's life): a workbench page or an
+    export asks for the same few weeks' days row after row."""
     if calendar_covers(day.year):
         return chinese_calendar.is_workday(day)
     return day.weekday() < 5
@@ -102,6 +106,7 @@ def sub_working_days(day: date, n: int) -> date:
         year -= 1
 
 
+@cache
 def parse_deadline(deadline: str) -> tuple[int, str]:
     """(N, unit) of a deadline; unit is "minutes", "hours", "days" or "working days"."""
     match = DEADLINE_RE.match(deadline)

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from workflow.cli_engine import command_engine
+from workflow.cli_items import items
 from workflow.cli_jobs import jobs, worker
 from workflow.cli_org import org
 from workflow.cli_signins import signins
@@ -258,3 +259,4 @@ main.add_command(jobs)
 main.add_command(worker)
 main.add_command(signins)
 main.add_command(org)
+main.add_command(items)

@@ -198,6 +198,8 @@ SENTENCES: dict[str, str] = {
                            "chosen)"),
     # lists and searches
     "tab_unknown": N_("tab must be one of %(allowed)s, not %(value)s"),
+    "cursor_invalid": N_("this page's link is not one the list made (%(value)s); start again "
+                          "from the first page"),
     "state_unknown": N_("state must be one of %(allowed)s, not %(value)s"),
     "day_out_of_range": N_("a day searched must lie between %(first)s and %(last)s, not %(day)s"),
     # messages and DINGs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import date
 
@@ -119,14 +120,48 @@ def test_paging(client, auth, engine, people):
     first = client.get("/").text
     assert count(first, "todo") == 23
     assert rows(first) == [f"合同{n:02d}" for n in range(22, 2, -1)]
-    assert 'rel="next" href="/?page=2"' in first and 'rel="prev"' not in first
-    second = client.get("/?page=2").text
+    # Previous and next carry the edge row's key (keyset); the numbers stay plain pages.
+    nxt = _href(first, "next")
+    assert nxt.startswith("/?page=2&amp;after=") and 'rel="prev"' not in first
+    assert 'href="/?page=2"' in first
+    second = client.get(html.unescape(nxt)).text
     assert rows(second) == ["合同02", "合同01", "合同00"]
-    assert 'rel="prev" href="/"' in second and 'rel="next"' not in second
+    assert rows(client.get("/?page=2").text) == rows(second)
+    prev = _href(second, "prev")
+    assert prev.startswith("/?before=") and 'rel="next"' not in second
+    assert rows(client.get(html.unescape(prev)).text) == rows(first)
     assert "23 in all" in second
     beyond = client.get("/?page=9&q=合同")
     assert beyond.status_code == 302 and "page=2" in beyond.headers["Location"]
     assert "q=" in beyond.headers["Location"]
+
+
+def _href(page: str, rel: str) -> str:
+    return page.split(f'rel="{rel}" href="')[1].split('"')[0]
+
+
+def test_cursors_a_page_did_not_make_are_refused_and_stale_ones_fall_back(
+    client, auth, engine, people
+):
+    contract(engine, people, "合同")
+    auth.login("qianxuejun")
+    for bad in ("x", "-", "9" * 30, "１２", "1.x"):
+        assert client.get(f"/?after={bad}").status_code == 400
+        assert client.get(f"/workbench/done?before={bad}").status_code == 400
+    assert client.get("/?after=1.2").status_code == 400
+    assert client.get("/workbench/done?after=12").status_code == 400  # done's key has a time
+    gone = client.get("/?page=3&after=1")  # nothing older than item 1: back to a page there is
+    assert gone.status_code == 302 and "after" not in gone.headers["Location"]
+
+
+def test_export_streams_every_tab_as_csv(client, auth, engine, people):
+    contract(engine, people, "=导出合同")
+    auth.login("qianxuejun")
+    response = client.get("/workbench/export.csv")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    lines = response.text.splitlines()
+    assert lines[0].startswith("tab,flow_id,item_id,title")
+    assert len(lines) == 2 and lines[1].startswith("todo,") and "'=导出合同" in lines[1]
 
 
 def test_a_vetoed_step_shows_the_rejected_mark(client, auth, engine, people):

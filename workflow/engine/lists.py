@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -11,9 +12,9 @@ from sqlalchemy.orm import Session, aliased
 from workflow.engine import worklist
 from workflow.engine.records import WorkRow
 from workflow.engine.sql import FLOWS, ITEMS, OPEN, USERS, VISITS, WORK_ONLY
-from workflow.engine.worklist import Search, WorkList
+from workflow.engine.worklist import ExportRow, Search, WorkList, visit_due
 from workflow.errors import InvalidAction, NotFound
-from workflow.spec.model import Names
+from workflow.spec.model import CLOSED_STATES, Names
 
 if TYPE_CHECKING:
     from workflow.engine.core import Engine
@@ -129,6 +130,9 @@ class Lists:
         state: str | None = None,
         page: int = 1,
         per_page: int = 20,
+        after: str | None = None,
+        before: str | None = None,
+        all_counts: bool = False,
     ) -> WorkList:
         """One page of a workbench tab of ``user_id``, newest first.
 
@@ -143,20 +147,38 @@ class Lists:
                 circulated), its handling (done) or the flow's start (started).
             state: active (at a step), ended, approved, rejected or withdrawn.
             page, per_page: which page, of how many rows (at most 100).
+            after, before: a keyset cursor (``WorkList.next_after`` / ``prev_before`` of the
+                page either side): the page starts just past that row, read through the
+                tab's index, however deep; ``page`` is then only the number shown.
+            all_counts: count every tab (``WorkList.counts``), in the same round trip.
         Returns:
             The page's rows and the total number of rows the search finds.
         Raises:
-            InvalidAction: an unknown tab or state.
+            InvalidAction: an unknown tab or state, or a cursor the list did not make.
         """
         search = Search.of(query, definition, since, until, state)
         _check_tab(tab)
         page, per_page = max(1, page), min(max(1, per_page), worklist.MAX_PER_PAGE)
+        direction, cursor = ("after", after) if after else ("before", before)
+        keyed = worklist.cursor_params(tab, cursor) if cursor else {}
         params = {**search.params(self.tz), "b_user": user_id}
         with self.db.read() as s:
             c = s.connection()
-            total = c.execute(worklist.count_statement(tab, search.shape), params).scalar_one()
-            found = []
-            if total > (page - 1) * per_page:
+            counts = None
+            if all_counts:
+                got = c.execute(worklist.counts_statement(search.shape), params).one()
+                counts = {t: got._mapping[t] for t in worklist.TABS}
+                total = counts[tab]
+            else:
+                stmt = worklist.count_statement(tab, search.shape)
+                total = c.execute(stmt, params).scalar_one()
+            found: list[Any] = []
+            if keyed:
+                stmt = worklist.list_statement(tab, search.shape, direction)
+                found = c.execute(stmt, {**params, **keyed, "b_limit": per_page}).all()
+                if direction == "before":
+                    found.reverse()
+            elif total > (page - 1) * per_page:
                 found = c.execute(
                     worklist.list_statement(tab, search.shape),
                     {**params, "b_limit": per_page, "b_offset": (page - 1) * per_page},
@@ -164,7 +186,12 @@ class Lists:
             rows = worklist.build_rows(
                 s, lambda vid: self.registry.get(s, vid).spec, found, self.clock, self.tz
             )
-        return WorkList(tab, rows, total, page, per_page)
+        work = WorkList(tab, rows, total, page, per_page, counts=counts)
+        if rows and page < work.pages:
+            work.next_after = worklist.cursor_of(tab, rows[-1])
+        if rows and page > 1:
+            work.prev_before = worklist.cursor_of(tab, rows[0])
+        return work
 
     def tab_counts(
         self: Engine,
@@ -180,11 +207,43 @@ class Lists:
         search = Search.of(query, definition, since, until, state)
         params = {**search.params(self.tz), "b_user": user_id}
         with self.db.read() as s:
-            c = s.connection()
-            return {
-                tab: c.execute(worklist.count_statement(tab, search.shape), params).scalar_one()
-                for tab in worklist.TABS
-            }
+            found = s.connection().execute(worklist.counts_statement(search.shape), params).one()
+            return {tab: found._mapping[tab] for tab in worklist.TABS}
+
+    def export_rows(self: Engine, user_id: int, *, chunk: int = 5000) -> Iterator[ExportRow]:
+        """Every row of every workbench tab of ``user_id`` (to do, done, started, circulated,
+        each newest first, in the tab's order), streamed: ``chunk`` rows at a time by keyset
+        through each tab's index, each chunk in its own read transaction (a long export holds
+        no snapshot and no lock). A row is the page's row without the people waiting (a query
+        a row): the flow's current step and its due time (reckoned once a visit) instead."""
+        specs: dict[int, Any] = {}
+        dues: dict[tuple[int, str, Any], Any] = {}
+        for tab in worklist.TABS:
+            cursor: dict[str, Any] | None = None
+            while True:
+                with self.db.read() as s:
+                    params = {"b_user": user_id, "b_limit": chunk, **(cursor or {})}
+                    stmt = worklist.export_statement(tab, "after" if cursor else None)
+                    found = s.connection().execute(stmt, params).all()
+                    for r in found:
+                        if r.definition_id not in specs:
+                            specs[r.definition_id] = self.registry.get(s, r.definition_id).spec
+                spec_of = specs.__getitem__
+                for r in found:
+                    spec = spec_of(r.definition_id)
+                    step = r.cur_step if r.state not in CLOSED_STATES else None
+                    key = (r.definition_id, step or "", r.cur_entered_at)
+                    if key not in dues:
+                        dues[key] = (
+                            visit_due(spec, step, r.cur_entered_at, self.tz) if step else None
+                        )
+                    yield ExportRow(tab, r, spec, step, dues[key])
+                if len(found) < chunk:
+                    break
+                last = found[-1]
+                cursor = {"b_key": last.flow_id if tab == "started" else last.item_id}
+                if tab == "done":
+                    cursor["b_at"] = last.at
 
     def approval_types(self: Engine) -> list[tuple[str, Names]]:
         """(key, names) of every approval type, retired ones too: what the workbench filters on."""

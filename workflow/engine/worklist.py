@@ -13,7 +13,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, bindparam, func, null, or_, select
+from sqlalchemy import Select, and_, bindparam, func, literal_column, null, or_, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from workflow.engine.sql import APPROVAL, FLOWS, ITEMS, OPEN, USERS, VISITS, WORK_ONLY
@@ -41,13 +41,21 @@ FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
 
 @dataclass
 class WorkList:
-    """One page of a tab, with the number of rows on every page together."""
+    """One page of a tab, with the number of rows on every page together.
+
+    ``next_after`` and ``prev_before`` are the keyset cursors of the pages either side (the
+    last row's and the first row's sort key), None where there is no such page.
+    """
 
     tab: str
     rows: list[WorkbenchRow]
     total: int
     page: int
     per_page: int
+    next_after: str | None = None
+    prev_before: str | None = None
+    #: every tab's count, when asked for (``all_counts``)
+    counts: dict[str, int] | None = None
 
     @property
     def pages(self) -> int:
@@ -129,6 +137,7 @@ def _day_start(day: date, tz: ZoneInfo) -> datetime:
 # --- statements, built once per (tab, search shape) ------------------------------------------------
 
 _INITIATOR = aliased(USERS)
+_READER = literal_column(f"'{READER}'")
 _Q = bindparam("b_q")
 _DOC_NUMBER = func.coalesce(*(FLOWS.c.form[k].as_string() for k in DOC_NUMBER_KEYS))
 _FLOW_COLS = (
@@ -175,7 +184,8 @@ def _conditions(tab: str, shape: tuple[Any, ...]) -> list[Any]:
     elif tab == "done":
         out.extend([ITEMS.c.handled_at.is_not(None), WORK_ONLY])
     elif tab == "circulated":
-        out.append(ITEMS.c.role == READER)
+        # A literal, as the partial index ix_work_items_reader says it: SQLite uses it only then.
+        out.append(ITEMS.c.role == _READER)
     at = _TIME[tab]
     if since:
         out.append(at >= bindparam("b_since", type_=UtcDateTime()))
@@ -192,9 +202,34 @@ def _conditions(tab: str, shape: tuple[Any, ...]) -> list[Any]:
     return out
 
 
+#: Each tab's sort key, newest first: what a keyset cursor carries.
+_KEY = {
+    "todo": (ITEMS.c.id,),
+    "circulated": (ITEMS.c.id,),
+    "done": (ITEMS.c.handled_at, ITEMS.c.id),
+    "started": (FLOWS.c.id,),
+}
+_B_AT = bindparam("b_at", type_=UtcDateTime())
+_B_KEY = bindparam("b_key")
+
+
+def _keyset(tab: str, direction: str) -> Any:
+    """Rows past the cursor: older ones ("after", the next page) or newer ("before")."""
+    key = _KEY[tab]
+    if len(key) == 1:
+        return key[0] < _B_KEY if direction == "after" else key[0] > _B_KEY
+    if direction == "after":
+        return tuple_(*key) < tuple_(_B_AT, _B_KEY)
+    return tuple_(*key) > tuple_(_B_AT, _B_KEY)
+
+
 @cache
-def list_statement(tab: str, shape: tuple[Any, ...]) -> Select[Any]:
-    """One page of ``tab``; params b_user, b_limit, b_offset and the search's."""
+def list_statement(tab: str, shape: tuple[Any, ...], direction: str | None = None) -> Select[Any]:
+    """One page of ``tab``; params b_user, b_limit, b_offset and the search's.
+
+    With a ``direction`` ("after" / "before") the page starts at a keyset cursor (params b_key
+    and, on "done", b_at) instead of an offset; "before" comes back oldest first.
+    """
     if tab == "started":
         stmt = select(
             *_FLOW_COLS,
@@ -214,12 +249,48 @@ def list_statement(tab: str, shape: tuple[Any, ...]) -> Select[Any]:
             .join(VISITS, VISITS.c.id == ITEMS.c.visit_id)
             .join(_INITIATOR, _INITIATOR.c.id == FLOWS.c.initiator_id)
         )
-    return (
-        stmt.where(*_conditions(tab, shape))
-        .order_by(*_ORDER[tab])
-        .limit(bindparam("b_limit"))
-        .offset(bindparam("b_offset"))
+    stmt = stmt.where(*_conditions(tab, shape)).limit(bindparam("b_limit"))
+    if direction is None:
+        return stmt.order_by(*_ORDER[tab]).offset(bindparam("b_offset"))
+    stmt = stmt.where(_keyset(tab, direction))
+    if direction == "after":
+        return stmt.order_by(*_ORDER[tab])
+    return stmt.order_by(*(k.asc() for k in _KEY[tab]))
+
+
+def cursor_of(tab: str, row: WorkbenchRow) -> str:
+    """A row's keyset cursor: its item's (or, on "started", its flow's) id; on "done" the time
+    it was handled, in microseconds since the epoch, before it."""
+    if tab == "started":
+        return str(row.flow_id)
+    if tab == "done":
+        return f"{_epoch_us(row.at)}.{row.item_id}"
+    return str(row.item_id)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
+
+
+def _epoch_us(at: datetime) -> int:
+    return (at - _EPOCH) // timedelta(microseconds=1)
+
+
+def cursor_params(tab: str, cursor: str) -> dict[str, Any]:
+    """The bind values of a cursor; one that cannot be read is refused (cursor_invalid)."""
+    parts = cursor.strip().split(".")
+    ok = len(parts) == (2 if tab == "done" else 1) and all(
+        p.isascii() and p.lstrip("-").isdigit() and len(p) <= 19 for p in parts
     )
+    if ok and tab == "done":
+        try:
+            at = _EPOCH + timedelta(microseconds=int(parts[0]))
+        except OverflowError:
+            ok = False
+        else:
+            return {"b_at": at, "b_key": int(parts[1])}
+    if not ok:
+        raise InvalidAction("cursor_invalid", value=quoted(cursor[:40]))
+    return {"b_key": int(parts[0])}
 
 
 @cache
@@ -239,6 +310,38 @@ def count_statement(tab: str, shape: tuple[Any, ...]) -> Select[Any]:
         # it walks the open items alone.
         counted = counted.order_by(ITEMS.c.id.desc())
     return select(func.count()).select_from(counted.subquery())
+
+
+_CURRENT = aliased(VISITS)
+
+
+@cache
+def export_statement(tab: str, direction: str | None) -> Select[Any]:
+    """The export's chunk of ``tab``: the page's statement with the flow's current step and
+    when it was entered (a join, no query a row); params b_user, b_limit (and the cursor's)."""
+    stmt = list_statement(tab, Search().shape, direction)
+    if direction is None:
+        stmt = stmt.offset(None)
+    return stmt.add_columns(
+        _CURRENT.c.step.label("cur_step"), _CURRENT.c.entered_at.label("cur_entered_at")
+    ).join_from(FLOWS, _CURRENT, _CURRENT.c.id == FLOWS.c.current_visit_id, isouter=True)
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    """A row of the export: its tab, the page's columns (``r``), its type, current step, due."""
+
+    tab: str
+    r: Any
+    spec: Any
+    step: str | None
+    due_at: datetime | None
+
+
+@cache
+def counts_statement(shape: tuple[Any, ...]) -> Select[Any]:
+    """Every tab's count in one statement (one round trip): a column per tab, named after it."""
+    return select(*(count_statement(tab, shape).scalar_subquery().label(tab) for tab in TABS))
 
 
 def approval_types(s: Session) -> list[tuple[str, Names]]:

@@ -128,12 +128,17 @@ def build_rows(
         {r.current_visit_id for r in found if r.state not in CLOSED_STATES and r.current_visit_id},
     )
     rows = []
+    dues: dict[int, datetime | None] = {}  # one due time a visit, however many rows show it
     for r in found:
         spec = spec_of(r.definition_id)
         m = r._mapping
         item_step = m.get("item_step")
         v = visits.get(r.current_visit_id) if r.state not in CLOSED_STATES else None
-        due_at = visit_due(spec, v.step, v.entered_at, tz) if v else None
+        due_at = None
+        if v:
+            if r.current_visit_id not in dues:
+                dues[r.current_visit_id] = visit_due(spec, v.step, v.entered_at, tz)
+            due_at = dues[r.current_visit_id]
         role, status = m.get("role"), m.get("status")
         waits_on_it = r.item_id is None or (status == "open" and role != READER)
         rows.append(
