@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from baseline import Baseline, baseline_flow
-from common import counting, header, print_statements, setup, target
+from common import counting, fig, header, print_statements, record, setup, target
 from flows import ACTIONS_PER_FLOW, LABELS, engine_flow
 
 TARGET_RATE = 3000
@@ -107,6 +107,20 @@ def run(quick: bool = False) -> None:
         print(
             f"  engine time / baseline time per action: {ratio:.2f} (CPU time: {cpu_ratio:.2f})   "
             f"{target(ratio <= TARGET_RATIO, f'≤ {TARGET_RATIO:g}')}"
+        )
+        record(
+            "actions",
+            {
+                "engine_actions_per_s": fig(
+                    e_rate, "actions/s", f"≥ {TARGET_RATE}", e_rate >= TARGET_RATE
+                ),
+                "engine_cpu_us_per_action": fig(1e6 * e_cpu / e_n, "µs"),
+                "baseline_actions_per_s": fig(b_rate, "actions/s"),
+                "engine_over_baseline": fig(
+                    ratio, "ratio", f"≤ {TARGET_RATIO:g}", ratio <= TARGET_RATIO
+                ),
+                "engine_over_baseline_cpu": fig(cpu_ratio, "ratio"),
+            },
         )
         share = min(e_cpu / e_t, b_cpu / b_t)
         if share < 0.85:
