@@ -10,7 +10,7 @@ one of 2,000 other people (5 % open); 李明 (the ordinary person) has 40 open a
 besides. gunicorn (``-w 4`` sync, 127.0.0.1 and a free port, ``--timeout 30``) serves the app of
 ``--tree`` (this tree by default: pass the base commit's worktree to compare). Eight client
 threads (``http.client``, one connection each) sign in through the login form, then GET ``/``
-for a fixed time; req/s, p50 and p99 are printed beside the targets. Then 20,000 requests (2,000
+for a fixed time; req/s, p50 and p99 are printed beside the targets. Then 20,000 requests (400
 with ``--quick``) are sent and the RSS of each gunicorn worker is read from /proc before and
 after. Finally ``banli worker`` runs 100 k cheap jobs (5 k) in a subprocess on SQLite while its
 RSS is sampled. Skipped, with the reason, when PostgreSQL or gunicorn is not there. Only
@@ -398,7 +398,7 @@ def run(quick: bool = False, tree: Path | None = None) -> None:
     tree = tree or ROOT
     flows = 10_000 if quick else 100_000
     seconds = 4.0 if quick else 15.0
-    mem_requests = 2_000 if quick else 20_000
+    mem_requests = 400 if quick else 20_000
     jobs = 5_000 if quick else 100_000
     header(
         f"11. HTTP: signed-in workbench, gunicorn -w 4 sync, PostgreSQL, {flows:,} flows, "
