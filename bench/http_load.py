@@ -1,9 +1,10 @@
 """Benchmark 11: signed-in workbench requests/s through gunicorn on PostgreSQL, and memory.
 
-``python bench/http_load.py [--quick] [--tree DIR]`` (or ``bench/run.py --only http``).
+``python bench/http_load.py [--quick] [--tree DIR] [--flows N] [--no-memory]`` (or
+``bench/run.py --only http``).
 
-A PostgreSQL schema named for the bench (``bench_http``, ``bench_http_quick``) holds 100 k flows
-(10 k with ``--quick``), filled with bulk Core inserts and kept between runs (the fill is checked
+A PostgreSQL schema named for the bench (``bench_http``; ``bench_http_10k`` with ``--quick``)
+holds 100 k flows (10 k with ``--quick``), filled with bulk Core inserts and kept between runs (the fill is checked
 by a marker row, and redone if the schema does not match). Each flow has one visit and two work
 items: one for 量大 ("heavy", 30 % of them open: 30 k open and 70 k done at 100 k) and one for
 one of 2,000 other people (5 % open); 李明 (the ordinary person) has 40 open and 400 done items
@@ -394,12 +395,14 @@ def worker_memory(jobs: int, workdir: Path, tree: Path) -> dict | None:
 # --- the run -------------------------------------------------------------------------------------
 
 
-def run(quick: bool = False, tree: Path | None = None) -> None:
+def run(
+    quick: bool = False, tree: Path | None = None, flows: int | None = None, memory: bool = True
+) -> None:
     tree = tree or ROOT
-    flows = 10_000 if quick else 100_000
+    flows = flows or (10_000 if quick else 100_000)
     seconds = 4.0 if quick else 15.0
-    mem_requests = 400 if quick else 20_000
-    jobs = 5_000 if quick else 100_000
+    mem_requests = (400 if quick else 20_000) if memory else 0
+    jobs = (5_000 if quick else 100_000) if memory else 0
     header(
         f"11. HTTP: signed-in workbench, gunicorn -w 4 sync, PostgreSQL, {flows:,} flows, "
         f"{CLIENTS} clients, {seconds:g} s each; memory over {mem_requests:,} requests and "
@@ -414,7 +417,7 @@ def run(quick: bool = False, tree: Path | None = None) -> None:
         print(f"  skipped: {reason}")
         record("http", {"skipped": reason})
         return
-    schema = "bench_http_quick" if quick else "bench_http"
+    schema = "bench_http" if flows == 100_000 else f"bench_http_{flows // 1000}k"
     logins = seeded(schema, flows)
     with tempfile.TemporaryDirectory(prefix="banli-bench-http-") as tmp:
         server = Server(tree, schema, Path(tmp))
@@ -438,6 +441,8 @@ def run(quick: bool = False, tree: Path | None = None) -> None:
                     ),
                     f"{who}_errors": r["errors"],
                 }
+            if not memory:
+                return record("http", figures)
             pids = server.workers()
             before = {p: rss_mb(p) for p in pids}
             r = load(server.port, logins["ordinary"], None, mem_requests)
@@ -477,8 +482,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--tree", type=Path, help="serve this tree's app (e.g. the base worktree)")
+    ap.add_argument("--flows", type=int, help="flows to seed (default 100,000; 10,000 quick)")
+    ap.add_argument("--no-memory", action="store_true", help="only the req/s figures")
     args = ap.parse_args()
-    run(args.quick, args.tree.resolve() if args.tree else None)
+    run(args.quick, args.tree.resolve() if args.tree else None, args.flows, not args.no_memory)
 
 
 if __name__ == "__main__":
