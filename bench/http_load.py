@@ -415,13 +415,18 @@ def worker_memory(jobs: int, workdir: Path, tree: Path) -> dict | None:
 
 
 def run(
-    quick: bool = False, tree: Path | None = None, flows: int | None = None, memory: bool = True
+    quick: bool = False,
+    tree: Path | None = None,
+    flows: int | None = None,
+    memory: bool = True,
+    requests: int | None = None,
+    jobs: int | None = None,
 ) -> None:
     tree = tree or ROOT
     flows = flows or (10_000 if quick else 100_000)
     seconds = 4.0 if quick else 15.0
-    mem_requests = (400 if quick else 20_000) if memory else 0
-    jobs = (5_000 if quick else 100_000) if memory else 0
+    mem_requests = (requests or (400 if quick else 20_000)) if memory else 0
+    jobs = (jobs or (5_000 if quick else 100_000)) if memory else 0
     header(
         f"11. HTTP: signed-in workbench, gunicorn -w 4 sync, PostgreSQL, {flows:,} flows, "
         f"{CLIENTS} clients, {seconds:g} s each; memory over {mem_requests:,} requests and "
@@ -511,8 +516,11 @@ def main() -> None:
     ap.add_argument("--tree", type=Path, help="serve this tree's app (e.g. the base worktree)")
     ap.add_argument("--flows", type=int, help="flows to seed (default 100,000; 10,000 quick)")
     ap.add_argument("--no-memory", action="store_true", help="only the req/s figures")
+    ap.add_argument("--requests", type=int, help="requests of the memory phase")
+    ap.add_argument("--jobs", type=int, help="jobs for banli worker's memory")
     args = ap.parse_args()
-    run(args.quick, args.tree.resolve() if args.tree else None, args.flows, not args.no_memory)
+    tree = args.tree.resolve() if args.tree else None
+    run(args.quick, tree, args.flows, not args.no_memory, args.requests, args.jobs)
 
 
 if __name__ == "__main__":
