@@ -151,15 +151,13 @@ def run(quick: bool = False) -> None:
             f"{two / one:.2f}× one   {target(two / one >= TARGET_SCALE, f'≥ {TARGET_SCALE:g}×')}"
         )
         print(f"  (the PostgreSQL server shares the same {os.cpu_count()} cores)")
-        record = getattr(common, "record", None)  # the JSON writer, where bench/common has it
-        if record:
-            record(
-                "actions_postgres",
-                {"actions_per_s": rate, "us_per_action": 1e6 / rate,
-                 "statements_per_flow": per_flow + 2 * piped, "round_trips_per_flow": trips,
-                 "two_process_actions_per_s": two, "one_process_actions_per_s": one,
-                 "two_process_ratio": two / one},
-            )  # fmt: skip
+        common.record(
+            "actions_postgres",
+            {"actions_per_s": rate, "us_per_action": 1e6 / rate,
+             "statements_per_flow": per_flow + 2 * piped, "round_trips_per_flow": trips,
+             "two_process_actions_per_s": two, "one_process_actions_per_s": one,
+             "two_process_ratio": two / one},
+        )  # fmt: skip
     finally:
         with admin.begin() as c:
             c.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from common import header, setup
+from common import fig, header, record, setup
 from sqlalchemy import insert, update
 
 from workflow.anchor_check import check_anchors, read_file
@@ -74,10 +74,13 @@ def move_on(db, flows: int) -> None:
             s.execute(update(FLOWS).where(FLOWS.c.id == fid).values(audit_seq=seq, audit_head=new))
 
 
-def timed(label: str, fn):
+def timed(label: str, fn, key: str | None = None):
     t = time.perf_counter()
     out = fn()
-    print(f"  {label:<44} {time.perf_counter() - t:8.2f} s")
+    took = time.perf_counter() - t
+    print(f"  {label:<44} {took:8.2f} s")
+    if key:
+        record("anchors", {key: fig(took, "s")})
     return out
 
 
@@ -90,11 +93,16 @@ def run(quick: bool = False, flows: int | None = None, per_flow: int = 20) -> No
             "build (not part of the cost)", lambda: build(Path(tmp) / "a.db", flows, per_flow)
         )
         settings = AnchorSettings(Path(tmp) / "anchors.jsonl")
-        first = timed("anchor 1 (every chain)", lambda: anchor_now(db, START, TZ, settings))
+        record("anchors", {"flows": flows})
+        first = timed(
+            "anchor 1 (every chain)", lambda: anchor_now(db, START, TZ, settings), "first_anchor_s"
+        )
         move_on(db, flows)
         later = START + timedelta(days=1)
         second = timed(
-            "anchor 2 (1 % of the flows moved)", lambda: anchor_now(db, later, TZ, settings)
+            "anchor 2 (1 % of the flows moved)",
+            lambda: anchor_now(db, later, TZ, settings),
+            "second_anchor_s",
         )
         lines, _ = read_file(settings.file)
 
@@ -102,13 +110,15 @@ def run(quick: bool = False, flows: int | None = None, per_flow: int = 20) -> No
             with db.read() as s:
                 return check_anchors(s, lines)
 
-        report = timed("verify --anchors (check_anchors)", check)
+        report = timed("verify --anchors (check_anchors)", check, "check_anchors_s")
 
         def chains():
             with db.read() as s:
                 return verify_all(s)
 
-        checked, broken = timed("verify (every chain recomputed), for scale", chains)
+        checked, broken = timed(
+            "verify (every chain recomputed), for scale", chains, "verify_chains_s"
+        )
         print(f"  anchors: {first.chains:,} then {second.chains:,} chains; {report.heads:,} "
               f"anchored heads checked, {len(report.problems)} problem(s); {checked:,} events, "
               f"{len(broken)} broken")  # fmt: skip

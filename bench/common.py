@@ -150,3 +150,66 @@ def target(ok: bool, what: str) -> str:
 def percentile(values: list[float], q: float) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, round(q * (len(s) - 1)))]
+
+
+# --- results as JSON -----------------------------------------------------------------------------
+
+#: Figures recorded during this run, by benchmark name; ``write_results`` puts them in one file.
+RESULTS: dict[str, dict[str, Any]] = {}
+RESULTS_DIR = ROOT / "bench" / "results"
+
+
+def fig(value: float, unit: str, target: str | None = None, met: bool | None = None) -> dict:
+    """One figure for ``record``: its value and unit, and the target it is held to, if any."""
+    out: dict[str, Any] = {"value": round(value, 4) if isinstance(value, float) else value}
+    out["unit"] = unit
+    if target is not None:
+        out["target"] = target
+        out["met"] = bool(met)
+    return out
+
+
+def record(name: str, figures: dict[str, Any]) -> None:
+    """Keep a benchmark's figures (plain numbers or ``fig(...)`` dicts) for this run's JSON file;
+    a second call for the same name adds to the first."""
+    RESULTS.setdefault(name, {}).update(figures)
+
+
+def git_commit() -> str:
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    commit = out.stdout.strip() or "unknown"
+    return commit + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def write_results(meta: dict[str, Any], directory: Path | None = None) -> Path:
+    """Write this run's figures as ``bench/results/<UTC timestamp>-<commit>.json``."""
+    import json
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    commit = git_commit()
+    payload = {
+        "timestamp": now.isoformat(timespec="seconds"),
+        "commit": commit,
+        **meta,
+        "benchmarks": RESULTS,
+    }
+    d = directory or RESULTS_DIR
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / f"{now:%Y%m%dT%H%M%SZ}-{commit[:10]}.json"
+    path.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return path

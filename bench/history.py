@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import CONTRACT, counting, header, setup, target
+from common import CONTRACT, counting, fig, header, record, setup, target
 
 from workflow.engine import Engine
 
@@ -97,6 +97,16 @@ def run(quick: bool = False) -> None:
             f"  ratio ({BOUNCES - 4}–{BOUNCES} / 1–5, means): {ratio:.2f}  (medians: "
             f"{last[1] / first[1]:.2f}, CPU: {last[2] / first[2]:.2f})   "
             f"{target(ratio <= TARGET_RATIO, f'≤ {TARGET_RATIO:g}')}"
+        )
+        record(
+            "history",
+            {
+                "first_5_mean_us": fig(first[0], "µs"),
+                "last_5_mean_us": fig(last[0], "µs"),
+                "last_over_first": fig(
+                    ratio, "ratio", f"≤ {TARGET_RATIO:g}", ratio <= TARGET_RATIO
+                ),
+            },
         )
         blocks = [f"{b}–{b + 9}: {stats(b, b + 9)[2]:.0f}" for b in range(1, BOUNCES, 10)]
         print(f"  mean CPU µs by block of ten actions: {'; '.join(blocks)}")

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from common import CONTRACT, header, percentile, setup, target
+from common import CONTRACT, fig, header, percentile, record, setup, target
 from sqlalchemy import event, insert, select
 
 from workflow.store.models import Flow, Unit, User, Visit, WorkItem
@@ -225,6 +225,14 @@ def run(quick: bool = False) -> None:
             sql, params = capture(st, f.me)
             raw = measure_raw(st, sql, params, 200)
             results.append((f.items, p50, cpu50))
+            record(
+                "inbox",
+                {
+                    f"p50_ms_at_{f.items}": fig(p50, "ms"),
+                    f"p95_ms_at_{f.items}": fig(p95, "ms"),
+                    f"select_only_p50_ms_at_{f.items}": fig(raw, "ms"),
+                },
+            )
             print(
                 f"  {f.items:>9,} items ({f.flows:,} flows, {f.visits:,} visits, filled in "
                 f"{fill_s:4.1f} s): p50 {p50:5.2f} ms  p95 {p95:5.2f} ms  CPU p50 {cpu50:5.2f} ms"
@@ -238,6 +246,16 @@ def run(quick: bool = False) -> None:
         print(
             f"  p50 at {top:,}: {p50_top:.2f} ms (CPU {cpu_top:.2f} ms)   "
             f"{target(p50_top <= TARGET_P50_MS, f'≤ {TARGET_P50_MS:g} ms')}"
+        )
+        record(
+            "inbox",
+            {
+                "items_at_top": top,
+                "p50_ms_at_top": fig(
+                    p50_top, "ms", f"≤ {TARGET_P50_MS:g} ms", p50_top <= TARGET_P50_MS
+                ),
+                "p50_top_over_first": fig(p50_top / results[0][1], "ratio"),
+            },
         )
         with st.db.engine.connect() as conn:
             open_mine = conn.exec_driver_sql(

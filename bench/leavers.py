@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import header, setup, target
+from common import fig, header, record, setup, target
 
 from workflow.integrity import verify_trail
 from workflow.org import leavers
@@ -49,6 +49,10 @@ def run(quick: bool = False) -> None:
         print(
             f"  removal with {n:,} items reassigned: {took:.2f} s "
             f"({took / n * 1e3:.2f} ms per item)   {target(took <= limit, f'≤ {limit:g} s')}"
+        )
+        record(
+            "leavers",
+            {"items": n, "removal_s": fig(took, "s", f"≤ {limit:g} s", took <= limit)},
         )
         t = time.perf_counter()
         report = verify_trail(st.db)

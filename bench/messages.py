@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import header, percentile, setup
+from common import fig, header, percentile, record, setup
 from sqlalchemy import insert, select, update
 
 from workflow import messages
@@ -24,7 +24,7 @@ from workflow.settings import Settings
 from workflow.store.models import Unit, User, WorkItem
 
 
-def _poll(eng, user: int, what: str) -> None:
+def _poll(eng, user: int, what: str, key: str) -> None:
     """p50 / p95 of the live poll and of the list's first page, 300 times each."""
     polls, pages = [], []
     for _ in range(300):
@@ -39,6 +39,13 @@ def _poll(eng, user: int, what: str) -> None:
                       ("message list, first page of 20", pages)):  # fmt: skip
         print(f"  {label:<40} p50 {percentile(xs, 0.5) * 1000:6.2f} ms   "
               f"p95 {percentile(xs, 0.95) * 1000:6.2f} ms   ({what})")  # fmt: skip
+    record(
+        "messages",
+        {
+            f"poll_p50_ms_{key}": fig(percentile(polls, 0.5) * 1000, "ms"),
+            f"list_p50_ms_{key}": fig(percentile(pages, 0.5) * 1000, "ms"),
+        },
+    )
 
 
 def run(quick: bool) -> None:
@@ -69,6 +76,7 @@ def run(quick: bool) -> None:
         n = len(out.delivered) - 1
         print(f"  send to the unit ({n} recipients): {per * 1000:7.1f} ms per message, "
               f"{per / n * 1e6:6.1f} µs per recipient")  # fmt: skip
+        record("messages", {"send_to_unit_ms": fig(per * 1000, "ms"), "recipients": n})
 
         mailbox = 2000 if quick else 10_000
         t = time.perf_counter()
@@ -82,7 +90,7 @@ def run(quick: bool) -> None:
         print(f"  first poll delivers {delivered:,} in {time.perf_counter() - t:.2f} s")
         messages.read(eng, p["wangfang"], messages.received(eng, p["wangfang"]).rows[0].item_id)
 
-        _poll(eng, p["wangfang"], f"{mailbox:,} received, all unread")
+        _poll(eng, p["wangfang"], f"{mailbox:,} received, all unread", "all_unread")
         # She reads them over the weeks (set directly: 10,000 reads through the engine would
         # only time the engine again): the poll then counts what is unread, not the mailbox.
         with st.db.engine.begin() as conn:
@@ -96,7 +104,7 @@ def run(quick: bool) -> None:
                        WorkItem.confirmed_at.is_(None))
                 .values(confirmed_at=WorkItem.delivered_at)
             )  # fmt: skip
-        _poll(eng, p["wangfang"], f"{mailbox:,} received, 20 unread")
+        _poll(eng, p["wangfang"], f"{mailbox:,} received, 20 unread", "20_unread")
 
         eng.settings = Settings.defaults(ding_limit=100000)
         target_flow = messages.send(eng, p["liming"], subject="待确认", to_users=[p["huangyong"]])
@@ -106,4 +114,5 @@ def run(quick: bool) -> None:
             messages.ding(eng, p["liming"], target_flow.flow_id)
         rate = count / (time.perf_counter() - t)
         print(f"  ding (quota + DING row + delivery job + audit event): {rate:7.0f} DINGs/s")
+        record("messages", {"dings_per_s": fig(rate, "DINGs/s")})
         st.db.dispose()

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, header, setup
+from common import ROOT, fig, header, record, setup
 from flows import ACTIONS_PER_FLOW, engine_flow
 
 
@@ -79,6 +79,19 @@ def run(quick: bool = False, top: int = 25) -> None:
     print(f"\n  own time by area ({total / actions * 1e6:.0f} µs per action under the profiler):")
     for area, t in spread:
         print(f"    {area:<62}{t / total:6.1%}  {t / actions * 1e6:7.0f} µs/action")
+    record(
+        "profile",
+        {
+            "actions": actions,
+            "us_per_action_profiled": fig(total / actions * 1e6, "µs"),
+            **{
+                "share_" + area.split(" (")[0].replace("/", "_").replace(" ", "_"): fig(
+                    t / total, "share"
+                )
+                for area, t in spread
+            },
+        },
+    )
     for key, n in (("cumulative", top), ("tottime", 20)):
         out = io.StringIO()
         stats = pstats.Stats(prof, stream=out).sort_stats(key)

@@ -14,11 +14,16 @@
 8. directory.py directory search p50 with 10,000 people, with the query plan.
 9. signins.py   the sign-in statistics page for 10,000 people × 30 days (target ≤ 200 ms).
 10. leavers.py  removing a leaver with 1,000 open work items in one transaction (target ≤ 2 s).
+11. http_load.py signed-in workbench requests/s, p50/p99 through gunicorn on PostgreSQL, and the
+                memory of a gunicorn worker and of ``banli worker`` (skipped, with the reason,
+                without PostgreSQL or gunicorn).
 
-Default: all ten. ``--quick``: short runs, the inbox at 10k/100k only, verify and anchors on
+Default: all eleven. ``--quick``: short runs, the inbox at 10k/100k only, verify and anchors on
 1,000 flows, the leaver with 200 items (a smoke run).
 ``--profile``: only the profile. Figures are printed with "TARGET met/missed" beside each target;
-nothing asserts. A calibration line first shows how fast this machine runs SQLite and SQLAlchemy,
+nothing asserts. Every run also writes its figures, with their targets and met/missed, the git
+commit and the calibration, to ``bench/results/<UTC time>-<commit>.json``
+(``bench/compare.py A.json B.json`` prints the ratios). A calibration line first shows how fast this machine runs SQLite and SQLAlchemy,
 so figures from different machines can be compared.
 """
 
@@ -40,6 +45,7 @@ import actions_pg
 import anchors
 import directory
 import history
+import http_load as http
 import inbox
 import leavers
 import messages
@@ -47,7 +53,7 @@ import profile_actions
 import signins
 import verify
 import workbench
-from common import header
+from common import ROOT, header, write_results
 from sqlalchemy import Column, Integer, MetaData, Table, create_engine, select
 
 ALL = (
@@ -62,10 +68,11 @@ ALL = (
     "directory",
     "signins",
     "leavers",
+    "http",
 )
 
 
-def calibrate() -> None:
+def calibrate() -> dict:
     """Machine speed: a bare SQLite write transaction and a bare SQLAlchemy Core SELECT."""
     header("0. This machine")
     with tempfile.TemporaryDirectory(prefix="banli-bench-") as tmp:
@@ -99,6 +106,17 @@ def calibrate() -> None:
         sum(range(10_000))
     share = (time.process_time() - cpu) / (time.perf_counter() - w)
     print(f"  CPU share this process gets (a busy loop's CPU time / wall time): {share:.0%}")
+    return {
+        "sqlite": sqlite3.sqlite_version,
+        "python": sys.version.split()[0],
+        "sqlite_write_us": round(raw_us, 1),
+        "sqlalchemy_select_us": round(sa_us, 1),
+        "cpu_share": round(share, 3),
+        "line": (
+            f"sqlite3 {sqlite3.sqlite_version} write {raw_us:.1f} µs, SQLAlchemy select "
+            f"{sa_us:.1f} µs, CPU share {share:.0%}, Python {sys.version.split()[0]}"
+        ),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -109,6 +127,7 @@ def main(argv: list[str] | None = None) -> None:
         help="short runs, inbox at 10k/100k only, verify 1,000 flows",
     )
     ap.add_argument("--profile", action="store_true", help="only profile the actions benchmark")
+    ap.add_argument("--results-dir", type=Path, help="where the JSON goes (default bench/results/)")
     ap.add_argument("--only", help=f"comma-separated subset of {','.join(ALL)}")
     args = ap.parse_args(argv)
     chosen = ["profile"] if args.profile else (args.only.split(",") if args.only else list(ALL))
@@ -116,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         ap.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
     t0 = time.perf_counter()
-    calibrate()
+    machine = calibrate()
     if "actions" in chosen:
         actions.run(args.quick)
     if "actions_pg" in chosen:
@@ -140,6 +159,12 @@ def main(argv: list[str] | None = None) -> None:
         signins.run(args.quick)
     if "leavers" in chosen:
         leavers.run(args.quick)
+    if "http" in chosen:
+        http.run(args.quick)
+    out = write_results(
+        {"quick": args.quick, "benchmarks_run": chosen, "machine": machine}, args.results_dir
+    )
+    print(f"\n(figures written to {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out})")
     print(f"\n(all done in {time.perf_counter() - t0:.0f} s)")
 
 

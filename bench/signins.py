@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from common import header, percentile, setup, target
+from common import fig, header, percentile, record, setup, target
 from sqlalchemy import insert, select, update
 
 from workflow.org import signin_stats
@@ -125,6 +125,17 @@ def run(quick: bool = False, people: int = 10_000, days: int = 30) -> None:
         print(
             f"  {'  of which CPU time (load-independent)':<44} p50 {percentile(cpu, 0.5):7.1f} ms"
             "  (wall time includes waiting for a shared CPU)"
+        )
+        record(
+            "signins",
+            {
+                "people": people,
+                "days": days,
+                "stats_whole_p50_ms": fig(percentile(whole, 0.5), "ms"),
+                "stats_unit_p50_ms": fig(percentile(one, 0.5), "ms"),
+                "page_p50_ms": fig(p50, "ms", f"≤ {TARGET_MS:.0f} ms", p50 <= TARGET_MS),
+                "page_cpu_p50_ms": fig(percentile(cpu, 0.5), "ms"),
+            },
         )
         t = time.perf_counter()
         xlsx = client.get(f"/admin/presence/export.xlsx?from={start}&to={end}&unit={unit}")

@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import Setup, header, setup, target
+from common import Setup, fig, header, record, setup, target
 from flows import engine_flow
 
 from workflow import messages
@@ -63,5 +63,15 @@ def run(quick: bool = False) -> None:
         print(
             f"  verify {n:,} flows (chain + replay): {total:.1f} s   "
             f"{target(total <= TARGET_SECONDS * n / FLOWS, f'≤ {TARGET_SECONDS * n / FLOWS:g} s')}"
+        )
+        limit = TARGET_SECONDS * n / FLOWS
+        record(
+            "verify",
+            {
+                "flows": n,
+                "chain_events_per_s": fig(events / chains, "events/s"),
+                "replay_flows_per_s": fig(flows / replay, "flows/s"),
+                "total_s": fig(total, "s", f"≤ {limit:g} s", total <= limit),
+            },
         )
         st.db.dispose()

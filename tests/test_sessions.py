@@ -64,3 +64,42 @@ def test_an_inactive_person_is_signed_in_no_more(engine, people):
     with db.write() as s:
         s.execute(update(User).where(User.id == people["liming"]).values(status="inactive"))
     assert sessions.look_up(db, sid, people["liming"], T0, IDLE) is None
+
+
+def test_a_request_looks_its_session_up_in_one_statement(engine, people):
+    """The look-up each request makes reads session, person, unit, roles and the administrator
+    flags in one statement (a sub-administrator's unit subtrees are read besides), and finds the
+    same as the full access.admin_scope."""
+    from sqlalchemy import event
+
+    from workflow import access
+
+    db = engine.db
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append(statement)
+
+    for login in ("liming", "wangfang", "zhouwei", "fenglei"):
+        sid = sessions.open_session(db, people[login], T0, None, None)
+        seen.clear()
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            found = sessions.look_up(db, sid, people[login], T0 + timedelta(seconds=5), IDLE)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        with db.read() as s:
+            scope = access.admin_scope(s.connection(), people[login])
+            from workflow.store.models import RoleMembership
+
+            roles = set(
+                s.scalars(
+                    select(RoleMembership.role).where(RoleMembership.user_id == people[login])
+                )
+            )
+        assert found.roles == roles
+        assert (found.admin, found.capabilities) == (scope.main, scope.capabilities)
+        assert found.company == frozenset(c for c in scope.capabilities if scope.company_wide(c))
+        if not scope.roots:
+            assert len(seen) == 1, (login, seen)

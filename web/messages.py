@@ -88,8 +88,7 @@ def _unread() -> int:
     """The person's unread messages; fetching them is their delivery (Art. 6)."""
     if not current_user.is_authenticated:
         return 0
-    messages.mark_delivered(engine(), current_user.id)
-    return messages.unread_count(engine(), current_user.id)
+    return messages.fetch_unread(engine(), current_user.id)
 
 
 # --- the lists ---------------------------------------------------------------------------------

@@ -11,12 +11,19 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, exists, insert, select, update
 
 from workflow import access
 from workflow.org import presence_days
 from workflow.store.db import Database
-from workflow.store.models import RoleMembership, SignInSession, Unit, User
+from workflow.store.models import (
+    AdminGrant,
+    MainAdmin,
+    RoleMembership,
+    SignInSession,
+    Unit,
+    User,
+)
 
 #: last_seen_at is written at most this often per session: a page view is no write.
 SEEN_EVERY = timedelta(minutes=1)
@@ -64,18 +71,20 @@ def look_up(
     active; an idle session is ended here. Touches ``last_seen_at`` at most every SEEN_EVERY,
     and at once when the local day (in ``tz``) changed since: that day's presence is counted."""
     with db.read() as s:
-        row = s.execute(
-            select(SignInSession.last_seen_at, User.id, User.login, User.name, User.status,
-                   Unit.name.label("unit"))
-            .join(User, User.id == SignInSession.user_id)
-            .join(Unit, Unit.id == User.unit_id)
-            .where(SignInSession.id == sid, SignInSession.ended_at.is_(None),
-                   User.id == user_id)
-        ).first()  # fmt: skip
-        if row is None or row.status != "active":
+        # One statement: the session, the person, their unit, one row per role they hold, and
+        # whether they are the main administrator or hold any grant. Only a sub-administrator's
+        # scope (rare) needs the grants' subtrees: access.admin_scope then reads those.
+        rows = s.execute(_LOOK_UP, {"sid": sid, "user_id": user_id}).all()
+        if not rows or rows[0].status != "active":
             return None
-        roles = set(s.scalars(select(RoleMembership.role).where(RoleMembership.user_id == row.id)))
-        scope = access.admin_scope(s.connection(), row.id)
+        row = rows[0]
+        roles = {r.role for r in rows if r.role is not None}
+        if row.main_admin == row.id:
+            scope = access.AdminScope(row.id, main=True)
+        elif row.granted:
+            scope = access.admin_scope(s.connection(), row.id)
+        else:
+            scope = access.AdminScope(row.id)
     if now - row.last_seen_at > idle:
         end_session(db, sid, now)
         return None
@@ -90,6 +99,22 @@ def look_up(
     company = frozenset(c for c in scope.capabilities if scope.company_wide(c))
     return SignedIn(row.id, row.login, row.name, row.unit, roles, scope.main, scope.capabilities,
                     company)  # fmt: skip
+
+
+#: the look-up of a request's session (see ``look_up``), built once
+_LOOK_UP = (
+    select(
+        SignInSession.last_seen_at, User.id, User.login, User.name, User.status,
+        Unit.name.label("unit"), RoleMembership.role,
+        select(MainAdmin.user_id).where(MainAdmin.id == 1).scalar_subquery().label("main_admin"),
+        exists().where(AdminGrant.user_id == User.id).label("granted"),
+    )
+    .join(User, User.id == SignInSession.user_id)
+    .join(Unit, Unit.id == User.unit_id)
+    .outerjoin(RoleMembership, RoleMembership.user_id == User.id)
+    .where(SignInSession.id == bindparam("sid"), SignInSession.ended_at.is_(None),
+           User.id == bindparam("user_id"))
+)  # fmt: skip
 
 
 def end_session(db: Database, sid: str, now: datetime) -> None:

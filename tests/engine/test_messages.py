@@ -92,6 +92,23 @@ def test_receipts_go_sent_delivered_read_with_times(engine, people, clock):
     chain_ok(engine)
 
 
+def test_the_navigations_fetch_delivers_then_counts_the_unread(engine, people):
+    """fetch_unread (each page's badge) = mark_delivered then unread_count, in one read when
+    nothing is left to deliver."""
+    out = notice(engine, people, "wangfang", "huangyong")
+    notice(engine, people, "wangfang")
+    assert m.fetch_unread(engine, people["wangfang"]) == 2
+    assert statuses(engine, people, out.flow_id) == {"王芳": "delivered", "黄勇": "sent"}
+    assert m.mark_delivered(engine, people["wangfang"]) == 0  # already delivered
+    m.read(engine, people["wangfang"], item(engine, people, "wangfang", out.flow_id))
+    assert (
+        m.fetch_unread(engine, people["wangfang"])
+        == 1
+        == m.unread_count(engine, people["wangfang"])
+    )
+    chain_ok(engine)
+
+
 def test_units_are_expanded_at_send_time_without_the_sender(engine, people):
     with engine.db.read() as s:
         office = s.scalar(select(Unit.id).where(Unit.name == "办公室"))

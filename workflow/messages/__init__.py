@@ -40,7 +40,13 @@ from workflow.messages.actions import (
     revoke,
 )
 from workflow.messages.common import MAX_RECIPIENTS, MESSAGE, SENT, NobodyToDing, RevokeExpired
-from workflow.messages.delivery import delivery_hooks, ding_delivered, ding_failed, mark_delivered
+from workflow.messages.delivery import (
+    delivery_hooks,
+    ding_delivered,
+    ding_failed,
+    fetch_unread,
+    mark_delivered,
+)
 from workflow.messages.hooks import ding_allowed, dinged, revoke_allowed, revoke_until
 from workflow.messages.keys import KEY_KEPT
 from workflow.messages.preferences import ding_channel, set_ding_channel
@@ -79,6 +85,7 @@ __all__ = [
     "ding_delivered",
     "ding_failed",
     "dinged",
+    "fetch_unread",
     "mark_delivered",
     "read",
     "receipts",

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, bindparam, select, update
 from workflow.engine.context import Action
 from workflow.engine.sql import ITEMS
 from workflow.messages.common import DINGS
+from workflow.messages.queries import _UNREAD
 
 if TYPE_CHECKING:
     from workflow.engine.core import Engine
@@ -43,6 +44,19 @@ def mark_delivered(engine: Engine, user_id: int, limit: int = 500) -> int:
                 a.write_flow()
                 done += len(changed)
     return done
+
+
+def fetch_unread(engine: Engine, user_id: int) -> int:
+    """What a page's navigation does: deliver the person's undelivered messages (as
+    :func:`mark_delivered`) and count those still unread (as ``unread_count``). Usually nothing
+    is undelivered: one read transaction with both statements instead of two transactions."""
+    with engine.db.read() as s:
+        pending = s.execute(_UNDELIVERED, {"b_user": user_id, "b_limit": 1}).first()
+        if pending is None:
+            return s.connection().execute(_UNREAD, {"b_user": user_id}).scalar_one()
+    mark_delivered(engine, user_id)
+    with engine.db.read() as s:
+        return s.connection().execute(_UNREAD, {"b_user": user_id}).scalar_one()
 
 
 _UNDELIVERED = (
