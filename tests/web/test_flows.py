@@ -293,12 +293,13 @@ def test_the_dept_head_opens_the_item_and_the_confirmation_shows(
         assert text in page.text, text
     assert f'name="version" value="{version(engine, fid)}"' in page.text
     assert '<dialog id="forward-dialog"' in page.text and "End: reject" in page.text
-    # no inline script anywhere: every script tag loads a file from this site
-    assert re.findall(r"<script[^>]*>", page.text) == [
-        '<script src="/static/mermaid.min.js" defer>',
-        '<script src="/static/app.js" defer>',
-        '<script src="/static/messages.js" defer>',  # the navigation's live unread badge
+    # no inline script anywhere: every script tag loads a file from this site (content-hashed)
+    assert re.findall(r'<script src="([^"?]*)\?v=[0-9a-f]{12}" defer>', page.text) == [
+        "/static/mermaid.min.js",
+        "/static/app.js",
+        "/static/messages.js",  # the navigation's live unread badge
     ]
+    assert len(re.findall(r"<script[^>]*>", page.text)) == 3
     # opening again records nothing new
     qian.get(f"/items/{item}")
     assert part(engine, fid, "钱学军", "dept_review").confirmed_at == confirmed
