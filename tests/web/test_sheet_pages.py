@@ -80,7 +80,11 @@ def test_the_print_view(client, auth, engine, finished):
     for visit in record.visits:
         for p in visit.people:
             assert engine.stamp(p.handled_at) in html
-    assert re.search(r'/static/sheet\.css\?v=[0-9a-f]{12}"', html) and "@page" in html and "counter(pages)" in html
+    assert (
+        re.search(r'/static/sheet\.css\?v=[0-9a-f]{12}"', html)
+        and "@page" in html
+        and "counter(pages)" in html
+    )
     assert 'id="print-sheet"' in html and f'href="/flows/{finished}/sheet.pdf"' in html
     assert re.search(r'class="sheet-tools no-print"', html)
 
